@@ -1,0 +1,70 @@
+// A vCPU's execution in plain C++: draws accesses from its generator and applies them to the
+// page table, adding up each access's cost (DRAM latency by NUMA distance, fault costs).
+//
+// Lifecycle: built per vCPU by the engine; its actor calls run(start, end) once per quantum and
+// then makes a single SimGrid call for the time consumed (DESIGN.md "Time and the vCPU
+// quantum"). Accesses drawn but not issued when a quantum ends stay buffered for the next one,
+// so the access stream does not depend on the quantum length.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "models/mm/address_space.hpp"
+#include "models/workload/generator.hpp"
+
+namespace vmemsim::mm {
+
+constexpr unsigned kMaxNodes = 64;
+
+struct VcpuConfig {
+  unsigned node = 0;                    // node whose cores run this vCPU
+  std::uint64_t region_base = 0;        // generator page p -> gfn region_base + p
+  core::TimeNs think_ns = 0;            // compute time between accesses
+  std::vector<core::TimeNs> latency_ns; // DRAM latency from this vCPU's node, by memory node
+};
+
+struct VcpuCounters {
+  std::uint64_t writes = 0;
+  std::array<std::uint64_t, kMaxNodes> by_node{};  // accesses served from each memory node
+  core::TimeNs fault_ns = 0;                       // time spent in fault handling
+  core::TimeNs memory_ns = 0;                      // time spent waiting for DRAM
+  std::uint64_t accesses() const {
+    std::uint64_t s = 0;
+    for (auto n : by_node) s += n;
+    return s;
+  }
+};
+
+class Vcpu {
+ public:
+  static constexpr std::size_t kBatch = 256;
+
+  Vcpu(VcpuConfig cfg, AddressSpace& as, std::unique_ptr<workload::Generator> gen);
+
+  struct Quantum {
+    core::TimeNs end;  // vCPU time reached (>= the requested end unless stopped)
+    bool oom = false;  // stopped: an access could not get a frame
+  };
+  // Issues accesses from `start` until the vCPU's time reaches `end`.
+  Quantum run(core::TimeNs start, core::TimeNs end);
+
+  const VcpuCounters& counters() const { return c_; }
+  const VcpuConfig& config() const { return cfg_; }
+
+ private:
+  void advance_epoch(core::TimeNs t);
+
+  VcpuConfig cfg_;
+  AddressSpace& as_;
+  std::unique_ptr<workload::Generator> gen_;
+  std::array<workload::Access, kBatch> buf_{};
+  std::size_t pos_ = kBatch;
+  VcpuCounters c_;
+  // Cached ground-truth epoch of the current access time: [epoch_lo_, epoch_hi_).
+  core::TimeNs epoch_lo_ = 0, epoch_hi_ = 0;
+  std::size_t epoch_ = 0;
+};
+
+}  // namespace vmemsim::mm

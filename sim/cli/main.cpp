@@ -1,0 +1,159 @@
+// vmemsim command line: run | validate | list | describe.
+// Exit codes: 0 success, 2 bad input (file:/json/pointer: message on stderr), 1 internal error.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "models/workload/generator.hpp"
+#include "sim/core/error.hpp"
+#include "sim/engine/engine.hpp"
+#include "sim/output/result_writer.hpp"
+#include "sim/scenario/scenario.hpp"
+
+#ifndef VMEMSIM_SOURCE_DIR
+#define VMEMSIM_SOURCE_DIR "."
+#endif
+
+using namespace vmemsim;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A scenario path as given, or else relative to the source tree (so `vmemsim run` works from
+// the build directory too).
+std::string find_scenario(const std::string& p) {
+  if (fs::exists(p) || fs::path(p).is_absolute()) return p;
+  fs::path alt = fs::path(VMEMSIM_SOURCE_DIR) / p;
+  return fs::exists(alt) ? alt.string() : p;
+}
+
+int cmd_run(const std::string& file, const scenario::Overrides& ov, const std::string& out_dir,
+            const std::string& results_root, bool quiet, bool check, const std::vector<std::string>& sg_args) {
+  scenario::Scenario sc = scenario::load_scenario(find_scenario(file), ov);
+  engine::RunOptions opt;
+  opt.simgrid_args = sg_args;
+  opt.progress = !quiet && ::isatty(STDERR_FILENO);
+  opt.check_invariants = check;
+  engine::RunOutcome r = engine::run(sc, opt);
+
+  const std::string dir = out_dir.empty() ? output::default_run_dir(results_root, sc.name, sc.resolved) : out_dir;
+  output::write_file_atomic(dir + "/result.json", r.body.dump(1) + "\n");
+  core::Json run = {{"wall_seconds", r.wall_seconds},
+                    {"simulated_accesses", r.accesses},
+                    {"accesses_per_wall_second", r.wall_seconds > 0 ? static_cast<double>(r.accesses) / r.wall_seconds : 0.0},
+                    {"scenario_file", sc.file},
+                    {"version", "0.1.0"}};
+  output::write_file_atomic(dir + "/run.json", run.dump(1) + "\n");
+  std::cout << dir << "/result.json\n";
+  if (!quiet) {
+    std::fprintf(stderr, "[vmemsim] %s: %llu accesses in %.2f s wall (%.1f M/s)\n", sc.name.c_str(),
+                 static_cast<unsigned long long>(r.accesses), r.wall_seconds,
+                 r.wall_seconds > 0 ? static_cast<double>(r.accesses) / r.wall_seconds / 1e6 : 0.0);
+  }
+  return 0;
+}
+
+int cmd_list() {
+  std::cout << "workload generators (vms[].workload.type):\n";
+  for (const auto& g : workload::generator_registry()) std::printf("  %-12s %s\n", g.name, g.summary);
+  return 0;
+}
+
+int cmd_describe(const std::string& name) {
+  const auto* g = workload::find_generator(name);
+  if (!g) {
+    std::vector<std::string> names;
+    for (const auto& x : workload::generator_registry()) names.push_back(x.name);
+    std::string m = "vmemsim describe: nothing registered as '" + name + "'";
+    auto d = core::did_you_mean(name, names);
+    if (!d.empty()) m += " (did you mean '" + d + "'?)";
+    std::cerr << m << "; see `vmemsim list`\n";
+    return 2;
+  }
+  std::cout << g->name << ": " << g->summary << "\n\nparameters common to every workload:\n"
+            << core::describe_params(workload::common_generator_params())
+            << "  rate, region_offset, region_size: see scenarios/schema.json\n\nparameters of " << g->name << ":\n"
+            << core::describe_params(g->params);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // SimGrid's own options pass through untouched; CLI11 never sees them.
+  std::vector<std::string> sg_args;
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i > 0 && (a.rfind("--log=", 0) == 0 || a.rfind("--cfg=", 0) == 0)) sg_args.push_back(a);
+    else rest.push_back(argv[i]);
+  }
+
+  CLI::App app{"vmemsim: deterministic discrete-event simulator of multi-VM hosts"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "vmemsim 0.1.0");
+
+  std::string file = "scenarios/quickstart.json", out_dir, results_root = "results";
+  std::uint64_t seed = 0;
+  std::vector<std::string> sets;
+  bool quiet = false, check = false;
+  auto* run = app.add_subcommand("run", "run a scenario and write results/<name>/<run-id>/result.json");
+  run->add_option("scenario", file, "scenario file (default scenarios/quickstart.json)");
+  auto* seed_opt = run->add_option("--seed", seed, "override the scenario seed");
+  run->add_option("--set", sets, "override a value: /json/pointer=value (repeatable)");
+  run->add_option("--out", out_dir, "directory for result.json (default results/<name>/<run-id>)");
+  run->add_option("--results", results_root, "results root directory (default results)");
+  run->add_flag("-q,--quiet", quiet, "no progress or summary on stderr");
+  run->add_flag("--check-invariants", check, "verify frame accounting and PTE/rmap consistency at every sample");
+
+  std::string vfile;
+  auto* validate = app.add_subcommand("validate", "check a scenario file and print the resolved scenario");
+  validate->add_option("scenario", vfile, "scenario file")->required();
+  validate->add_option("--set", sets, "override a value: /json/pointer=value (repeatable)");
+  bool print_resolved = false;
+  validate->add_flag("--print", print_resolved, "print the resolved scenario (all defaults filled in)");
+
+  auto* list = app.add_subcommand("list", "list registered workload generators");
+  std::string dname;
+  auto* describe = app.add_subcommand("describe", "parameters of a registered generator");
+  describe->add_option("name", dname, "registered name")->required();
+
+  try {
+    app.parse(static_cast<int>(rest.size()), rest.data());
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  try {
+    if (*run) {
+      scenario::Overrides ov;
+      if (*seed_opt) ov.seed = seed;
+      ov.sets = sets;
+      return cmd_run(file, ov, out_dir, results_root, quiet, check, sg_args);
+    }
+    if (*validate) {
+      scenario::Overrides ov;
+      ov.sets = sets;
+      auto sc = scenario::load_scenario(find_scenario(vfile), ov);
+      if (print_resolved) std::cout << sc.resolved.dump(2) << "\n";
+      else std::cout << sc.file << ": ok (" << sc.vms.size() << " VMs on " << sc.hosts.size() << " host(s))\n";
+      return 0;
+    }
+    if (*list) return cmd_list();
+    if (*describe) return cmd_describe(dname);
+  } catch (const core::InputError& e) {
+    std::cerr << e.what() << "\n";
+    return 2;
+  } catch (const core::InternalError& e) {
+    std::cerr << "vmemsim: internal error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "vmemsim: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

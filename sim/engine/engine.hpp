@@ -1,0 +1,28 @@
+// The run loop: builds the SimGrid platform from the scenario, starts one actor per vCPU plus
+// the sampler, runs the simulation and hands back the deterministic result body.
+// This directory is the only place that includes SimGrid (DESIGN.md "The dividing line").
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sim/core/params.hpp"
+#include "sim/scenario/scenario.hpp"
+
+namespace vmemsim::engine {
+
+struct RunOptions {
+  std::vector<std::string> simgrid_args;  // --log=... / --cfg=... passed through to SimGrid
+  bool progress = false;                  // progress line on stderr
+  bool check_invariants = false;          // verify model invariants at every sample
+};
+
+struct RunOutcome {
+  core::Json body;             // deterministic result body
+  double wall_seconds = 0;     // not part of the body
+  std::uint64_t accesses = 0;  // simulated accesses (for the run section)
+};
+
+// One simulation per process: SimGrid's engine is a per-process singleton.
+RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt);
+
+}  // namespace vmemsim::engine

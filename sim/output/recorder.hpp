@@ -1,0 +1,52 @@
+// Samples the models at every sampling instant and turns the run into the deterministic result
+// body (DESIGN.md "Output"): summary per VM / host / total, columnar time series, counters by
+// mechanism. Reads counters and ground truth only; never changes model state.
+//
+// Lifecycle: built after the world; the engine's sampler actor calls sample(t) at each
+// multiple of the sampling interval up to the duration (all vCPU stamps before t are made by
+// then, see AddressSpace::note_access); body() is called once at the end.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "sim/core/params.hpp"
+#include "sim/scenario/world.hpp"
+
+namespace vmemsim::output {
+
+using core::Json;
+using core::TimeNs;
+
+class Recorder {
+ public:
+  explicit Recorder(const scenario::World& w);
+  void sample(TimeNs now);
+  Json body() const;
+  std::uint64_t total_accesses() const;
+
+ private:
+  struct VmTotals {
+    std::uint64_t accesses = 0, writes = 0, remote = 0;
+    std::array<std::uint64_t, mm::kFaultKinds> faults{};
+    TimeNs fault_ns = 0, memory_ns = 0;
+  };
+  VmTotals totals(std::size_t vm) const;
+
+  struct VmSeries {
+    std::vector<std::vector<std::uint64_t>> resident;  // [node][sample]
+    std::vector<std::uint64_t> accesses, writes;
+    std::vector<double> remote_ratio;
+    std::vector<std::vector<std::uint64_t>> faults;  // [kind][sample]
+    std::vector<std::vector<std::uint64_t>> wss;     // [window][sample]
+    std::vector<TimeNs> fault_ns;
+    std::uint64_t peak_resident = 0;
+    VmTotals last;
+  };
+  const scenario::World& w_;
+  std::vector<TimeNs> t_;
+  std::vector<VmSeries> vms_;
+  std::vector<std::vector<std::vector<std::uint64_t>>> host_free_;  // [host][node][sample]
+};
+
+}  // namespace vmemsim::output

@@ -1,0 +1,474 @@
+#include "sim/scenario/scenario.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "models/workload/generator.hpp"
+#include "sim/core/rng.hpp"
+#include "sim/core/units.hpp"
+
+namespace vmemsim::scenario {
+namespace {
+
+using core::Kind;
+using core::Params;
+using core::ParamSpec;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// ---- top level ----
+const ParamSpec kName{"name", Kind::String, nullptr, "scenario name; results go to results/<name>/"};
+const ParamSpec kSeed{"seed", Kind::Int, "1", "seed of every random stream", 0, 9.0e18};
+const ParamSpec kDuration{"duration", Kind::Duration, nullptr, "simulated time to run", 1, kInf};
+const ParamSpec kQuantum{"quantum", Kind::Duration, "\"100us\"",
+                         "vCPU quantum: accesses between two SimGrid calls (bounds causality error)", 100, kInf};
+const ParamSpec kDescription{"description", Kind::String, "\"\"", "free text"};
+
+// ---- hosts ----
+const ParamSpec kHostName{"name", Kind::String, nullptr, "host name, referenced by vms[].host"};
+const ParamSpec kCoreSpeed{"core_speed", Kind::Number, "1e9",
+                           "flop/s per core; vCPU time is charged as 1 flop per ns", 1, kInf};
+const ParamSpec kNodeCores{"cores", Kind::Int, nullptr, "CPU cores on this node (0 = CPU-less, e.g. CXL)", 0, 4096};
+const ParamSpec kNodeMemory{"memory", Kind::Size, nullptr, "DRAM on this node", 0, 1.0 * (1ull << 44)};
+const ParamSpec kSwapReadBw{"read_bandwidth", Kind::Bandwidth, "\"3GB/s\"", "swap SSD read bandwidth (NVMe class)", 1, kInf};
+const ParamSpec kSwapWriteBw{"write_bandwidth", Kind::Bandwidth, "\"2GB/s\"", "swap SSD write bandwidth", 1, kInf};
+const ParamSpec kSwapLatency{"latency", Kind::Duration, "\"80us\"", "swap SSD access latency per I/O", 0, kInf};
+const ParamSpec kSwapSize{"size", Kind::Size, "\"64GiB\"", "swap SSD capacity", 0, kInf};
+const ParamSpec kNicBw{"bandwidth", Kind::Bandwidth, "\"12.5GB/s\"", "NIC bandwidth per direction (100 Gbit/s)", 1, kInf};
+const ParamSpec kNicLatency{"latency", Kind::Duration, "\"2us\"", "NIC one-way latency", 0, kInf};
+
+// ---- vms ----
+const ParamSpec kVmName{"name", Kind::String, nullptr, "VM name (with count > 1, suffixed -0, -1, ...)"};
+const ParamSpec kVmHost{"host", Kind::String, "null", "host name; default the first host"};
+const ParamSpec kVmCount{"count", Kind::Int, "1", "number of identical VMs to create from this entry", 1, 65000};
+const ParamSpec kVmVcpus{"vcpus", Kind::Int, nullptr, "number of vCPUs", 1, 1024};
+const ParamSpec kVmMemory{"memory", Kind::Size, nullptr, "guest memory size (multiple of 4KiB)", 4096, 1.0 * (1ull << 44)};
+const ParamSpec kVmBacking{"backing", Kind::Enum, "\"anon\"",
+                           "guest memory: private anonymous (KSM-able) or shmem (memfd, page cache)", -kInf, kInf,
+                           "anon|shmem"};
+const ParamSpec kVmPlacement{"placement", Kind::Enum, "\"local\"",
+                             "memory policy: first touch on the vCPU's node, the home node first, or page "
+                             "interleave",
+                             -kInf, kInf, "local|preferred|interleave"};
+const ParamSpec kVmHome{"home_node", Kind::Int, "0", "home NUMA node (preferred placement; default vCPU node)", 0, 255};
+
+// ---- workload (vCPU-level keys; the generator reads the rest) ----
+const ParamSpec kRate{"rate", Kind::Count, "\"10M\"",
+                      "accesses per second per vCPU when every access is a local DRAM hit "
+                      "(remote latency and faults slow it down)",
+                      1, 1e10};
+const ParamSpec kRegionOffset{"region_offset", Kind::Size, "0", "start of the region the generator draws from", 0, kInf};
+const ParamSpec kRegionSize{"region_size", Kind::Size, "0", "size of that region; 0 = to the end of guest memory", 0, kInf};
+const ParamSpec kGroupVcpus{"vcpus", Kind::Int, nullptr, "vCPUs in this group", 1, 1024};
+
+// ---- kernel ----
+const ParamSpec kVariant{"variant", Kind::Enum, "\"upstream\"",
+                         "kernel: upstream, the April 2026 userfaultfd RFC (v1), or the VM_UFFD_RWP series",
+                         -kInf, kInf, "upstream|rfc-v1|rwp"};
+const ParamSpec kZeroPage{"use_zero_page", Kind::Bool, "true",
+                          "anon read faults map the shared zero page (do_anonymous_page)"};
+// Cost defaults (KERNEL-MODEL.md §6, §8): DRAM ~80-100 ns local (HeMem memsim fast tier 82 ns);
+// minor fault ~1-2 us (HeMem memsim 2000 ns page fault); clearing/copying 4 KiB at ~10-16 GB/s.
+const ParamSpec kDram{"dram_latency_ns", Kind::Int, "90",
+                      "local DRAM latency in ns; remote = this x distance/10 unless latency_ns is given", 1, 1e6};
+const ParamSpec kMinorFault{"minor_fault_ns", Kind::Int, "1500", "kernel entry + fault handling, ns", 0, 1e9};
+const ParamSpec kPageClear{"page_clear_ns", Kind::Int, "250", "zeroing a new 4 KiB page, ns", 0, 1e9};
+const ParamSpec kPageCopy{"page_copy_ns", Kind::Int, "400", "copying a 4 KiB page (COW), ns", 0, 1e9};
+
+// ---- output ----
+const ParamSpec kSampling{"sampling_interval", Kind::Duration, "\"100ms\"",
+                          "time-series sampling interval (also the ground-truth working-set granularity)", 1000, kInf};
+
+std::uint64_t pages_of(Params& p, const ParamSpec& s, std::int64_t bytes) {
+  if (bytes % static_cast<std::int64_t>(core::kPageSize) != 0) {
+    p.error(s.name, core::format_size(bytes) + " is not a multiple of the 4KiB page size");
+  }
+  return static_cast<std::uint64_t>(bytes) / core::kPageSize;
+}
+
+std::vector<std::vector<double>> read_matrix(Params& p, const char* key, std::size_t n) {
+  const core::Json* m = p.raw_resolved(key);
+  std::vector<std::vector<double>> out;
+  if (!m) return out;
+  bool ok = m->is_array() && m->size() == n;
+  if (ok) {
+    for (const auto& row : *m) {
+      if (!row.is_array() || row.size() != n) {
+        ok = false;
+        break;
+      }
+      std::vector<double> r;
+      for (const auto& x : row) {
+        if (!x.is_number() || x.get<double>() <= 0) {
+          ok = false;
+          break;
+        }
+        r.push_back(x.get<double>());
+      }
+      out.push_back(std::move(r));
+    }
+  }
+  if (!ok) {
+    p.error(key, "expected a " + std::to_string(n) + "x" + std::to_string(n) +
+                     " matrix of positive numbers (one row per node)");
+    out.clear();
+  }
+  return out;
+}
+
+std::vector<unsigned> read_node_list(Params& p, const char* key, unsigned nodes) {
+  std::vector<unsigned> out;
+  const core::Json* v = p.raw_resolved(key);
+  if (!v) return out;
+  if (!v->is_array() || v->empty()) {
+    p.error(key, "expected a non-empty array of node indices");
+    return out;
+  }
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    const auto& x = (*v)[i];
+    if (!x.is_number_unsigned() || x.get<unsigned>() >= nodes) {
+      p.sink().add(p.pointer_of(key) + "/" + std::to_string(i),
+                   "expected a node index below " + std::to_string(nodes) + ", got " + x.dump());
+      continue;
+    }
+    out.push_back(x.get<unsigned>());
+  }
+  return out;
+}
+
+HostSpec read_host(Params& h, TimeNs dram_ns) {
+  HostSpec host;
+  host.name = h.get_string(kHostName);
+  host.core_speed = h.get_number(kCoreSpeed);
+  auto nodes = h.items("nodes", true);
+  if (h.present() && h.has("nodes") && nodes.empty()) h.error("nodes", "a host needs at least one NUMA node");
+  if (nodes.size() > 64) h.error("nodes", "at most 64 NUMA nodes per host");
+  for (auto& n : nodes) {
+    NodeSpec ns;
+    ns.cores = static_cast<unsigned>(n.get_int(kNodeCores));
+    ns.memory_bytes = static_cast<std::uint64_t>(n.get_size(kNodeMemory));
+    if (ns.memory_bytes % core::kPageSize) n.error("memory", "not a multiple of the 4KiB page size");
+    n.finish();
+    host.nodes.push_back(ns);
+  }
+  const std::size_t nn = host.nodes.size();
+  bool any_cores = false;
+  for (auto& n : host.nodes) any_cores |= n.cores > 0;
+  if (nn && !any_cores) h.error("nodes", "no node has CPU cores");
+
+  // Either an explicit [cpu node][memory node] latency matrix in ns, or SLIT distances
+  // (10 = local) scaling kernel.costs.dram_latency_ns; default 10 local, 21 remote.
+  auto dist = read_matrix(h, "distances", nn);
+  auto lat = read_matrix(h, "latency_ns", nn);
+  host.latency_ns.assign(nn, std::vector<TimeNs>(nn, 0));
+  for (std::size_t i = 0; i < nn; ++i)
+    for (std::size_t j = 0; j < nn; ++j) {
+      double d = dist.empty() ? (i == j ? 10 : 21) : dist[i][j];
+      host.latency_ns[i][j] = static_cast<TimeNs>(std::llround(lat.empty() ? dram_ns * d / 10.0 : lat[i][j]));
+    }
+  h.resolved()["latency_ns"] = host.latency_ns;
+
+  Params swap = h.child("swap");
+  host.swap.read_bw = swap.get_bandwidth(kSwapReadBw);
+  host.swap.write_bw = swap.get_bandwidth(kSwapWriteBw);
+  host.swap.latency_ns = swap.get_duration(kSwapLatency);
+  host.swap.size_bytes = static_cast<std::uint64_t>(swap.get_size(kSwapSize));
+  swap.finish();
+  Params nic = h.child("nic");
+  host.nic.bandwidth = nic.get_bandwidth(kNicBw);
+  host.nic.latency_ns = nic.get_duration(kNicLatency);
+  nic.finish();
+  h.finish();
+  return host;
+}
+
+WorkloadSpec read_workload(Params& w, std::uint64_t vm_pages, std::uint64_t seed) {
+  WorkloadSpec ws;
+  ws.pointer = w.pointer();
+  if (!w.present()) {
+    w.error_here("missing workload object");
+    return ws;
+  }
+  ws.rate = w.get_number(kRate);
+  std::int64_t off = w.get_size(kRegionOffset);
+  std::int64_t size = w.get_size(kRegionSize);
+  ws.region_offset_pages = pages_of(w, kRegionOffset, off);
+  ws.region_pages = size == 0 ? (ws.region_offset_pages < vm_pages ? vm_pages - ws.region_offset_pages : 0)
+                              : pages_of(w, kRegionSize, size);
+  if (ws.region_offset_pages + ws.region_pages > vm_pages || ws.region_pages == 0) {
+    w.error("region_size", "region [" + core::format_size(off) + ", +" +
+                               core::format_size(static_cast<std::int64_t>(ws.region_pages * core::kPageSize)) +
+                               ") does not fit in guest memory of " +
+                               core::format_size(static_cast<std::int64_t>(vm_pages * core::kPageSize)));
+    ws.region_pages = 1;
+  }
+  // Build one generator now to validate its parameters (and record their defaults).
+  workload::GenContext ctx{ws.region_pages, seed, "validate"};
+  (void)workload::make_generator(w, ctx);
+  w.finish();
+  ws.params = w.resolved();
+  return ws;
+}
+
+VmSpec read_vm(Params& v, const Scenario& sc, const std::vector<std::string>& host_names) {
+  VmSpec vm;
+  vm.name = v.get_string(kVmName);
+  const core::Json* hj = v.raw("host");
+  vm.host = 0;
+  if (hj && !hj->is_null()) {
+    if (!hj->is_string()) {
+      v.error("host", "expected a host name string");
+    } else {
+      auto it = std::find(host_names.begin(), host_names.end(), hj->get<std::string>());
+      if (it == host_names.end()) {
+        std::string m = "no host named '" + hj->get<std::string>() + "'";
+        auto d = core::did_you_mean(hj->get<std::string>(), host_names);
+        if (!d.empty()) m += " (did you mean '" + d + "'?)";
+        v.error("host", m);
+      } else {
+        vm.host = static_cast<unsigned>(it - host_names.begin());
+      }
+    }
+  }
+  if (!host_names.empty()) v.resolved()["host"] = host_names[vm.host];
+  const unsigned nodes = sc.hosts.empty() ? 1 : static_cast<unsigned>(sc.hosts[vm.host].nodes.size());
+  vm.vcpus = static_cast<unsigned>(v.get_int(kVmVcpus));
+  std::int64_t mem = v.get_size(kVmMemory);
+  vm.pages = pages_of(v, kVmMemory, mem);
+  vm.backing = v.get_string(kVmBacking) == "shmem" ? mm::Backing::Shmem : mm::Backing::Anon;
+  std::string pl = v.get_string(kVmPlacement);
+  vm.placement = pl == "interleave" ? mm::Placement::Interleave
+                 : pl == "preferred" ? mm::Placement::Preferred
+                                     : mm::Placement::Local;
+  vm.home_node = static_cast<unsigned>(v.get_int(kVmHome));
+  if (vm.home_node >= nodes) {
+    v.error("home_node", "host has " + std::to_string(nodes) + " node(s)");
+    vm.home_node = 0;
+  }
+  vm.interleave_nodes = read_node_list(v, "interleave_nodes", nodes);
+  if (vm.interleave_nodes.empty()) {
+    for (unsigned n = 0; n < nodes; ++n)
+      if (sc.hosts.empty() || sc.hosts[vm.host].nodes[n].memory_bytes > 0) vm.interleave_nodes.push_back(n);
+    v.resolved()["interleave_nodes"] = vm.interleave_nodes;
+  }
+  vm.cpu_nodes = read_node_list(v, "cpu_nodes", nodes);
+  if (vm.cpu_nodes.empty()) {
+    vm.cpu_nodes = {vm.home_node};
+    v.resolved()["cpu_nodes"] = vm.cpu_nodes;
+  }
+  if (!sc.hosts.empty()) {
+    for (unsigned n : vm.cpu_nodes)
+      if (sc.hosts[vm.host].nodes[n].cores == 0)
+        v.error("cpu_nodes", "node " + std::to_string(n) + " has no CPU cores to run vCPUs on");
+  }
+
+  const bool has_w = v.has("workload"), has_g = v.has("vcpu_groups");
+  if (has_w && has_g) v.error("vcpu_groups", "give either 'workload' (all vCPUs) or 'vcpu_groups', not both");
+  if (!has_w && !has_g) v.error("workload", "missing: give 'workload' (all vCPUs) or 'vcpu_groups'");
+  if (has_g) {
+    unsigned total = 0;
+    for (auto& g : v.items("vcpu_groups")) {
+      VcpuGroup grp;
+      grp.vcpus = static_cast<unsigned>(g.get_int(kGroupVcpus));
+      Params w = g.child("workload", true);
+      grp.workload = read_workload(w, vm.pages, sc.seed);
+      g.finish();
+      total += grp.vcpus;
+      vm.groups.push_back(std::move(grp));
+    }
+    if (total != vm.vcpus)
+      v.error("vcpu_groups", "groups cover " + std::to_string(total) + " vCPUs but the VM has " +
+                                 std::to_string(vm.vcpus));
+  } else {
+    v.items("vcpu_groups");  // declare the key (absent)
+    Params w = v.child("workload", has_w);
+    if (has_w) vm.groups.push_back({vm.vcpus, read_workload(w, vm.pages, sc.seed)});
+  }
+  return vm;
+}
+
+}  // namespace
+
+void apply_override(Json& doc, const std::string& set, const std::string& file) {
+  auto eq = set.find('=');
+  if (eq == std::string::npos || set.empty() || set[0] != '/') {
+    throw core::InputError(file, {{"", "--set '" + set + "': expected /json/pointer=value"}});
+  }
+  std::string ptr = set.substr(0, eq), text = set.substr(eq + 1);
+  Json value;
+  try {
+    value = Json::parse(text);
+  } catch (const std::exception&) {
+    value = text;  // bare strings need no quotes: --set /vms/0/backing=shmem
+  }
+  Json::json_pointer jp;
+  try {
+    jp = Json::json_pointer(ptr);
+  } catch (const std::exception& e) {
+    throw core::InputError(file, {{ptr, std::string("--set: invalid JSON pointer: ") + e.what()}});
+  }
+  Json::json_pointer parent = jp.parent_pointer();
+  if (!doc.contains(parent) || !(doc[parent].is_object() || doc[parent].is_array())) {
+    throw core::InputError(file, {{ptr, "--set: '" + parent.to_string() + "' does not exist in the scenario"}});
+  }
+  Json& par = doc[parent];
+  if (par.is_array()) {
+    const std::string& last = jp.back();
+    std::size_t idx = 0;
+    bool num = !last.empty() && last.find_first_not_of("0123456789") == std::string::npos;
+    if (num) idx = std::stoul(last);
+    if (!num || idx >= par.size()) {
+      throw core::InputError(file, {{ptr, "--set: array index '" + last + "' out of range (size " +
+                                              std::to_string(par.size()) + ")"}});
+    }
+  }
+  doc[jp] = value;
+}
+
+std::string scenario_hash(const Json& resolved) {
+  std::uint64_t h = core::fnv1a64(resolved.dump());
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) {
+  for (const auto& s : ov.sets) apply_override(doc, s, file);
+  if (ov.seed) {
+    if (!doc.is_object()) throw core::InputError(file, {{"", "the scenario must be a JSON object"}});
+    doc["seed"] = *ov.seed;
+  }
+  core::ErrorSink sink(file);
+  Scenario sc;
+  sc.file = file;
+  sc.resolved = Json::object();
+  sc.resolved["schema_version"] = kSchemaVersion;
+  Params top(&doc, "", &sink, &sc.resolved);
+  if (!doc.is_object()) sink.throw_if_any();
+  const ParamSpec kSchema{"schema_version", Kind::Int, "1", "scenario schema version", 1, 1};
+  top.get_int(kSchema);
+  top.get_string(kDescription);
+  sc.name = top.get_string(kName);
+  if (sc.name.find('/') != std::string::npos || sc.name == "." || sc.name == "..")
+    top.error("name", "must not contain '/' (it names the results directory)");
+  sc.seed = static_cast<std::uint64_t>(top.get_int(kSeed));
+  sc.duration_ns = top.get_duration(kDuration);
+  sc.quantum_ns = top.get_duration(kQuantum);
+
+  // kernel first: host latencies depend on dram_latency_ns.
+  Params k = top.child("kernel");
+  sc.kernel.variant = k.get_string(kVariant);
+  {
+    Params m = k.child("mm");
+    sc.kernel.use_zero_page = m.get_bool(kZeroPage);
+    m.finish();
+    Params c = k.child("costs");
+    sc.kernel.dram_latency_ns = c.get_int(kDram);
+    sc.kernel.costs.minor_fault_ns = c.get_int(kMinorFault);
+    sc.kernel.costs.page_clear_ns = c.get_int(kPageClear);
+    sc.kernel.costs.page_copy_ns = c.get_int(kPageCopy);
+    c.finish();
+  }
+  k.finish();
+
+  std::vector<std::string> host_names;
+  auto hosts = top.items("hosts", true);
+  if (doc.contains("hosts") && doc["hosts"].is_array() && hosts.empty())
+    top.error("hosts", "at least one host is needed");
+  for (auto& h : hosts) {
+    HostSpec hs = read_host(h, sc.kernel.dram_latency_ns);
+    if (std::find(host_names.begin(), host_names.end(), hs.name) != host_names.end())
+      h.error("name", "duplicate host name '" + hs.name + "'");
+    host_names.push_back(hs.name);
+    sc.hosts.push_back(std::move(hs));
+  }
+
+  std::map<std::string, std::string> vm_names;  // name -> pointer
+  std::vector<std::uint64_t> host_pages(sc.hosts.size(), 0);
+  auto vms = top.items("vms", true);
+  if (doc.contains("vms") && doc["vms"].is_array() && vms.empty()) top.error("vms", "at least one VM is needed");
+  for (auto& v : vms) {
+    unsigned count = static_cast<unsigned>(v.get_int(kVmCount));
+    VmSpec vm = read_vm(v, sc, host_names);
+    v.finish();
+    for (unsigned i = 0; i < count; ++i) {
+      VmSpec c = vm;
+      if (count > 1) c.name = vm.name + "-" + std::to_string(i);
+      auto [it, fresh] = vm_names.emplace(c.name, v.pointer());
+      if (!fresh) v.error("name", "VM name '" + c.name + "' is already used at " + it->second);
+      if (!sc.hosts.empty()) host_pages[c.host] += c.pages;
+      sc.vms.push_back(std::move(c));
+    }
+  }
+  if (sc.vms.size() > 65000) top.error("vms", "at most 65000 VMs");
+  for (std::size_t h = 0; h < sc.hosts.size(); ++h) {
+    std::uint64_t cap = 0;
+    for (auto& n : sc.hosts[h].nodes) cap += n.memory_bytes / core::kPageSize;
+    if (host_pages[h] > cap) {
+      sink.add("/vms", "guest memory on host '" + sc.hosts[h].name + "' (" +
+                           core::format_size(static_cast<std::int64_t>(host_pages[h] * core::kPageSize)) +
+                           ") exceeds its DRAM (" + core::format_size(static_cast<std::int64_t>(cap * core::kPageSize)) +
+                           "): overcommit needs an eviction tier, which this version does not model");
+    }
+  }
+
+  Params out = top.child("output");
+  sc.output.sampling_ns = out.get_duration(kSampling);
+  {
+    const core::Json* w = out.raw("wss_windows");
+    std::vector<std::string> texts = {"1s", "10s", "60s"};
+    std::vector<TimeNs> wins;
+    if (w) {
+      if (!w->is_array() || w->empty()) {
+        out.error("wss_windows", "expected a non-empty array of durations");
+      } else {
+        texts.clear();
+        for (std::size_t i = 0; i < w->size(); ++i) {
+          std::string why;
+          std::optional<std::int64_t> d;
+          if ((*w)[i].is_number_integer()) d = (*w)[i].get<std::int64_t>();
+          else if ((*w)[i].is_string()) d = core::parse_duration_ns((*w)[i].get<std::string>(), &why);
+          else why = "expected a duration";
+          if (!d || *d <= 0) {
+            sink.add(out.pointer_of("wss_windows") + "/" + std::to_string(i), why.empty() ? "must be positive" : why);
+            continue;
+          }
+          wins.push_back(*d);
+        }
+      }
+    }
+    if (!w) for (auto& t : texts) wins.push_back(*core::parse_duration_ns(t));
+    for (TimeNs x : wins) {
+      if (sc.output.sampling_ns > 0 && x % sc.output.sampling_ns != 0)
+        out.error("wss_windows", core::format_duration(x) + " is not a multiple of the sampling interval " +
+                                     core::format_duration(sc.output.sampling_ns));
+    }
+    sc.output.wss_windows_ns = wins;
+    out.resolved()["wss_windows"] = wins;
+  }
+  out.finish();
+  if (sc.duration_ns > 0 && sc.output.sampling_ns > 0 && sc.duration_ns % sc.output.sampling_ns != 0)
+    sink.add("/output/sampling_interval", core::format_duration(sc.output.sampling_ns) +
+                                              " does not divide the duration " + core::format_duration(sc.duration_ns));
+  if (sc.output.sampling_ns > 0 && sc.quantum_ns > sc.output.sampling_ns)
+    top.error("quantum", "longer than the sampling interval");
+  top.finish();
+  sink.throw_if_any();
+  return sc;
+}
+
+Scenario load_scenario(const std::string& path, const Overrides& ov) {
+  std::ifstream in(path);
+  if (!in) throw core::InputError(path, {{"", "cannot open file"}});
+  Json doc;
+  try {
+    doc = Json::parse(in, nullptr, true, /*ignore_comments=*/true);
+  } catch (const Json::parse_error& e) {
+    throw core::InputError(path, {{"", std::string("not valid JSON: ") + e.what()}});
+  }
+  return parse_scenario(std::move(doc), path, ov);
+}
+
+}  // namespace vmemsim::scenario

@@ -1,0 +1,115 @@
+// Scenario file (JSON) -> typed, validated structs (DESIGN.md "Scenario file").
+//
+// load_scenario() reads the file, applies --seed/--set overrides, reads every key through the
+// ParamSpec reader (all problems of the file collected, each with its JSON pointer, thrown as
+// one InputError), runs the cross-field checks, and keeps the fully resolved scenario (every
+// default filled in, base units) for the result file.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/mm/address_space.hpp"
+#include "sim/core/params.hpp"
+#include "sim/core/types.hpp"
+
+namespace vmemsim::scenario {
+
+using core::Json;
+using core::TimeNs;
+
+constexpr int kSchemaVersion = 1;
+
+struct NodeSpec {
+  unsigned cores = 0;
+  std::uint64_t memory_bytes = 0;
+};
+
+struct DiskSpec {  // a swap SSD: a SimGrid Disk on the host
+  double read_bw = 0, write_bw = 0;  // bytes/s
+  TimeNs latency_ns = 0;
+  std::uint64_t size_bytes = 0;
+};
+
+struct NicSpec {  // the host's network interface: a SimGrid split-duplex link
+  double bandwidth = 0;  // bytes/s
+  TimeNs latency_ns = 0;
+};
+
+struct HostSpec {
+  std::string name;
+  std::vector<NodeSpec> nodes;
+  std::vector<std::vector<TimeNs>> latency_ns;  // [cpu node][memory node]
+  double core_speed = 1e9;                      // flop/s per core (1 flop = 1 ns of vCPU time)
+  DiskSpec swap;
+  NicSpec nic;
+};
+
+struct WorkloadSpec {
+  Json params;          // the resolved workload object, to build one generator per vCPU
+  std::string pointer;  // where it came from, for messages
+  double rate = 0;      // accesses per second when every access is a local DRAM hit
+  std::uint64_t region_offset_pages = 0, region_pages = 0;
+};
+
+struct VcpuGroup {
+  unsigned vcpus = 0;
+  WorkloadSpec workload;
+};
+
+struct VmSpec {
+  std::string name;
+  unsigned host = 0;
+  unsigned vcpus = 0;
+  std::uint64_t pages = 0;
+  mm::Backing backing = mm::Backing::Anon;
+  mm::Placement placement = mm::Placement::Local;
+  unsigned home_node = 0;
+  std::vector<unsigned> interleave_nodes;
+  std::vector<unsigned> cpu_nodes;  // vCPU i runs on cpu_nodes[i % size]
+  std::vector<VcpuGroup> groups;    // sums to vcpus
+};
+
+struct KernelSpec {
+  std::string variant;
+  bool use_zero_page = true;
+  TimeNs dram_latency_ns = 90;
+  mm::FaultCosts costs;
+};
+
+struct OutputSpec {
+  TimeNs sampling_ns = 0;
+  std::vector<TimeNs> wss_windows_ns;
+};
+
+struct Scenario {
+  std::string file;
+  std::string name;
+  std::uint64_t seed = 0;
+  TimeNs duration_ns = 0;
+  TimeNs quantum_ns = 0;
+  std::vector<HostSpec> hosts;
+  std::vector<VmSpec> vms;  // VMs with `count` > 1 are expanded here
+  KernelSpec kernel;
+  OutputSpec output;
+  Json resolved;  // the scenario with every default filled in (base units)
+};
+
+struct Overrides {
+  std::optional<std::uint64_t> seed;
+  std::vector<std::string> sets;  // "/json/pointer=value"
+};
+
+// Reads and validates; throws core::InputError (exit 2) listing every problem.
+Scenario load_scenario(const std::string& path, const Overrides& ov = {});
+// Same, from an in-memory document (tests; `file` names it in messages).
+Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov = {});
+
+// Applies one "/pointer=value" override to `doc`; value is JSON if it parses, else a string.
+void apply_override(Json& doc, const std::string& set, const std::string& file);
+
+// A stable id for a resolved scenario (hex of a fixed hash of its canonical dump).
+std::string scenario_hash(const Json& resolved);
+
+}  // namespace vmemsim::scenario

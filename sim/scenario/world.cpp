@@ -1,0 +1,82 @@
+#include "sim/scenario/world.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace vmemsim::scenario {
+
+std::vector<std::vector<unsigned>> fallback_orders(const HostSpec& h) {
+  const unsigned n = static_cast<unsigned>(h.nodes.size());
+  std::vector<std::vector<unsigned>> out(n);
+  for (unsigned from = 0; from < n; ++from) {
+    std::vector<unsigned> order(n);
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(), [&](unsigned a, unsigned b) {
+      if (a == from || b == from) return a == from && b != from;
+      return h.latency_ns[from][a] < h.latency_ns[from][b];
+    });
+    out[from] = std::move(order);
+  }
+  return out;
+}
+
+World build_world(const Scenario& sc) {
+  World w;
+  w.sc = &sc;
+  std::vector<std::vector<std::vector<unsigned>>> fallbacks;
+  for (const auto& h : sc.hosts) {
+    std::vector<std::uint64_t> frames;
+    for (const auto& n : h.nodes) frames.push_back(n.memory_bytes / core::kPageSize);
+    w.hosts.push_back(std::make_unique<mm::HostMemory>(std::move(frames)));
+    fallbacks.push_back(fallback_orders(h));
+  }
+  for (std::size_t i = 0; i < sc.vms.size(); ++i) {
+    const VmSpec& vs = sc.vms[i];
+    const HostSpec& hs = sc.hosts[vs.host];
+    mm::AddressSpaceConfig cfg;
+    cfg.vm = static_cast<std::uint16_t>(i);
+    cfg.pages = vs.pages;
+    cfg.backing = vs.backing;
+    cfg.placement = vs.placement;
+    cfg.home_node = vs.home_node;
+    cfg.interleave_nodes = vs.interleave_nodes;
+    cfg.fallback = fallbacks[vs.host];
+    cfg.use_zero_page = sc.kernel.use_zero_page;
+    cfg.costs = sc.kernel.costs;
+    cfg.epoch_ns = sc.output.sampling_ns;
+    cfg.duration_ns = sc.duration_ns;
+    VmModel vm;
+    vm.spec = &vs;
+    vm.as = std::make_unique<mm::AddressSpace>(std::move(cfg), *w.hosts[vs.host]);
+    unsigned idx = 0;
+    for (const auto& g : vs.groups) {
+      for (unsigned k = 0; k < g.vcpus; ++k, ++idx) {
+        mm::VcpuConfig vc;
+        vc.node = vs.cpu_nodes[idx % vs.cpu_nodes.size()];
+        vc.region_base = g.workload.region_offset_pages;
+        vc.latency_ns = hs.latency_ns[vc.node];
+        // `rate` is the issue rate when every access is a local DRAM hit: the time between
+        // accesses is 1/rate, of which the local latency is part.
+        auto period = static_cast<core::TimeNs>(std::llround(1e9 / g.workload.rate));
+        vc.think_ns = std::max<core::TimeNs>(0, period - hs.latency_ns[vc.node][vc.node]);
+        workload::GenContext ctx{g.workload.region_pages, sc.seed,
+                                 "vm/" + vs.name + "/vcpu/" + std::to_string(idx) + "/workload"};
+        core::ErrorSink sink(sc.file);
+        core::Params p(&g.workload.params, g.workload.pointer, &sink, nullptr);
+        auto gen = workload::make_generator(p, ctx);
+        sink.throw_if_any();
+        vm.vcpus.push_back(std::make_unique<mm::Vcpu>(std::move(vc), *vm.as, std::move(gen)));
+      }
+    }
+    w.vms.push_back(std::move(vm));
+  }
+  return w;
+}
+
+void World::check_invariants() const {
+  for (const auto& h : hosts) h->check_invariants();
+  for (const auto& v : vms) v.as->check_invariants();
+}
+
+}  // namespace vmemsim::scenario

@@ -1,0 +1,35 @@
+// The models of one scenario, wired together (no SimGrid): per host its HostMemory, per VM its
+// AddressSpace and vCPUs with their generators. The engine drives it; tests and benchmarks can
+// drive it directly.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "models/mm/address_space.hpp"
+#include "models/mm/host_memory.hpp"
+#include "models/mm/vcpu.hpp"
+#include "sim/scenario/scenario.hpp"
+
+namespace vmemsim::scenario {
+
+struct VmModel {
+  const VmSpec* spec;
+  std::unique_ptr<mm::AddressSpace> as;
+  std::vector<std::unique_ptr<mm::Vcpu>> vcpus;
+};
+
+struct World {
+  const Scenario* sc = nullptr;
+  std::vector<std::unique_ptr<mm::HostMemory>> hosts;
+  std::vector<VmModel> vms;
+
+  void check_invariants() const;
+};
+
+// Allocation order for a fault preferring node n: n, then the others by increasing latency
+// from n (ties by index) -- the zonelist order build_zonelists() derives from node distance.
+std::vector<std::vector<unsigned>> fallback_orders(const HostSpec& h);
+
+World build_world(const Scenario& sc);
+
+}  // namespace vmemsim::scenario
