@@ -20,8 +20,7 @@ const char* fault_kind_name(FaultKind k) {
 AddressSpace::AddressSpace(AddressSpaceConfig cfg, HostMemory& host)
     : cfg_(std::move(cfg)),
       host_(host),
-      ptes_(cfg_.pages),
-      last_access_(cfg_.pages),
+      pages_(cfg_.pages),
       cache_(cfg_.backing == Backing::Shmem ? cfg_.pages : 0),
       resident_(host.node_count(), 0) {
   VMEMSIM_CHECK(cfg_.epoch_ns > 0, "epoch length must be positive");
@@ -71,7 +70,7 @@ bool AddressSpace::allocate(std::uint64_t gfn, unsigned cpu_node, std::uint32_t&
 }
 
 FaultOutcome AddressSpace::fault(std::uint64_t gfn, bool write, unsigned cpu_node, core::TimeNs now) {
-  Pte& p = ptes_[gfn];
+  Pte& p = pages_[gfn].pte;
   const auto& c = cfg_.costs;
   auto count = [&](FaultKind k, core::TimeNs cost, bool ok) {
     ++faults_[static_cast<std::size_t>(k)];
@@ -124,7 +123,7 @@ void AddressSpace::check_invariants() const {
   std::vector<std::uint64_t> mapped(resident_.size(), 0);
   std::uint64_t zero = 0;
   for (std::uint64_t g = 0; g < cfg_.pages; ++g) {
-    const Pte p = ptes_[g];
+    const Pte p = pages_[g].pte;
     if (cfg_.backing == Backing::Shmem) {
       if (cache_[g] != 0) {
         std::uint32_t pfn = cache_[g] - 1;
@@ -153,7 +152,7 @@ void AddressSpace::check_invariants() const {
   std::uint64_t touched = 0;
   for (auto e : epoch_pages_) touched += e;
   std::uint64_t ever = 0;
-  for (std::uint64_t g = 0; g < cfg_.pages; ++g) ever += last_access_[g] != 0;
+  for (std::uint64_t g = 0; g < cfg_.pages; ++g) ever += pages_[g].last_access != 0;
   VMEMSIM_CHECK(touched == ever, "epoch page counts " << touched << " vs pages ever touched " << ever);
 }
 

@@ -64,6 +64,15 @@ struct AddressSpaceConfig {
   core::TimeNs duration_ns = 0;
 };
 
+// The per-page record: the PTE and, beside it in the same cache line, the hidden ground truth
+// of the page's last access. Keeping them together means the fast path takes one cache miss
+// per access instead of two (measured: bench/README.md).
+struct PageSlot {
+  Pte pte;
+  core::TimeNs last_access;  // time + 1 of the latest access, 0 = never (ground truth)
+};
+static_assert(sizeof(PageSlot) == 16);
+
 struct FaultOutcome {
   FaultKind kind;
   core::TimeNs cost_ns;
@@ -76,8 +85,8 @@ class AddressSpace {
 
   const AddressSpaceConfig& config() const { return cfg_; }
   std::uint64_t pages() const { return cfg_.pages; }
-  Pte* ptes() { return ptes_.data(); }
-  Pte pte_at(std::uint64_t gfn) const { return ptes_[gfn]; }
+  PageSlot* slots() { return pages_.data(); }
+  Pte pte_at(std::uint64_t gfn) const { return pages_[gfn].pte; }
 
   // Slow path: the access `write` by a vCPU on `cpu_node` found `gfn` inaccessible.
   FaultOutcome fault(std::uint64_t gfn, bool write, unsigned cpu_node, core::TimeNs now);
@@ -85,13 +94,13 @@ class AddressSpace {
   // ---- ground truth (hidden from the modelled kernel) ----
   // Records a completed access at `t`: last-access time, and the per-epoch page counts
   // behind the true working-set size. `epoch_lo` is the start of t's epoch (the caller caches it).
-  void note_access(std::uint64_t gfn, core::TimeNs t, core::TimeNs epoch_lo, std::size_t epoch) {
+  void note_access(PageSlot& s, core::TimeNs t, core::TimeNs epoch_lo, std::size_t epoch) {
     const core::TimeNs stored = t + 1;
-    const core::TimeNs old = last_access_[gfn];
+    const core::TimeNs old = s.last_access;
     if (old <= epoch_lo) [[unlikely]] move_epoch(old, epoch);  // first touch in t's epoch
-    last_access_[gfn] = old > stored ? old : stored;  // vCPUs may run slightly out of order
+    s.last_access = old > stored ? old : stored;  // vCPUs may run slightly out of order
   }
-  core::TimeNs last_access(std::uint64_t gfn) const { return last_access_[gfn] - 1; }  // -1 = never
+  core::TimeNs last_access(std::uint64_t gfn) const { return pages_[gfn].last_access - 1; }  // -1 = never
   // Pages whose last access lies in [now - window, now); `now` and `window` multiples of epoch_ns.
   std::uint64_t true_wss(core::TimeNs now, core::TimeNs window) const;
   core::TimeNs epoch_ns() const { return cfg_.epoch_ns; }
@@ -112,9 +121,7 @@ class AddressSpace {
 
   AddressSpaceConfig cfg_;
   HostMemory& host_;
-  core::FlatArray<Pte> ptes_;
-  // Stored as time+1 so that the calloc'd 0 means "never accessed".
-  core::FlatArray<core::TimeNs> last_access_;
+  core::FlatArray<PageSlot> pages_;
   // shmem page cache: pfn+1 of the page at each file index, 0 = not cached.
   core::FlatArray<std::uint32_t> cache_;
   std::vector<std::uint64_t> epoch_pages_;  // pages whose last access is in epoch e

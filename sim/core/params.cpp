@@ -216,6 +216,7 @@ std::int64_t Params::get_size(const ParamSpec& s) {
   Json d;
   const Json* v = lookup(s, &d);
   std::int64_t r = 0;
+  bool ok = true;
   if (v) {
     if (v->is_number_integer()) {
       r = v->get<std::int64_t>();
@@ -224,10 +225,12 @@ std::int64_t Params::get_size(const ParamSpec& s) {
       auto p = parse_size(v->get<std::string>(), &why);
       if (p) r = *p;
       else error(s.name, why);
+      ok = p.has_value();
     } else {
       error(s.name, type_msg(s, *v) + " (a size: bytes or a string such as \"4GiB\")");
+      ok = false;
     }
-    if (!check_range(s, static_cast<double>(r))) r = 0;
+    if (ok && !check_range(s, static_cast<double>(r))) r = 0;
   }
   if (resolved_) (*resolved_)[s.name] = r;
   return r;
@@ -237,6 +240,7 @@ TimeNs Params::get_duration(const ParamSpec& s) {
   Json d;
   const Json* v = lookup(s, &d);
   TimeNs r = 0;
+  bool ok = true;
   if (v) {
     if (v->is_number_integer()) {
       r = v->get<std::int64_t>();
@@ -245,10 +249,12 @@ TimeNs Params::get_duration(const ParamSpec& s) {
       auto p = parse_duration_ns(v->get<std::string>(), &why);
       if (p) r = *p;
       else error(s.name, why);
+      ok = p.has_value();
     } else {
       error(s.name, type_msg(s, *v) + " (a duration: ns or a string such as \"250ms\")");
+      ok = false;
     }
-    if (!check_range(s, static_cast<double>(r))) r = 0;
+    if (ok && !check_range(s, static_cast<double>(r))) r = 0;
   }
   if (resolved_) (*resolved_)[s.name] = r;
   return r;
@@ -258,6 +264,7 @@ double Params::get_bandwidth(const ParamSpec& s) {
   Json d;
   const Json* v = lookup(s, &d);
   double r = 0;
+  bool ok = true;
   if (v) {
     if (v->is_number()) {
       r = v->get<double>();
@@ -268,13 +275,16 @@ double Params::get_bandwidth(const ParamSpec& s) {
         auto p = parse_size(t.substr(0, t.size() - 2), &why);
         if (p) r = static_cast<double>(*p);
         else error(s.name, why);
+        ok = p.has_value();
       } else {
         error(s.name, "'" + t + "' is not a bandwidth (expected bytes/s or a string such as \"2GiB/s\")");
+        ok = false;
       }
     } else {
       error(s.name, type_msg(s, *v) + " (a bandwidth: bytes/s or a string such as \"2GiB/s\")");
+      ok = false;
     }
-    if (!check_range(s, r)) r = 0;
+    if (ok && !check_range(s, r)) r = 0;
   }
   if (resolved_) (*resolved_)[s.name] = r;
   return r;

@@ -403,7 +403,8 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
     }
   }
   if (sc.vms.size() > 65000) top.error("vms", "at most 65000 VMs");
-  for (std::size_t h = 0; h < sc.hosts.size(); ++h) {
+  // Cross-field checks only on fields that read cleanly (no cascades from earlier errors).
+  for (std::size_t h = 0; h < sc.hosts.size() && sink.empty(); ++h) {
     std::uint64_t cap = 0;
     for (auto& n : sc.hosts[h].nodes) cap += n.memory_bytes / core::kPageSize;
     if (host_pages[h] > cap) {

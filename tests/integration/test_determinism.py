@@ -1,0 +1,37 @@
+"""Same scenario + seed -> byte-identical result.json, whatever else runs beside it and in
+whichever order processes are launched; a different seed -> a different result."""
+import os
+import subprocess
+from harness import *
+
+d = tmpdir()
+quick = os.path.join(SRC, "scenarios", "quickstart.json")
+short = ["--set", "/duration=\"600ms\"", "--set", "/vms/1/workload/phases/0/duration=\"200ms\""]
+
+
+def result_bytes(out):
+    with open(os.path.join(out, "result.json"), "rb") as f:
+        return f.read()
+
+
+a = os.path.join(d, "a")
+p = run_scenario(quick, a, short)
+check(p.returncode == 0, "first run")
+
+# The same run again, launched while another simulation (different seed) starts first and
+# runs concurrently.
+b, c = os.path.join(d, "b"), os.path.join(d, "c")
+other = subprocess.Popen([BIN, "run", quick, "--out", c, "-q", "--seed", "99"] + short, cwd=SRC,
+                         stdout=subprocess.DEVNULL)
+p = run_scenario(quick, b, short)
+other.wait()
+check(p.returncode == 0 and other.returncode == 0, "concurrent runs")
+check(result_bytes(a) == result_bytes(b), "same seed -> byte-identical result.json")
+check(result_bytes(a) != result_bytes(c), "different seed -> different result.json")
+
+# run.json carries the wall-clock figures and is allowed to differ; result.json must not
+# contain them.
+body = load(os.path.join(a, "result.json"))
+check("wall_seconds" not in json.dumps(body), "no wall-clock figures in the result body")
+check("wall_seconds" in load(os.path.join(a, "run.json")), "wall-clock figures in run.json")
+finish()
