@@ -1,5 +1,6 @@
 // vmemsim command line: run | validate | list | describe.
 // Exit codes: 0 success, 2 bad input (file:/json/pointer: message on stderr), 1 internal error.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -30,6 +31,12 @@ std::string find_scenario(const std::string& p) {
   return fs::exists(alt) ? alt.string() : p;
 }
 
+long long peak_rss_bytes() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<long long>(ru.ru_maxrss) * 1024;  // ru_maxrss is in KiB on Linux
+}
+
 int cmd_run(const std::string& file, const scenario::Overrides& ov, const std::string& out_dir,
             const std::string& results_root, bool quiet, bool check, const std::vector<std::string>& sg_args) {
   scenario::Scenario sc = scenario::load_scenario(find_scenario(file), ov);
@@ -44,6 +51,7 @@ int cmd_run(const std::string& file, const scenario::Overrides& ov, const std::s
   core::Json run = {{"wall_seconds", r.wall_seconds},
                     {"simulated_accesses", r.accesses},
                     {"accesses_per_wall_second", r.wall_seconds > 0 ? static_cast<double>(r.accesses) / r.wall_seconds : 0.0},
+                    {"peak_rss_bytes", peak_rss_bytes()},
                     {"scenario_file", sc.file},
                     {"version", "0.1.0"}};
   output::write_file_atomic(dir + "/run.json", run.dump(1) + "\n");

@@ -282,7 +282,7 @@ VmSpec read_vm(Params& v, const Scenario& sc, const std::vector<std::string>& ho
       v.error("vcpu_groups", "groups cover " + std::to_string(total) + " vCPUs but the VM has " +
                                  std::to_string(vm.vcpus));
   } else {
-    v.items("vcpu_groups");  // declare the key (absent)
+    v.raw("vcpu_groups");  // declare the key (absent) without writing [] into resolved
     Params w = v.child("workload", has_w);
     if (has_w) vm.groups.push_back({vm.vcpus, read_workload(w, vm.pages, sc.seed)});
   }
