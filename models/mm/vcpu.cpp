@@ -10,6 +10,9 @@ Vcpu::Vcpu(VcpuConfig cfg, AddressSpace& as, std::unique_ptr<workload::Generator
   // Pad so that a zero-page PTE (node bits 0) and every node index read a valid entry.
   cfg_.latency_ns.resize(kMaxNodes, cfg_.latency_ns.empty() ? 0 : cfg_.latency_ns[0]);
   epoch_hi_ = as_.epoch_ns();
+  device_rng_ = core::Rng::stream(cfg_.seed, cfg_.path + "/device");
+  device_threshold_ = cfg_.device_share >= 1.0 ? ~0ull : static_cast<std::uint64_t>(cfg_.device_share * 0x1.0p64);
+  tlb_seen_ = as_.tlb_flushes();
 }
 
 void Vcpu::advance_epoch(core::TimeNs t) {
@@ -22,6 +25,14 @@ void Vcpu::advance_epoch(core::TimeNs t) {
   if (e == as_.epoch_count() - 1) epoch_hi_ = INT64_MAX;
 }
 
+void Vcpu::refill(core::TimeNs t) {
+  gen_->fill(t, buf_);
+  if (device_threshold_ != 0)
+    for (auto& a : buf_)
+      if (device_rng_.next() < device_threshold_) a |= workload::kDeviceBit;
+  pos_ = 0;
+}
+
 Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
   PageSlot* const slots = as_.slots();
   const core::TimeNs* const lat = cfg_.latency_ns.data();
@@ -31,56 +42,79 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
   // force a reload of every counter on every access.
   std::array<std::uint64_t, kMaxNodes> by_node{};
   std::uint64_t writes = 0;
-  std::size_t pos = pos_;
   core::TimeNs t = start;
-  bool oom = false;
+  Quantum q{start};
 
-  while (t < end && !oom) {
+  // TLB shootdowns since the last quantum: each one interrupted this vCPU with an IPI.
+  if (as_.tlb_flushes() != tlb_seen_) {
+    const core::TimeNs ipi = static_cast<core::TimeNs>(as_.tlb_flushes() - tlb_seen_) * as_.config().costs.tlb_ipi_ns;
+    tlb_seen_ = as_.tlb_flushes();
+    t += ipi;
+    c_.tlb_ns += ipi;
+  }
+
+  while (t < end && q.stop == Stop::None) {
     if (t >= epoch_hi_ || t < epoch_lo_) advance_epoch(t);
     const core::TimeNs stop = end < epoch_hi_ ? end : epoch_hi_;
     const core::TimeNs lo = epoch_lo_;
     const std::size_t epoch = epoch_;
     while (t < stop) {
-      if (pos == kBatch) {
-        gen_->fill(t, buf_);
-        pos = 0;
-      }
+      if (pos_ == kBatch) refill(t);
       // The batch already holds the upcoming addresses: prefetch a few ahead so the cache
       // misses of consecutive accesses overlap (the per-access time chain below otherwise
       // limits how many the CPU keeps in flight).
-      if (pos + kPrefetch < kBatch)
-        __builtin_prefetch(&slots[base + workload::access_page(buf_[pos + kPrefetch])], 1, 3);
-      const workload::Access a = buf_[pos];
+      if (pos_ + kPrefetch < kBatch)
+        __builtin_prefetch(&slots[base + workload::access_page(buf_[pos_ + kPrefetch])], 1, 3);
+      const workload::Access a = buf_[pos_];
       const std::uint64_t g = base + workload::access_page(a);
       const bool w = workload::access_is_write(a);
       PageSlot& s = slots[g];
       Pte p = s.pte;
-      if (!pte::accessible(p, w)) [[unlikely]] {
-        const FaultOutcome f = as_.fault(g, w, cfg_.node, t);
-        t += f.cost_ns;
-        c_.fault_ns += f.cost_ns;
-        if (!f.ok) {
-          oom = true;
+      bool touch_pte = true;
+      if (!pte::accessible(p, w) || workload::access_is_device(a)) [[unlikely]] {
+        // Slow path: fault until the PTE allows the access (an rfc-v1 async restore without
+        // mkwrite takes a second fault for a write), or stop the quantum on a blocking event.
+        for (int tries = 0;; ++tries) {
+          VMEMSIM_CHECK(tries < 4, "access to gfn " << g << " does not resolve, pte 0x" << std::hex << s.pte);
+          bool invisible = false;
+          const FaultOutcome f = workload::access_is_device(a)
+                                     ? as_.gup(g, w, cfg_.honor_numa_fault, cfg_.node, t, invisible)
+                                     : as_.fault(g, w, cfg_.node, t);
+          t += f.cost_ns;
+          c_.fault_ns += f.cost_ns;
+          if (f.result == FaultResult::Done) {
+            p = s.pte;
+            if (invisible || pte::accessible(p, w)) {
+              touch_pte = !invisible;
+              break;
+            }
+            continue;
+          }
+          q.stop = f.result == FaultResult::Oom ? Stop::Oom : f.result == FaultResult::Blocked ? Stop::Blocked : Stop::LockWait;
+          q.gfn = g;
+          q.write = w;
+          q.reason = f.reason;
           break;
         }
-        p = s.pte;
+        if (q.stop != Stop::None) break;
+        c_.device_accesses += workload::access_is_device(a);
       }
-      ++pos;
-      s.pte = p | pte::kAccessed | (w ? pte::kDirty : 0);
+      ++pos_;
+      if (touch_pte) s.pte = p | pte::kAccessed | (w ? pte::kDirty : 0);
       const unsigned n = pte::node(p);
       ++by_node[n];
       writes += w;
-      as_.note_access(s, t, lo, epoch);
+      as_.note_access(s, t, w, lo, epoch);
       t += think + lat[n];
     }
   }
-  pos_ = pos;
   c_.writes += writes;
   for (unsigned n = 0; n < kMaxNodes; ++n) {
     c_.by_node[n] += by_node[n];
     c_.memory_ns += static_cast<core::TimeNs>(by_node[n]) * lat[n];
   }
-  return {t, oom};
+  q.end = t;
+  return q;
 }
 
 }  // namespace vmemsim::mm

@@ -3,8 +3,10 @@
 //
 // Lifecycle: built per vCPU by the engine; its actor calls run(start, end) once per quantum and
 // then makes a single SimGrid call for the time consumed (DESIGN.md "Time and the vCPU
-// quantum"). Accesses drawn but not issued when a quantum ends stay buffered for the next one,
-// so the access stream does not depend on the quantum length.
+// quantum"). A quantum ends early on a blocking event (a sync userfault, the mmap lock held
+// for write): the access that blocked stays pending and is retried by the next run() once the
+// engine has resolved it. Accesses drawn but not issued stay buffered, so the access stream
+// does not depend on the quantum length.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -23,13 +25,19 @@ struct VcpuConfig {
   std::uint64_t region_base = 0;        // generator page p -> gfn region_base + p
   core::TimeNs think_ns = 0;            // compute time between accesses
   std::vector<core::TimeNs> latency_ns; // DRAM latency from this vCPU's node, by memory node
+  double device_share = 0;              // share of accesses made by a device through GUP
+  bool honor_numa_fault = false;        // the device's GUP passes FOLL_HONOR_NUMA_FAULT
+  std::uint64_t seed = 0;               // for the device-access stream
+  std::string path;                     // stable component path
 };
 
 struct VcpuCounters {
   std::uint64_t writes = 0;
   std::array<std::uint64_t, kMaxNodes> by_node{};  // accesses served from each memory node
-  core::TimeNs fault_ns = 0;                       // time spent in fault handling
-  core::TimeNs memory_ns = 0;                      // time spent waiting for DRAM
+  std::uint64_t device_accesses = 0;
+  core::TimeNs fault_ns = 0;   // time spent in the kernel's fault handling
+  core::TimeNs memory_ns = 0;  // time spent waiting for DRAM
+  core::TimeNs tlb_ns = 0;     // time lost to TLB-shootdown IPIs
   std::uint64_t accesses() const {
     std::uint64_t s = 0;
     for (auto n : by_node) s += n;
@@ -44,11 +52,16 @@ class Vcpu {
 
   Vcpu(VcpuConfig cfg, AddressSpace& as, std::unique_ptr<workload::Generator> gen);
 
+  enum class Stop : std::uint8_t { None, Oom, Blocked, LockWait };
   struct Quantum {
     core::TimeNs end;  // vCPU time reached (>= the requested end unless stopped)
-    bool oom = false;  // stopped: an access could not get a frame
+    Stop stop = Stop::None;
+    // Stop::Blocked: the userfault to deliver to the handler.
+    std::uint64_t gfn = 0;
+    bool write = false;
+    UffdReason reason = UffdReason::Missing;
   };
-  // Issues accesses from `start` until the vCPU's time reaches `end`.
+  // Issues accesses from `start` until the vCPU's time reaches `end` or an access blocks.
   Quantum run(core::TimeNs start, core::TimeNs end);
 
   const VcpuCounters& counters() const { return c_; }
@@ -56,13 +69,17 @@ class Vcpu {
 
  private:
   void advance_epoch(core::TimeNs t);
+  void refill(core::TimeNs t);
 
   VcpuConfig cfg_;
   AddressSpace& as_;
   std::unique_ptr<workload::Generator> gen_;
+  core::Rng device_rng_;
+  std::uint64_t device_threshold_ = 0;
   std::array<workload::Access, kBatch> buf_{};
   std::size_t pos_ = kBatch;
   VcpuCounters c_;
+  std::uint64_t tlb_seen_ = 0;
   // Cached ground-truth epoch of the current access time: [epoch_lo_, epoch_hi_).
   core::TimeNs epoch_lo_ = 0, epoch_hi_ = 0;
   std::size_t epoch_ = 0;

@@ -19,11 +19,15 @@
 
 namespace vmemsim::workload {
 
-// One access, packed: page index (relative to the generator's region) << 1 | is_write.
+// One access, packed: page index (relative to the generator's region) << 2 | is_device << 1 |
+// is_write. Generators produce CPU accesses; the vCPU marks a share of them as device (GUP)
+// accesses after each batch.
 using Access = std::uint64_t;
-constexpr Access make_access(std::uint64_t page, bool write) { return (page << 1) | (write ? 1u : 0u); }
-constexpr std::uint64_t access_page(Access a) { return a >> 1; }
+constexpr Access kDeviceBit = 2;
+constexpr Access make_access(std::uint64_t page, bool write) { return (page << 2) | (write ? 1u : 0u); }
+constexpr std::uint64_t access_page(Access a) { return a >> 2; }
 constexpr bool access_is_write(Access a) { return (a & 1u) != 0; }
+constexpr bool access_is_device(Access a) { return (a & kDeviceBit) != 0; }
 
 struct GenContext {
   std::uint64_t pages = 0;     // size of the region the generator draws from, in 4 KiB pages

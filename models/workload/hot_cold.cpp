@@ -61,7 +61,7 @@ std::unique_ptr<Generator> make_hot_cold(core::Params& p, const GenContext& ctx,
   const double hot_probability = p.get_number(kParams[1]);
   const double hot_offset = p.get_number(kParams[2]);
   const double pages = static_cast<double>(ctx.pages);
-  // ceil, minus the product's rounding noise: 0.1 * 30 is 3.0000000000000004, and means 3.
+  // ceil, minus the product's rounding noise: 0.07 * 100 is 7.000000000000001 and means 7.
   const double v = hot_fraction * pages;
   auto hot_pages = static_cast<std::uint64_t>(std::ceil(v - v * 4 * DBL_EPSILON));
   if (hot_pages > ctx.pages) hot_pages = ctx.pages;

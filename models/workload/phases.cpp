@@ -74,8 +74,10 @@ std::unique_ptr<Generator> make_phases(core::Params& p, const GenContext& ctx, d
   core::TimeNs end = 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
     core::Params& item = items[i];
+    if (!item.present()) continue;  // not an object: already reported, nothing more to say
+    const std::size_t errors_before_duration = detail::error_count(item);
     const core::TimeNs d = item.get_duration(kDuration);
-    if (item.has("duration") && d <= 0) {
+    if (d <= 0 && detail::error_count(item) == errors_before_duration) {
       item.error("duration", "a phase must last > 0 ns, got " + std::to_string(d));
     }
     if (__builtin_add_overflow(end, d, &end)) {

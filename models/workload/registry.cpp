@@ -1,6 +1,7 @@
 // The explicit generator registry: one line per generator, in the order `vmemsim list` shows
 // them (STYLE.md: no self-registering statics, whose order depends on link order).
 #include <array>
+#include <limits>
 #include <string>
 
 #include "models/workload/builtin.hpp"

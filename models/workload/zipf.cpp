@@ -6,8 +6,8 @@
 // hat function h(x) = x^-theta, round to the nearest integer, accept with a cheap squeeze test
 // (almost always) or one more H evaluation. O(1) setup and expected O(1) per draw, exact for
 // any theta >= 0 including 1, and no O(pages) zeta table: regions can be 2^28 pages and more.
-// The helper-function formulation (log1p/expm1 quotients that stay accurate as theta -> 1)
-// follows the Apache Commons Math/RNG implementation of the same paper.
+// The code follows the structure of the Apache Commons RNG implementation of the same paper
+// (RejectionInversionZipfSampler), which also handles theta = 1 and theta < 1.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -27,20 +27,15 @@ constexpr core::ParamSpec kParams[] = {
      "rank 2 to page 1, ... (false)"},
 };
 
-// log1p(x)/x and expm1(x)/x, with their Taylor series near 0 where the quotient cancels.
-double helper1(double x) {
-  return std::fabs(x) > 1e-8 ? std::log1p(x) / x : 1.0 - x * (0.5 - x * (1.0 / 3.0 - x * 0.25));
-}
-double helper2(double x) {
-  return std::fabs(x) > 1e-8 ? std::expm1(x) / x
-                             : 1.0 + x * 0.5 * (1.0 + x * (1.0 / 3.0) * (1.0 + x * 0.25));
-}
-
 // Draws ranks in [1, n] (Hörmann & Derflinger's algorithm ZRI).
 class ZipfRanks {
  public:
   ZipfRanks(std::uint64_t n, double theta)
-      : theta_(theta), n_(n), n_plus_half_(static_cast<double>(n) + 0.5) {
+      : theta_(theta),
+        one_minus_theta_(1.0 - theta),
+        inv_one_minus_theta_(theta == 1.0 ? 0.0 : 1.0 / (1.0 - theta)),
+        n_(n),
+        n_plus_half_(static_cast<double>(n) + 0.5) {
     h_x1_ = h_integral(1.5) - 1.0;
     h_n_ = h_integral(n_plus_half_);
     span_ = h_x1_ - h_n_;
@@ -64,19 +59,25 @@ class ZipfRanks {
   }
 
  private:
-  // H(x) = (x^(1-theta) - 1) / (1 - theta), or log(x) at theta = 1.
+  // H(x) = (x^(1-theta) - 1) / (1 - theta), or log(x) at theta = 1 (its limit). Written with
+  // expm1/log1p so they stay accurate when theta is close to 1 and their arguments are tiny.
   double h_integral(double x) const {
     const double log_x = std::log(x);
-    return helper2((1.0 - theta_) * log_x) * log_x;
+    return theta_ == 1.0 ? log_x : std::expm1(one_minus_theta_ * log_x) * inv_one_minus_theta_;
   }
   double h(double x) const { return std::exp(-theta_ * std::log(x)); }
   double h_integral_inverse(double x) const {
-    double t = x * (1.0 - theta_);
+    if (theta_ == 1.0) return std::exp(x);
+    double t = x * one_minus_theta_;
     if (t < -1.0) t = -1.0;  // rounding can push t just past the domain of log1p
-    return std::exp(helper1(t) * x);
+    return std::exp(log1p_fast(t) * inv_one_minus_theta_);
   }
+  // glibc's log1p is twice as slow as its log away from 0, the common case here on the hot
+  // path. For |t| >= 1/4, 1 + t rounds with relative error <= 2^-53 and |log1p(t)| > 0.22, so
+  // log(1 + t) is as accurate; near 0 only log1p keeps full precision.
+  static double log1p_fast(double t) { return std::fabs(t) < 0.25 ? std::log1p(t) : std::log(1.0 + t); }
 
-  double theta_;
+  double theta_, one_minus_theta_, inv_one_minus_theta_;
   std::uint64_t n_;
   double n_plus_half_;
   double h_x1_ = 0, h_n_ = 0, span_ = 0, s_ = 0;
@@ -122,9 +123,11 @@ class ZipfGenerator final : public Generator {
     const ZipfRanks ranks = ranks_;
     detail::fill_pages(rng_, write_, out, [&ranks, n = pages_, m = mul_](core::Rng& r) {
       const std::uint64_t i = ranks(r) - 1;
-      if constexpr (M == Map::kIdentity) return i;
-      else if constexpr (M == Map::kMul64) return i * m % n;  // i, m < n <= 2^32
-      else return static_cast<std::uint64_t>(static_cast<unsigned __int128>(i) * m % n);
+      if constexpr (M == Map::kIdentity) {
+        (void)n, (void)m;  // this map needs neither
+        return i;
+      } else if constexpr (M == Map::kMul64) return i * m % n;  // i, m < n <= 2^32
+      else return static_cast<std::uint64_t>(static_cast<__uint128_t>(i) * m % n);
     });
   }
 

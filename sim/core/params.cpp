@@ -148,6 +148,7 @@ double Params::get_number(const ParamSpec& s) {
   Json d;
   const Json* v = lookup(s, &d);
   double r = 0;
+  bool ok = true;
   if (v) {
     if (v->is_number()) {
       r = v->get<double>();
@@ -156,10 +157,12 @@ double Params::get_number(const ParamSpec& s) {
       auto c = parse_count(v->get<std::string>(), &why);
       if (c) r = *c;
       else error(s.name, why);
+      ok = c.has_value();
     } else {
       error(s.name, type_msg(s, *v));
+      ok = false;
     }
-    if (!check_range(s, r)) r = 0;
+    if (ok && !check_range(s, r)) r = 0;
   }
   if (resolved_) (*resolved_)[s.name] = r;
   return r;

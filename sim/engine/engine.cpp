@@ -6,9 +6,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
+#include <mutex>
 #include <stdexcept>
 
 #include "sim/output/recorder.hpp"
+#include "sim/output/timeline.hpp"
 #include "sim/scenario/world.hpp"
 
 XBT_LOG_NEW_DEFAULT_CATEGORY(vmemsim, "vmemsim simulator");
@@ -27,20 +30,27 @@ struct Platform {
   // [host][node] -> SimGrid host running that node's cores (nullptr for CPU-less nodes)
   std::vector<std::vector<sg4::Host*>> node_hosts;
   std::vector<sg4::Disk*> swap;
+  std::vector<sg4::Host*> servers;  // memory servers, in scenario order
 };
 
 // Hosts with cores per NUMA node (so vCPUs of one node share its cores), the swap SSD as a
 // Disk and the NIC as a split-duplex link, all in one star zone: a transfer between two hosts
-// crosses the sender's NIC up and the receiver's NIC down.
+// crosses the sender's NIC up and the receiver's NIC down, so hosts sharing a memory server
+// contend on its link.
 Platform build_platform(const scenario::Scenario& sc) {
   Platform pf;
   auto* zone = sg4::create_star_zone("fabric");
+  auto make_nic = [&](const std::string& name, const scenario::NicSpec& n) {
+    return zone->create_split_duplex_link(name + ".nic", n.bandwidth)->set_latency(to_seconds(n.latency_ns))->seal();
+  };
+  auto attach = [&](sg4::Host* h, sg4::Link* nic) {
+    zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr,
+                    {sg4::LinkInRoute(nic, sg4::LinkInRoute::Direction::UP)}, true);
+  };
   for (const auto& h : sc.hosts) {
-    auto* nic = zone->create_split_duplex_link(h.name + ".nic", h.nic.bandwidth)
-                    ->set_latency(to_seconds(h.nic.latency_ns))
-                    ->seal();
     std::vector<sg4::Host*> nodes;
     sg4::Host* first = nullptr;
+    sg4::Link* nic = make_nic(h.name, h.nic);  // one NIC per physical host, shared by its nodes
     for (std::size_t n = 0; n < h.nodes.size(); ++n) {
       if (h.nodes[n].cores == 0) {
         nodes.push_back(nullptr);
@@ -49,8 +59,7 @@ Platform build_platform(const scenario::Scenario& sc) {
       auto* host = zone->create_host(h.name + ".node" + std::to_string(n), h.core_speed)
                        ->set_core_count(static_cast<int>(h.nodes[n].cores));
       host->seal();
-      zone->add_route(host->get_netpoint(), nullptr, nullptr, nullptr,
-                      {sg4::LinkInRoute(nic, sg4::LinkInRoute::Direction::UP)}, true);
+      attach(host, nic);
       if (!first) first = host;
       nodes.push_back(host);
     }
@@ -59,14 +68,53 @@ Platform build_platform(const scenario::Scenario& sc) {
     pf.swap.push_back(disk);
     pf.node_hosts.push_back(std::move(nodes));
   }
+  for (const auto& m : sc.memory_servers) {
+    auto* host = zone->create_host(m.name, 1e9);
+    host->seal();
+    attach(host, make_nic(m.name, m.nic));
+    pf.servers.push_back(host);
+  }
   zone->seal();
   return pf;
 }
+
+struct VcpuWait {
+  sg4::ConditionVariablePtr cv = sg4::ConditionVariable::create();
+  bool resolved = false;
+};
+
+struct Pending {
+  reclaim::FaultMsg msg;
+  std::size_t vcpu;
+};
+
+struct RunState;
+
+// Everything one VM's actors share: the handler's queue, the wait channels, its I/O targets.
+struct VmRuntime {
+  RunState* st = nullptr;
+  scenario::VmModel* vm = nullptr;
+  const scenario::HostSpec* host = nullptr;
+  sg4::Host* vmm_host = nullptr;
+  sg4::Disk* swap = nullptr;
+  sg4::Host* server = nullptr;
+  double flop_per_ns = 1;
+  sg4::MutexPtr mtx = sg4::Mutex::create();
+  sg4::ConditionVariablePtr handler_cv = sg4::ConditionVariable::create();
+  sg4::ConditionVariablePtr lock_cv = sg4::ConditionVariable::create();
+  sg4::ConditionVariablePtr evict_cv = sg4::ConditionVariable::create();
+  std::deque<Pending> queue;
+  std::vector<VcpuWait> waits;
+  std::uint64_t evictions_done = 0;
+  int agent_track = -1, handler_track = -1;
+  std::vector<int> vcpu_tracks;
+};
 
 struct RunState {
   const scenario::Scenario* sc;
   scenario::World* world;
   output::Recorder* rec;
+  output::Timeline* timeline;
   const RunOptions* opt;
   std::string error;
   std::chrono::steady_clock::time_point wall0;
@@ -78,24 +126,150 @@ void fail(RunState& st, const std::string& msg) {
   sg4::Actor::kill_all();
 }
 
+void compute(double flop_per_ns, TimeNs d) {
+  if (d > 0) sg4::this_actor::execute(static_cast<double>(d) * flop_per_ns);
+}
+
+// The VMM's view of the platform (reclaim::VmmEnv) for one VM, on SimGrid.
+class SimVmmEnv final : public reclaim::VmmEnv {
+ public:
+  explicit SimVmmEnv(VmRuntime& rt) : rt_(rt) {}
+  TimeNs now() override { return now_ns(); }
+  void sleep(TimeNs d) override {
+    if (d > 0) sg4::this_actor::sleep_for(to_seconds(d));
+  }
+  void cpu(TimeNs d) override { compute(rt_.flop_per_ns, d); }
+  void tier_write(std::uint64_t pages) override { io(pages, true); }
+  void tier_read(std::uint64_t pages) override { io(pages, false); }
+  void mmap_write_lock() override { rt_.vm->as->set_mmap_write_locked(true); }
+  void mmap_write_unlock() override {
+    rt_.vm->as->set_mmap_write_locked(false);
+    rt_.lock_cv->notify_all();
+  }
+  void wake_blocked_faults() override {
+    std::unique_lock lk(*rt_.mtx);
+    for (const auto& p : rt_.queue) {
+      rt_.waits[p.vcpu].resolved = true;
+      rt_.waits[p.vcpu].cv->notify_all();
+    }
+    rt_.queue.clear();
+  }
+  void wait_eviction() override {
+    std::unique_lock lk(*rt_.mtx);
+    const std::uint64_t seen = rt_.evictions_done;
+    while (rt_.evictions_done == seen) rt_.evict_cv->wait(lk);
+  }
+  void eviction_done() override {
+    std::unique_lock lk(*rt_.mtx);
+    ++rt_.evictions_done;
+    rt_.evict_cv->notify_all();
+  }
+  void slice(const char* what, TimeNs start, TimeNs end) override;
+
+ private:
+  void io(std::uint64_t pages, bool write) {
+    const auto& t = rt_.vm->vmm->tier();
+    const std::uint64_t bytes = pages * core::kPageSize;
+    switch (t.kind) {
+      case reclaim::TierKind::Ssd:
+        // SimGrid disks model bandwidth sharing; the device latency is added per I/O.
+        sleep(rt_.host->swap.latency_ns);
+        if (write) rt_.swap->write(bytes);
+        else rt_.swap->read(bytes);
+        break;
+      case reclaim::TierKind::Remote:
+        if (write) sg4::Comm::sendto(rt_.vmm_host, rt_.server, bytes);
+        else sg4::Comm::sendto(rt_.server, rt_.vmm_host, bytes);
+        break;
+      case reclaim::TierKind::Compressed:
+        cpu(static_cast<TimeNs>(pages) * (write ? t.compress_ns : t.decompress_ns));
+        break;
+    }
+  }
+  VmRuntime& rt_;
+};
+
+void SimVmmEnv::slice(const char* what, TimeNs start, TimeNs end) {
+  rt_.st->timeline->slice(rt_.agent_track, what, start, end);
+}
+
 // One vCPU: a quantum of accesses in plain C++, then one SimGrid call for the CPU time they
 // took (execute() so that vCPUs sharing a node's cores are slowed down by real CPU sharing).
-void vcpu_actor(RunState* st, mm::Vcpu* vcpu, double flop_per_ns, std::string name) {
+// A sync userfault hands the fault to the VM's handler and blocks until it is resolved.
+void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
+  RunState& st = *rt->st;
+  mm::Vcpu* vcpu = rt->vm->vcpus[idx].get();
   try {
-    const TimeNs dur = st->sc->duration_ns, q = st->sc->quantum_ns;
+    const TimeNs dur = st.sc->duration_ns, q = st.sc->quantum_ns;
     TimeNs now = now_ns();
     while (now < dur) {
       const TimeNs end = std::min(now + q, dur);
       const auto r = vcpu->run(now, end);
-      if (r.oom) {
-        fail(*st, "host out of memory: " + name + " could not get a frame at t=" + std::to_string(r.end) + "ns");
+      if (r.stop == mm::Vcpu::Stop::Oom) {
+        fail(st, "host out of memory: " + name + " could not get a frame at t=" + std::to_string(r.end) + "ns");
         return;
       }
-      sg4::this_actor::execute(static_cast<double>(r.end - now) * flop_per_ns);
+      compute(rt->flop_per_ns, r.end - now);
+      if (r.stop == mm::Vcpu::Stop::Blocked) {
+        VMEMSIM_CHECK(rt->vm->vmm, name << ": sync userfault without a handler");
+        const TimeNs t0 = now_ns();
+        {
+          std::unique_lock lk(*rt->mtx);
+          rt->waits[idx].resolved = false;
+          rt->queue.push_back({{r.gfn, r.write, r.reason, vcpu->config().node}, idx});
+          rt->handler_cv->notify_one();
+          while (!rt->waits[idx].resolved) rt->waits[idx].cv->wait(lk);
+        }
+        const TimeNs t1 = now_ns();
+        rt->vm->stall_ns.add(t1 - t0);
+        st.timeline->slice(rt->vcpu_tracks[idx], mm::uffd_reason_name(r.reason), t0, t1);
+      } else if (r.stop == mm::Vcpu::Stop::LockWait) {
+        const TimeNs t0 = now_ns();
+        std::unique_lock lk(*rt->mtx);
+        while (rt->vm->as->mmap_write_locked()) rt->lock_cv->wait(lk);
+        ++rt->vm->lock_stalls;
+        rt->vm->lock_stall_ns += now_ns() - t0;
+        st.timeline->slice(rt->vcpu_tracks[idx], "mmap_lock", t0, now_ns());
+      }
       now = now_ns();
     }
   } catch (const std::exception& e) {
-    fail(*st, name + ": " + e.what());
+    fail(st, name + ": " + e.what());
+  }
+}
+
+// The VMM's uffd handler thread: one message at a time, as a single poll()/read() loop would.
+void handler_actor(VmRuntime* rt) {
+  SimVmmEnv env(*rt);
+  try {
+    for (;;) {
+      Pending p;
+      {
+        std::unique_lock lk(*rt->mtx);
+        while (rt->queue.empty()) rt->handler_cv->wait(lk);
+        p = rt->queue.front();
+        rt->queue.pop_front();
+      }
+      const TimeNs t0 = now_ns();
+      rt->vm->vmm->handle_fault(p.msg, env);
+      {
+        std::unique_lock lk(*rt->mtx);
+        rt->waits[p.vcpu].resolved = true;
+        rt->waits[p.vcpu].cv->notify_all();
+      }
+      rt->st->timeline->slice(rt->handler_track, mm::uffd_reason_name(p.msg.reason), t0, now_ns());
+    }
+  } catch (const std::exception& e) {
+    fail(*rt->st, rt->vm->spec->name + ".uffd-handler: " + e.what());
+  }
+}
+
+void agent_actor(VmRuntime* rt) {
+  SimVmmEnv env(*rt);
+  try {
+    rt->vm->vmm->run_agent(env, rt->st->sc->duration_ns);
+  } catch (const std::exception& e) {
+    fail(*rt->st, rt->vm->spec->name + ".vmm: " + e.what());
   }
 }
 
@@ -138,18 +312,41 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
   Platform pf = build_platform(sc);
   scenario::World world = scenario::build_world(sc);
   output::Recorder rec(world);
-  RunState st{&sc, &world, &rec, &opt, {}, std::chrono::steady_clock::now(), 0};
+  output::Timeline timeline(opt.timeline);
+  RunState st{&sc, &world, &rec, &timeline, &opt, {}, std::chrono::steady_clock::now(), 0};
 
-  // Actors are created in a fixed order (VM, then vCPU index): SimGrid schedules simultaneous
-  // events in creation order, which makes the run deterministic.
-  for (auto& vm : world.vms) {
+  // Actors are created in a fixed order (per VM: vCPUs by index, then the VMM agent and the
+  // handler): SimGrid runs simultaneous events in creation order, which makes the run
+  // deterministic.
+  std::vector<std::unique_ptr<VmRuntime>> rts;
+  for (std::size_t v = 0; v < world.vms.size(); ++v) {
+    auto& vm = world.vms[v];
+    auto rt = std::make_unique<VmRuntime>();
+    rt->st = &st;
+    rt->vm = &vm;
+    rt->host = &sc.hosts[vm.spec->host];
+    rt->flop_per_ns = rt->host->core_speed / 1e9;
+    rt->swap = pf.swap[vm.spec->host];
+    rt->vmm_host = pf.node_hosts[vm.spec->host][vm.spec->cpu_nodes.front()];
+    rt->waits.resize(vm.vcpus.size());
+    const int pid = static_cast<int>(v);
     for (std::size_t i = 0; i < vm.vcpus.size(); ++i) {
       const unsigned node = vm.vcpus[i]->config().node;
-      sg4::Host* host = pf.node_hosts[vm.spec->host][node];
       std::string name = vm.spec->name + ".vcpu" + std::to_string(i);
-      sg4::Actor::create(name, host, vcpu_actor, &st, vm.vcpus[i].get(),
-                         sc.hosts[vm.spec->host].core_speed / 1e9, name);
+      rt->vcpu_tracks.push_back(timeline.track(pid, vm.spec->name, "vcpu" + std::to_string(i)));
+      sg4::Actor::create(name, pf.node_hosts[vm.spec->host][node], vcpu_actor, rt.get(), i, name);
     }
+    if (vm.vmm) {
+      const auto& t = vm.vmm->tier();
+      if (t.kind == reclaim::TierKind::Remote)
+        for (std::size_t m = 0; m < sc.memory_servers.size(); ++m)
+          if (sc.memory_servers[m].name == t.server) rt->server = pf.servers[m];
+      rt->agent_track = timeline.track(pid, vm.spec->name, "vmm");
+      rt->handler_track = timeline.track(pid, vm.spec->name, "uffd-handler");
+      sg4::Actor::create(vm.spec->name + ".vmm", rt->vmm_host, agent_actor, rt.get())->daemonize();
+      sg4::Actor::create(vm.spec->name + ".uffd-handler", rt->vmm_host, handler_actor, rt.get())->daemonize();
+    }
+    rts.push_back(std::move(rt));
   }
   sg4::Host* first = nullptr;
   for (auto* h : pf.node_hosts[0])
@@ -162,6 +359,7 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
 
   RunOutcome out;
   out.body = rec.body();
+  if (opt.timeline) out.timeline = timeline.to_json();
   out.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - st.wall0).count();
   out.accesses = rec.total_accesses();
   return out;

@@ -1,5 +1,6 @@
-// The run loop: builds the SimGrid platform from the scenario, starts one actor per vCPU plus
-// the sampler, runs the simulation and hands back the deterministic result body.
+// The run loop: builds the SimGrid platform from the scenario, starts one actor per vCPU, a
+// VMM agent and a uffd handler per VM with a VMM policy, and the sampler; runs the simulation
+// and hands back the deterministic result body.
 // This directory is the only place that includes SimGrid (DESIGN.md "The dividing line").
 #pragma once
 #include <string>
@@ -14,10 +15,12 @@ struct RunOptions {
   std::vector<std::string> simgrid_args;  // --log=... / --cfg=... passed through to SimGrid
   bool progress = false;                  // progress line on stderr
   bool check_invariants = false;          // verify model invariants at every sample
+  bool timeline = false;                  // collect the Chrome trace-event timeline
 };
 
 struct RunOutcome {
   core::Json body;             // deterministic result body
+  std::string timeline;        // trace-event JSON when requested
   double wall_seconds = 0;     // not part of the body
   std::uint64_t accesses = 0;  // simulated accesses (for the run section)
 };

@@ -29,7 +29,12 @@ Recorder::VmTotals Recorder::totals(std::size_t i) const {
     t.writes += c.writes;
     t.fault_ns += c.fault_ns;
     t.memory_ns += c.memory_ns;
+    t.tlb_ns += c.tlb_ns;
+    t.device += c.device_accesses;
   }
+  t.stalls = vm.stall_ns.count();
+  t.stall_ns = vm.stall_ns.sum();
+  if (vm.vmm) t.vmm = vm.vmm->stats();
   for (std::size_t k = 0; k < mm::kFaultKinds; ++k) t.faults[k] = vm.as->faults(static_cast<mm::FaultKind>(k));
   return t;
 }
@@ -49,6 +54,16 @@ void Recorder::sample(TimeNs now) {
     for (std::size_t k = 0; k < mm::kFaultKinds; ++k) s.faults[k].push_back(t.faults[k] - s.last.faults[k]);
     s.fault_ns.push_back(t.fault_ns - s.last.fault_ns);
     for (std::size_t k = 0; k < s.wss.size(); ++k) s.wss[k].push_back(as.true_wss(now, w_.sc->output.wss_windows_ns[k]));
+    s.stalls.push_back(t.stalls - s.last.stalls);
+    s.stall_ns.push_back(t.stall_ns - s.last.stall_ns);
+    if (w_.vms[i].vmm) {
+      s.evicted.push_back(t.vmm.evicted_now);
+      s.wss_estimate.push_back(t.vmm.wss_estimate);
+      s.wss_scan_true.push_back(t.vmm.wss_true);
+      s.lost_writes.push_back(t.vmm.lost_writes);
+      s.tier_written.push_back(t.vmm.tier_bytes_written - s.last.vmm.tier_bytes_written);
+      s.tier_read.push_back(t.vmm.tier_bytes_read - s.last.vmm.tier_bytes_read);
+    }
     s.last = t;
   }
   for (std::size_t h = 0; h < w_.hosts.size(); ++h)
@@ -94,13 +109,51 @@ Json Recorder::body() const {
     for (std::size_t k = 0; k < s.wss.size(); ++k)
       wss[core::format_duration(sc.output.wss_windows_ns[k])] = s.wss[k].empty() ? 0 : s.wss[k].back();
     v["true_wss_pages"] = wss;
-    v["time_ns"] = {{"memory", t.memory_ns}, {"fault", t.fault_ns}};
+    v["time_ns"] = {{"memory", t.memory_ns}, {"fault", t.fault_ns}, {"tlb_ipi", t.tlb_ns},
+                    {"uffd_stall", t.stall_ns}, {"mmap_lock_stall", vm.lock_stall_ns}};
+    v["device_accesses"] = t.device;
+    v["histograms"] = {{"stall_latency_ns", vm.stall_ns.to_json()}};
     Json faults = Json::object();
     for (std::size_t k = 0; k < mm::kFaultKinds; ++k) {
       faults[mm::fault_kind_name(static_cast<mm::FaultKind>(k))] = t.faults[k];
       tot_faults[k] += t.faults[k];
     }
-    v["counters"] = {{"mm", {{"faults", faults}}}};
+    v["counters"] = {{"mm",
+                      {{"faults", faults},
+                       {"spurious_uffd", vm.as->spurious_uffd()},
+                       {"numa_faults_recorded", vm.as->numa_faults_recorded()},
+                       {"gup_invisible", vm.as->gup_invisible()},
+                       {"tlb_flushes", vm.as->tlb_flushes()},
+                       {"mmap_lock_waits", vm.as->lock_waits()}}}};
+    if (vm.vmm) {
+      const auto& m = t.vmm;
+      Json lost = Json::array();
+      for (const auto& l : m.lost_log)
+        lost.push_back({{"t_ns", l.t}, {"gfn", l.gfn}, {"fetched_version", l.fetched_version}, {"latest_version", l.latest_version}});
+      v["vmm"] = {
+          {"policy", vm.spec->vmm.policy},
+          {"tier", reclaim::tier_kind_name(vm.vmm->tier().kind)},
+          {"evicted_pages", m.evicted_pages},
+          {"fetched_pages", m.fetched_pages},
+          {"evicted_now", m.evicted_now},
+          {"lost_writes", m.lost_writes},
+          {"lost_writes_first", lost},
+          {"false_cold_evictions", m.false_cold_evictions},
+          {"scans", m.scans},
+          {"pages_walked", m.pages_walked},
+          {"pages_marked", m.marked},
+          {"handled_faults", m.handled_faults},
+          {"first_touch_faults", m.first_touch_faults},
+          {"ioctls", m.ioctls},
+          {"tlb_flushes", m.tlb_flushes},
+          {"cpu_ns", {{"ioctl", m.cpu_ioctl_ns}, {"scan", m.cpu_scan_ns}, {"handler", m.cpu_handler_ns}}},
+          {"mmap_lock_held_ns", m.lock_held_ns},
+          {"tier_bytes", {{"written", m.tier_bytes_written}, {"read", m.tier_bytes_read}, {"stored", m.tier_bytes_stored}}},
+          {"last_scan", {{"wss_estimate_pages", m.wss_estimate}, {"wss_true_pages", m.wss_true},
+                         {"false_cold_pages", m.false_cold}, {"false_hot_pages", m.false_hot}}},
+          {"false_cold_pages_total", m.false_cold_total},
+          {"false_hot_pages_total", m.false_hot_total}};
+    }
     svms[vm.spec->name] = v;
     tot_acc += t.accesses;
     tot_remote += t.remote;
@@ -118,6 +171,16 @@ Json Recorder::body() const {
     for (std::size_t k = 0; k < mm::kFaultKinds; ++k) tf[mm::fault_kind_name(static_cast<mm::FaultKind>(k))] = s.faults[k];
     ts["faults"] = tf;
     ts["fault_time_ns"] = s.fault_ns;
+    ts["uffd_stalls"] = s.stalls;
+    ts["uffd_stall_ns"] = s.stall_ns;
+    if (vm.vmm) {
+      ts["evicted_pages"] = s.evicted;
+      ts["wss_estimate_pages"] = s.wss_estimate;
+      ts["wss_scan_true_pages"] = s.wss_scan_true;
+      ts["lost_writes"] = s.lost_writes;
+      ts["tier_bytes_written"] = s.tier_written;
+      ts["tier_bytes_read"] = s.tier_read;
+    }
     Json tw = Json::object();
     for (std::size_t k = 0; k < s.wss.size(); ++k) tw[core::format_duration(sc.output.wss_windows_ns[k])] = s.wss[k];
     ts["true_wss_pages"] = tw;

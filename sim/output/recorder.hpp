@@ -29,7 +29,10 @@ class Recorder {
   struct VmTotals {
     std::uint64_t accesses = 0, writes = 0, remote = 0;
     std::array<std::uint64_t, mm::kFaultKinds> faults{};
-    TimeNs fault_ns = 0, memory_ns = 0;
+    TimeNs fault_ns = 0, memory_ns = 0, tlb_ns = 0;
+    std::uint64_t device = 0;
+    std::uint64_t stalls = 0, stall_ns = 0;
+    reclaim::VmmStats vmm;
   };
   VmTotals totals(std::size_t vm) const;
 
@@ -40,6 +43,9 @@ class Recorder {
     std::vector<std::vector<std::uint64_t>> faults;  // [kind][sample]
     std::vector<std::vector<std::uint64_t>> wss;     // [window][sample]
     std::vector<TimeNs> fault_ns;
+    std::vector<std::uint64_t> stalls, stall_ns;  // sync userfault stalls per interval
+    // with a VMM policy
+    std::vector<std::uint64_t> evicted, wss_estimate, wss_scan_true, lost_writes, tier_written, tier_read;
     std::uint64_t peak_resident = 0;
     VmTotals last;
   };

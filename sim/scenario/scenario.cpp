@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "models/reclaim/vmm.hpp"
 #include "models/workload/generator.hpp"
 #include "sim/core/rng.hpp"
 #include "sim/core/units.hpp"
@@ -61,6 +62,11 @@ const ParamSpec kRate{"rate", Kind::Count, "\"10M\"",
                       1, 1e10};
 const ParamSpec kRegionOffset{"region_offset", Kind::Size, "0", "start of the region the generator draws from", 0, kInf};
 const ParamSpec kRegionSize{"region_size", Kind::Size, "0", "size of that region; 0 = to the end of guest memory", 0, kInf};
+const ParamSpec kDeviceShare{"device_share", Kind::Number, "0",
+                             "share of accesses made by a device (vhost-style) through get_user_pages()", 0, 1};
+const ParamSpec kDeviceHonor{"device_honor_numa_fault", Kind::Bool, "false",
+                             "the device's GUP passes FOLL_HONOR_NUMA_FAULT (faults on PROT_NONE instead of "
+                             "following it silently)"};
 const ParamSpec kGroupVcpus{"vcpus", Kind::Int, nullptr, "vCPUs in this group", 1, 1024};
 
 // ---- kernel ----
@@ -76,6 +82,32 @@ const ParamSpec kDram{"dram_latency_ns", Kind::Int, "90",
 const ParamSpec kMinorFault{"minor_fault_ns", Kind::Int, "1500", "kernel entry + fault handling, ns", 0, 1e9};
 const ParamSpec kPageClear{"page_clear_ns", Kind::Int, "250", "zeroing a new 4 KiB page, ns", 0, 1e9};
 const ParamSpec kPageCopy{"page_copy_ns", Kind::Int, "400", "copying a 4 KiB page (COW), ns", 0, 1e9};
+
+// Per-patch switches (KERNEL-MODEL.md §5): each can be turned off to ablate the patch.
+const ParamSpec kFeedsNuma{"uffd_feeds_numa", Kind::Bool, "true",
+                           "rfc-v1 07/12: the uffd minor fault path calls task_numa_fault()"};
+const ParamSpec kGupRwp{"gup_rwp_fault", Kind::Bool, "true",
+                        "rwp v2 07/14: GUP always faults on PROT_NONE in a VM_UFFD_RWP VMA"};
+const ParamSpec kTlbIpi{"tlb_ipi_ns", Kind::Int, "1000",
+                        "time a vCPU loses to one TLB-shootdown IPI, ns (shootdowns cost ~1-4 us)", 0, 1e9};
+// uffd costs: syscall + locking ~0.5-1 us; change_protection ~10-20 ns per PTE; TLB shootdown
+// ~1-4 us + per-vCPU IPIs (HeMem memsim: 4000 ns); a sync userfault round trip costs several
+// us (e2b-dev/infra PR 2974: 1 GiB touched at ~1.3 GiB/s with a MISSING handler vs ~2.0 GiB/s
+// unregistered, i.e. ~1 us extra per 4 KiB page for a same-process handler; faasm/faabric
+// PR 232: an off-thread handler costs 2-10x that).
+const ParamSpec kIoctl{"ioctl_ns", Kind::Int, "700", "one uffd ioctl: syscall and locking, ns", 0, 1e9};
+const ParamSpec kPerPte{"per_pte_ns", Kind::Int, "15", "changing one PTE (change_protection/zap), ns", 0, 1e9};
+const ParamSpec kTlbFlush{"tlb_flush_ns", Kind::Int, "2000", "flush_tlb_range() on the initiator, ns", 0, 1e9};
+const ParamSpec kTlbPerVcpu{"tlb_per_vcpu_ns", Kind::Int, "500", "extra initiator time per vCPU IPI'd, ns", 0, 1e9};
+const ParamSpec kScanPte{"scan_per_pte_ns", Kind::Int, "5", "PAGEMAP_SCAN walk per PTE, ns", 0, 1e9};
+const ParamSpec kCopy{"copy_ns", Kind::Int, "400", "UFFDIO_COPY of one 4 KiB page, ns", 0, 1e9};
+const ParamSpec kSetMode{"set_mode_ns", Kind::Int, "2000", "UFFDIO_SET_MODE with mmap_write_lock held, ns", 0, 1e9};
+const ParamSpec kRoundtrip{"roundtrip_ns", Kind::Int, "5000",
+                           "sync userfault round trip: handler wakeup, read() of the message, wake of the vCPU, ns",
+                           0, 1e9};
+
+// ---- vmm ----
+const ParamSpec kServerName{"name", Kind::String, nullptr, "memory server name, referenced by vmm.tier.server"};
 
 // ---- output ----
 const ParamSpec kSampling{"sampling_interval", Kind::Duration, "\"100ms\"",
@@ -192,12 +224,16 @@ WorkloadSpec read_workload(Params& w, std::uint64_t vm_pages, std::uint64_t seed
     return ws;
   }
   ws.rate = w.get_number(kRate);
+  ws.device_share = w.get_number(kDeviceShare);
+  ws.device_honor_numa_fault = w.get_bool(kDeviceHonor);
   std::int64_t off = w.get_size(kRegionOffset);
   std::int64_t size = w.get_size(kRegionSize);
   ws.region_offset_pages = pages_of(w, kRegionOffset, off);
   ws.region_pages = size == 0 ? (ws.region_offset_pages < vm_pages ? vm_pages - ws.region_offset_pages : 0)
                               : pages_of(w, kRegionSize, size);
-  if (ws.region_offset_pages + ws.region_pages > vm_pages || ws.region_pages == 0) {
+  if (vm_pages == 0) {
+    ws.region_pages = 1;  // guest memory did not read: its own error says so
+  } else if (ws.region_offset_pages + ws.region_pages > vm_pages || ws.region_pages == 0) {
     w.error("region_size", "region [" + core::format_size(off) + ", +" +
                                core::format_size(static_cast<std::int64_t>(ws.region_pages * core::kPageSize)) +
                                ") does not fit in guest memory of " +
@@ -258,7 +294,7 @@ VmSpec read_vm(Params& v, const Scenario& sc, const std::vector<std::string>& ho
     vm.cpu_nodes = {vm.home_node};
     v.resolved()["cpu_nodes"] = vm.cpu_nodes;
   }
-  if (!sc.hosts.empty()) {
+  if (!sc.hosts.empty() && nodes > 0) {  // a host whose nodes failed to read has none to index
     for (unsigned n : vm.cpu_nodes)
       if (sc.hosts[vm.host].nodes[n].cores == 0)
         v.error("cpu_nodes", "node " + std::to_string(n) + " has no CPU cores to run vCPUs on");
@@ -287,6 +323,29 @@ VmSpec read_vm(Params& v, const Scenario& sc, const std::vector<std::string>& ho
     if (has_w) vm.groups.push_back({vm.vcpus, read_workload(w, vm.pages, sc.seed)});
   }
   return vm;
+}
+
+VmmSpec read_vmm(Params& p, const Scenario& sc, const std::string& pointer,
+                 mm::Backing backing = mm::Backing::Anon) {
+  VmmSpec v;
+  v.pointer = pointer;
+  std::string choices = "none";
+  for (const auto& pi : reclaim::policy_registry()) choices += std::string("|") + pi.name;
+  const ParamSpec kPolicy{"policy", Kind::Enum, "\"none\"",
+                          "VMM tracking/eviction policy (a registered name; none = no VMM agent)", -kInf, kInf,
+                          choices.c_str()};
+  v.policy = p.get_string(kPolicy);
+  if (v.policy != "none") {
+    reclaim::PolicyContext ctx;
+    ctx.variant = sc.kernel.variant;
+    ctx.backing = backing;
+    ctx.duration_ns = sc.duration_ns;
+    for (const auto& m : sc.memory_servers) ctx.memory_servers.push_back(m.name);
+    (void)reclaim::find_policy(v.policy)->make(p, ctx);
+  }
+  p.finish();
+  v.params = p.resolved();
+  return v;
 }
 
 }  // namespace
@@ -359,7 +418,14 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
 
   // kernel first: host latencies depend on dram_latency_ns.
   Params k = top.child("kernel");
-  sc.kernel.variant = k.get_string(kVariant);
+  {
+    const std::string v = k.get_string(kVariant);
+    sc.kernel.variant = v == "rfc-v1" ? mm::Variant::RfcV1 : v == "rwp" ? mm::Variant::Rwp : mm::Variant::Upstream;
+    Params pt = k.child("patches");
+    sc.kernel.patches.uffd_feeds_numa = pt.get_bool(kFeedsNuma);
+    sc.kernel.patches.gup_rwp_fault = pt.get_bool(kGupRwp);
+    pt.finish();
+  }
   {
     Params m = k.child("mm");
     sc.kernel.use_zero_page = m.get_bool(kZeroPage);
@@ -369,6 +435,18 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
     sc.kernel.costs.minor_fault_ns = c.get_int(kMinorFault);
     sc.kernel.costs.page_clear_ns = c.get_int(kPageClear);
     sc.kernel.costs.page_copy_ns = c.get_int(kPageCopy);
+    sc.kernel.costs.tlb_ipi_ns = c.get_int(kTlbIpi);
+    Params u = c.child("uffd");
+    auto& uc = sc.kernel.uffd;
+    uc.ioctl_ns = u.get_int(kIoctl);
+    uc.per_pte_ns = u.get_int(kPerPte);
+    uc.tlb_flush_ns = u.get_int(kTlbFlush);
+    uc.tlb_per_vcpu_ns = u.get_int(kTlbPerVcpu);
+    uc.scan_per_pte_ns = u.get_int(kScanPte);
+    uc.copy_ns = u.get_int(kCopy);
+    uc.set_mode_ns = u.get_int(kSetMode);
+    uc.roundtrip_ns = u.get_int(kRoundtrip);
+    u.finish();
     c.finish();
   }
   k.finish();
@@ -385,6 +463,25 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
     sc.hosts.push_back(std::move(hs));
   }
 
+  for (auto& m : top.items("memory_servers")) {
+    MemoryServerSpec ms;
+    ms.name = m.get_string(kServerName);
+    Params nic = m.child("nic");
+    ms.nic.bandwidth = nic.get_bandwidth(kNicBw);
+    ms.nic.latency_ns = nic.get_duration(kNicLatency);
+    nic.finish();
+    m.finish();
+    if (std::find(host_names.begin(), host_names.end(), ms.name) != host_names.end())
+      m.error("name", "'" + ms.name + "' is already a host name");
+    sc.memory_servers.push_back(std::move(ms));
+  }
+  // The top-level `vmm` is the default of every VM without its own.
+  const core::Json* default_vmm = doc.contains("vmm") ? &doc["vmm"] : nullptr;
+  {
+    Params dv = top.child("vmm");
+    (void)read_vmm(dv, sc, "/vmm");
+  }
+
   std::map<std::string, std::string> vm_names;  // name -> pointer
   std::vector<std::uint64_t> host_pages(sc.hosts.size(), 0);
   auto vms = top.items("vms", true);
@@ -392,6 +489,28 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
   for (auto& v : vms) {
     unsigned count = static_cast<unsigned>(v.get_int(kVmCount));
     VmSpec vm = read_vm(v, sc, host_names);
+    if (v.has("vmm")) {
+      Params vv = v.child("vmm");
+      vm.vmm = read_vmm(vv, sc, vv.pointer(), vm.backing);
+    } else {
+      v.raw("vmm");
+      if (default_vmm) {
+        // Re-read the default for this VM's backing (its checks may depend on it).
+        core::ErrorSink quiet(sc.file);
+        core::Json res = core::Json::object();
+        Params dv(default_vmm, "/vmm", &quiet, &res);
+        vm.vmm = read_vmm(dv, sc, "/vmm", vm.backing);
+        for (const auto& pr : quiet.problems()) {
+          bool dup = false;
+          for (const auto& q : sink.problems()) dup |= q.message == pr.message;
+          if (!dup) sink.add(v.pointer() + "/backing", "the inherited /vmm: " + pr.message);
+        }
+        v.resolved()["vmm"] = res;
+      } else {
+        vm.vmm.policy = "none";
+        v.resolved()["vmm"] = {{"policy", "none"}};
+      }
+    }
     v.finish();
     for (unsigned i = 0; i < count; ++i) {
       VmSpec c = vm;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "models/mm/address_space.hpp"
+#include "models/uffd/uffd.hpp"
 #include "sim/core/params.hpp"
 #include "sim/core/types.hpp"
 
@@ -50,12 +51,20 @@ struct WorkloadSpec {
   Json params;          // the resolved workload object, to build one generator per vCPU
   std::string pointer;  // where it came from, for messages
   double rate = 0;      // accesses per second when every access is a local DRAM hit
+  double device_share = 0;  // share of accesses made by a device through GUP
+  bool device_honor_numa_fault = false;
   std::uint64_t region_offset_pages = 0, region_pages = 0;
 };
 
 struct VcpuGroup {
   unsigned vcpus = 0;
   WorkloadSpec workload;
+};
+
+struct VmmSpec {
+  std::string policy;   // "none" or a registered policy name
+  Json params;          // the resolved vmm object, to build the policy
+  std::string pointer;
 };
 
 struct VmSpec {
@@ -69,14 +78,23 @@ struct VmSpec {
   std::vector<unsigned> interleave_nodes;
   std::vector<unsigned> cpu_nodes;  // vCPU i runs on cpu_nodes[i % size]
   std::vector<VcpuGroup> groups;    // sums to vcpus
+  VmmSpec vmm;
 };
 
 struct KernelSpec {
-  std::string variant;
+  mm::Variant variant = mm::Variant::Upstream;
+  mm::KernelPatches patches;
   bool use_zero_page = true;
   TimeNs dram_latency_ns = 90;
   mm::FaultCosts costs;
+  uffd::Costs uffd;
 };
+
+struct MemoryServerSpec {  // a remote memory tier: a host reached over the NICs
+  std::string name;
+  NicSpec nic;
+};
+
 
 struct OutputSpec {
   TimeNs sampling_ns = 0;
@@ -90,6 +108,7 @@ struct Scenario {
   TimeNs duration_ns = 0;
   TimeNs quantum_ns = 0;
   std::vector<HostSpec> hosts;
+  std::vector<MemoryServerSpec> memory_servers;
   std::vector<VmSpec> vms;  // VMs with `count` > 1 are expanded here
   KernelSpec kernel;
   OutputSpec output;

@@ -44,6 +44,8 @@ World build_world(const Scenario& sc) {
     cfg.fallback = fallbacks[vs.host];
     cfg.use_zero_page = sc.kernel.use_zero_page;
     cfg.costs = sc.kernel.costs;
+    cfg.variant = sc.kernel.variant;
+    cfg.patches = sc.kernel.patches;
     cfg.epoch_ns = sc.output.sampling_ns;
     cfg.duration_ns = sc.duration_ns;
     VmModel vm;
@@ -60,14 +62,31 @@ World build_world(const Scenario& sc) {
         // accesses is 1/rate, of which the local latency is part.
         auto period = static_cast<core::TimeNs>(std::llround(1e9 / g.workload.rate));
         vc.think_ns = std::max<core::TimeNs>(0, period - hs.latency_ns[vc.node][vc.node]);
-        workload::GenContext ctx{g.workload.region_pages, sc.seed,
-                                 "vm/" + vs.name + "/vcpu/" + std::to_string(idx) + "/workload"};
+        vc.device_share = g.workload.device_share;
+        vc.honor_numa_fault = g.workload.device_honor_numa_fault;
+        vc.seed = sc.seed;
+        vc.path = "vm/" + vs.name + "/vcpu/" + std::to_string(idx);
+        workload::GenContext ctx{g.workload.region_pages, sc.seed, vc.path + "/workload"};
         core::ErrorSink sink(sc.file);
         core::Params p(&g.workload.params, g.workload.pointer, &sink, nullptr);
         auto gen = workload::make_generator(p, ctx);
         sink.throw_if_any();
         vm.vcpus.push_back(std::make_unique<mm::Vcpu>(std::move(vc), *vm.as, std::move(gen)));
       }
+    }
+    if (vs.vmm.policy != "none") {
+      reclaim::PolicyContext pc;
+      pc.variant = sc.kernel.variant;
+      pc.backing = vs.backing;
+      pc.duration_ns = sc.duration_ns;
+      for (const auto& m : sc.memory_servers) pc.memory_servers.push_back(m.name);
+      pc.as = vm.as.get();
+      pc.costs = sc.kernel.uffd;
+      pc.vcpus = vs.vcpus;
+      core::ErrorSink sink(sc.file);
+      core::Params p(&vs.vmm.params, vs.vmm.pointer, &sink, nullptr);
+      vm.vmm = reclaim::find_policy(vs.vmm.policy)->make(p, pc);
+      sink.throw_if_any();
     }
     w.vms.push_back(std::move(vm));
   }

@@ -8,6 +8,8 @@
 #include "models/mm/address_space.hpp"
 #include "models/mm/host_memory.hpp"
 #include "models/mm/vcpu.hpp"
+#include "models/reclaim/vmm.hpp"
+#include "sim/core/histogram.hpp"
 #include "sim/scenario/scenario.hpp"
 
 namespace vmemsim::scenario {
@@ -16,6 +18,11 @@ struct VmModel {
   const VmSpec* spec;
   std::unique_ptr<mm::AddressSpace> as;
   std::vector<std::unique_ptr<mm::Vcpu>> vcpus;
+  std::unique_ptr<reclaim::VmmPolicy> vmm;  // null: no VMM agent
+  // Measured by the engine: how long vCPUs stayed blocked on sync userfaults.
+  core::Log2Histogram stall_ns;
+  std::uint64_t lock_stalls = 0;
+  core::TimeNs lock_stall_ns = 0;
 };
 
 struct World {

@@ -161,13 +161,13 @@ TEST_CASE("placement: local, preferred, interleave, fallback by distance, OOM", 
     auto c = config(16, 3);
     c.fallback = {{0, 2, 1}, {1, 0, 2}, {2, 1, 0}};
     AddressSpace as(c, host);
-    for (std::uint64_t g = 0; g < 12; ++g) REQUIRE(as.fault(g, true, 0, 0).ok);
+    for (std::uint64_t g = 0; g < 12; ++g) REQUIRE(as.fault(g, true, 0, 0).ok());
     CHECK(as.resident(0) == 4);
     CHECK(as.resident(2) == 4);
     CHECK(as.resident(1) == 4);
     CHECK(pte::node(as.pte_at(4)) == 2);  // node 2 before node 1 for a node-0 fault
     auto f = as.fault(12, true, 0, 0);
-    CHECK_FALSE(f.ok);
+    CHECK_FALSE(f.ok());
     CHECK(f.kind == FaultKind::Oom);
     CHECK(pte::none(as.pte_at(12)));
     as.check_invariants();
@@ -188,11 +188,11 @@ TEST_CASE("ground-truth working set counts pages by the epoch of their last acce
   HostMemory host({16});
   AddressSpace as(config(8, 1), host);  // epoch 1000 ns
   PageSlot* s = as.slots();
-  as.note_access(s[0], 100, 0, 0);
-  as.note_access(s[1], 900, 0, 0);
-  as.note_access(s[0], 1500, 1000, 1);  // page 0 moves to epoch 1
-  as.note_access(s[2], 2500, 2000, 2);
-  as.note_access(s[1], 800, 0, 0);      // an older stamp from a vCPU running behind: kept 900
+  as.note_access(s[0], 100, false, 0, 0);
+  as.note_access(s[1], 900, false, 0, 0);
+  as.note_access(s[0], 1500, false, 1000, 1);  // page 0 moves to epoch 1
+  as.note_access(s[2], 2500, false, 2000, 2);
+  as.note_access(s[1], 800, false, 0, 0);      // an older stamp from a vCPU running behind: kept 900
   CHECK(as.last_access(1) == 900);
   CHECK(as.last_access(0) == 1500);
   CHECK(as.last_access(5) == -1);

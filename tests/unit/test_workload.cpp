@@ -190,7 +190,7 @@ SCENARIO("uniform draws every page equally often", "[workload]") {
 SCENARIO("zipf matches the exact Zipf pmf", "[workload]") {
   const std::uint64_t pages = 100'000;
   const std::uint64_t n = 2'000'000;
-  for (double theta : {0.99, 1.2, 0.5, 2.5}) {
+  for (double theta : {0.99, 1.2, 0.5, 2.5, 1.0 - 1e-9}) {
     GIVEN("theta " << theta << " with scramble off (rank k is page k - 1)") {
       auto g = build_ok({{"type", "zipf"}, {"theta", theta}, {"scramble", false}}, pages);
       long double norm = 0;
@@ -307,11 +307,11 @@ SCENARIO("hot_cold sends hot_probability of the accesses to the hot set", "[work
       require_chi_square_uniform(cold_c);
     }
   }
-  GIVEN("hot_probability 1 and hot_fraction 0.1 of 30 pages (a product with rounding noise)") {
-    auto g = build_ok({{"type", "hot_cold"}, {"hot_fraction", 0.1}, {"hot_probability", 1.0}}, 30);
-    THEN("all draws are in the 3 hot pages, and each is used") {
-      const auto c = counts(draw(*g, 30'000), 30);
-      for (std::uint64_t i = 0; i < 30; ++i) REQUIRE((c[i] > 0) == (i < 3));
+  GIVEN("hot_probability 1 and hot_fraction 0.07 of 100 pages (0.07 * 100 is 7.000000000000001)") {
+    auto g = build_ok({{"type", "hot_cold"}, {"hot_fraction", 0.07}, {"hot_probability", 1.0}}, 100);
+    THEN("all draws are in the 7 hot pages, and each is used") {
+      const auto c = counts(draw(*g, 30'000), 100);
+      for (std::uint64_t i = 0; i < 100; ++i) REQUIRE((c[i] > 0) == (i < 7));
     }
   }
   GIVEN("hot_probability 0") {
@@ -521,6 +521,13 @@ SCENARIO("bad workload parameters are reported with their JSON pointers", "[work
            w + "/phases/1/duration", "> 0");
     expect({{"type", "phases"}, {"phases", Json::array({{{"workload", wl}}})}}, w + "/phases/0/duration",
            "missing required");
+    auto b = expect({{"type", "phases"}, {"phases", Json::array({{{"duration", "1 fortnight"}, {"workload", wl}}})}},
+                    w + "/phases/0/duration", "unknown time unit");
+    REQUIRE(b->sink.problems().size() == 1);  // not also "must last > 0"
+  }
+  GIVEN("a phase that is not an object") {
+    auto b = expect({{"type", "phases"}, {"phases", Json::array({7})}}, w + "/phases/0", "expected an object");
+    REQUIRE(b->sink.problems().size() == 1);
   }
   GIVEN("problems inside a phase's workload") {
     expect({{"type", "phases"}, {"phases", Json::array({{{"duration", "1ms"}}})}}, w + "/phases/0/workload",

@@ -1,0 +1,8 @@
+// Internal: one info() per policy file, listed in registry.cpp.
+#pragma once
+#include "models/reclaim/vmm.hpp"
+
+namespace vmemsim::reclaim::detail {
+PolicyInfo uffd_ws_info();
+PolicyInfo naive_async_info();
+}  // namespace vmemsim::reclaim::detail

@@ -1,0 +1,338 @@
+// The userfaultfd working-set workflow of the April 2026 RFC (seed 001, "VMM Workflow"):
+//
+//   UFFDIO_DEACTIVATE(all)        -- async mode, no vCPU stalls   (rwp: UFFDIO_RWPROTECT)
+//   sleep(interval)
+//   PAGEMAP_SCAN                  -- still-deactivated pages are cold
+//   UFFDIO_SET_MODE(sync)         -- faults now block
+//   pwrite + MADV_DONTNEED cold   -- safe because faults block   (shmem: + PUNCH_HOLE, WAKE)
+//   UFFDIO_SET_MODE(async)        -- resume tracking
+//
+// Masks: anon rfc-v1 PAGE_IS_UFFD_DEACTIVATED; shmem !PAGE_IS_PRESENT (the VMM skips holes
+// with SEEK_DATA, so "in the page cache" is known to it); rwp PRESENT && !PAGE_IS_ACCESSED.
+// The scan takes time while vCPUs run, so a page it reports cold may be touched before
+// SET_MODE(sync); with `recheck_after_sync` (default) the VMM re-scans its candidates once
+// faults block and evicts only those still cold. `naive-async` is the same loop without
+// SET_MODE(sync) and without the re-check: a write that lands between pwrite and DONTNEED is
+// lost, and the lost-write oracle sees it when the page comes back.
+#include <algorithm>
+
+#include "models/reclaim/registry_detail.hpp"
+#include "sim/core/flat_array.hpp"
+
+namespace vmemsim::reclaim {
+namespace {
+
+using core::Kind;
+using core::ParamSpec;
+namespace pte = mm::pte;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+const ParamSpec kParams[] = {
+    {"interval", Kind::Duration, "\"1s\"", "time between marking all pages and scanning for cold ones", 1000, kInf},
+    {"age_threshold", Kind::Int, "2", "evict a page after this many consecutive cold scans", 1, 255},
+    {"batch_pages", Kind::Int, "512", "pages written to the tier per pwrite batch", 1, 1 << 20},
+    {"memory_target", Kind::Size, "0",
+     "evict only while resident memory is above this (0 = evict every page that is old enough)", 0, kInf},
+    {"recheck_after_sync", Kind::Bool, "true",
+     "after SET_MODE(sync), re-scan the candidates and evict only those still cold"},
+};
+
+struct Config {
+  TimeNs interval = 0;
+  unsigned age_threshold = 2;
+  std::uint64_t batch = 512;
+  std::uint64_t target_pages = 0;
+  bool sync_eviction = true;
+  bool recheck = true;
+  TierSpec tier;
+};
+
+class UffdWorkingSet final : public VmmPolicy {
+ public:
+  UffdWorkingSet(Config c, const PolicyContext& ctx)
+      : c_(std::move(c)),
+        as_(*ctx.as),
+        uffd_(*ctx.as, ctx.costs, ctx.vcpus),
+        age_(ctx.as->pages()),
+        tier_version_(ctx.as->pages()),
+        evict_time_(ctx.as->pages()),
+        evicting_(ctx.as->pages()) {}
+
+  const VmmStats& stats() const override { return s_; }
+  const TierSpec& tier() const override { return c_.tier; }
+
+  void run_agent(VmmEnv& env, TimeNs until) override {
+    const bool rwp = uffd_.variant() == mm::Variant::Rwp;
+    uffd::Modes m;
+    uffd::Features f;
+    m.missing = true;  // evicted pages come back through MISSING faults
+    if (rwp) {
+      m.rwp = true;
+      f.rwp_async = true;
+    } else {
+      m.minor = true;
+      f.minor_anon = as_.anon();
+      f.minor_async = true;
+    }
+    charge(env, uffd_.register_range(m, f), s_.cpu_ioctl_ns);
+
+    while (env.now() + c_.interval < until) {
+      // 1. Mark every page: the next access to it is tracked (async: no vCPU stalls).
+      const TimeNs t0 = env.now();
+      charge(env, rwp ? uffd_.rwprotect(0, as_.pages(), true) : uffd_.deactivate(0, as_.pages()), s_.cpu_ioctl_ns);
+      s_.marked += last_.ptes;
+      const TimeNs mark_time = env.now();
+      env.slice("mark", t0, mark_time);
+      env.sleep(c_.interval);
+
+      // 2. Scan: pages still marked were not touched during the interval.
+      const TimeNs t1 = env.now();
+      std::vector<std::uint64_t> cold = scan_cold(0, as_.pages(), rwp);
+      classify(cold, mark_time);
+      env.cpu(last_scan_cost_);
+      s_.cpu_scan_ns += last_scan_cost_;
+      env.slice("scan", t1, env.now());
+
+      // 3. Candidates: cold for age_threshold scans in a row, above the memory target.
+      std::vector<std::uint64_t> cand = candidates(cold);
+      if (cand.empty()) continue;
+      const TimeNs t2 = env.now();
+      if (c_.sync_eviction) set_mode(env, false);
+      if (c_.recheck) cand = recheck(env, cand, rwp);
+      evict(env, cand);
+      if (c_.sync_eviction) set_mode(env, true);
+      env.slice("evict", t2, env.now());
+    }
+  }
+
+  void handle_fault(const FaultMsg& m, VmmEnv& env) override {
+    ++s_.handled_faults;
+    env.cpu(uffd_.costs().roundtrip_ns);
+    s_.cpu_handler_ns += uffd_.costs().roundtrip_ns;
+    if (evicting_[m.gfn]) {
+      // The page is being written out: let the eviction finish, then the vCPU retries and
+      // takes a MISSING fault that fetches it back.
+      env.wait_eviction();
+      return;
+    }
+    uffd::IoctlResult r;
+    switch (m.reason) {
+      case mm::UffdReason::Missing: r = fetch(m, env); break;
+      case mm::UffdReason::Minor: r = uffd_.cont(m.gfn); break;
+      case mm::UffdReason::Rwp: r = uffd_.rwprotect(m.gfn, 1, false); break;
+      case mm::UffdReason::Wp: r = uffd_.writeprotect(m.gfn, 1, false); break;
+    }
+    charge(env, r, s_.cpu_handler_ns);
+  }
+
+ private:
+  void charge(VmmEnv& env, const uffd::IoctlResult& r, TimeNs& bucket) {
+    VMEMSIM_CHECK(r.error.empty() || r.error == "EEXIST", "uffd ioctl failed: " << r.error);
+    last_ = r;
+    ++s_.ioctls;
+    s_.tlb_flushes += r.flushed;
+    bucket += r.cost_ns;
+    env.cpu(r.cost_ns);
+  }
+
+  void set_mode(VmmEnv& env, bool async) {
+    // 10/12: under mmap_write_lock, faults stall for as long as it is held.
+    const TimeNs t = env.now();
+    env.mmap_write_lock();
+    charge(env, uffd_.set_mode(async), s_.cpu_ioctl_ns);
+    env.mmap_write_unlock();
+    s_.lock_held_ns += env.now() - t;
+    if (async) env.wake_blocked_faults();  // pending sync faults retry and auto-resolve
+    env.slice(async ? "set_mode(async)" : "set_mode(sync)", t, env.now());
+  }
+
+  std::vector<std::uint64_t> scan_cold(std::uint64_t start, std::uint64_t len, bool rwp) {
+    uffd::ScanArgs a;
+    a.start = start;
+    a.len = len;
+    if (rwp) {
+      a.category_mask = uffd::cat::kPresent | uffd::cat::kAccessed;
+      a.category_inverted = uffd::cat::kAccessed;
+    } else if (as_.anon()) {
+      a.category_mask = uffd::cat::kUffdDeactivated;
+    } else {
+      a.category_mask = uffd::cat::kPresent;
+      a.category_inverted = uffd::cat::kPresent;
+    }
+    const uffd::ScanResult r = uffd_.pagemap_scan(a);
+    ++s_.scans;
+    s_.pages_walked += r.walked;
+    last_scan_cost_ = r.cost_ns;
+    std::vector<std::uint64_t> out;
+    for (const auto& reg : r.regions)
+      for (std::uint64_t g = reg.start; g < reg.start + reg.len; ++g)
+        if (as_.anon() || as_.in_page_cache(g)) out.push_back(g);  // shmem: SEEK_DATA skips holes
+    return out;
+  }
+
+  // Compares the scan with ground truth (hidden from the VMM): a page reported cold that was
+  // really accessed since marking is false-cold; a resident page reported hot that was not is
+  // false-hot.
+  void classify(const std::vector<std::uint64_t>& cold, TimeNs mark_time) {
+    std::uint64_t fc = 0, fh = 0, est = 0, truth = 0;
+    std::size_t ci = 0;
+    for (std::uint64_t g = 0; g < as_.pages(); ++g) {
+      const bool is_cold = ci < cold.size() && cold[ci] == g;
+      if (is_cold) ++ci;
+      const bool resident = as_.anon() ? pte::present(as_.pte_at(g)) && !pte::zero_page(as_.pte_at(g))
+                                       : as_.in_page_cache(g);
+      const bool accessed = as_.last_access(g) >= mark_time;
+      truth += accessed;
+      if (!resident) continue;
+      if (is_cold) {
+        fc += accessed;
+        age_[g] = static_cast<std::uint8_t>(std::min(255, age_[g] + 1));
+      } else {
+        ++est;
+        fh += !accessed;
+        age_[g] = 0;
+      }
+    }
+    s_.false_cold = fc;
+    s_.false_hot = fh;
+    s_.false_cold_total += fc;
+    s_.false_hot_total += fh;
+    s_.wss_estimate = est;
+    s_.wss_true = truth;
+  }
+
+  std::vector<std::uint64_t> candidates(const std::vector<std::uint64_t>& cold) {
+    std::vector<std::uint64_t> out;
+    std::uint64_t budget = ~0ull;
+    if (c_.target_pages) {
+      const std::uint64_t res = as_.resident_total();
+      budget = res > c_.target_pages ? res - c_.target_pages : 0;
+    }
+    for (auto g : cold) {
+      if (out.size() >= budget) break;
+      if (age_[g] >= c_.age_threshold && !pte::zero_page(as_.pte_at(g))) out.push_back(g);
+    }
+    return out;
+  }
+
+  std::vector<std::uint64_t> recheck(VmmEnv& env, const std::vector<std::uint64_t>& cand, bool rwp) {
+    std::vector<std::uint64_t> out;
+    TimeNs cost = 0;
+    for (auto g : cand) {
+      const std::uint32_t c = uffd_.categories(g);
+      const bool still = rwp ? (c & uffd::cat::kPresent) && !(c & uffd::cat::kAccessed)
+                       : as_.anon() ? (c & uffd::cat::kUffdDeactivated) != 0
+                                    : !(c & uffd::cat::kPresent) && as_.in_page_cache(g);
+      if (still) out.push_back(g);
+      cost += uffd_.costs().scan_per_pte_ns;
+    }
+    cost += uffd_.costs().ioctl_ns;
+    env.cpu(cost);
+    s_.cpu_scan_ns += cost;
+    return out;
+  }
+
+  void evict(VmmEnv& env, const std::vector<std::uint64_t>& cand) {
+    for (std::size_t i = 0; i < cand.size(); i += c_.batch) {
+      const std::size_t n = std::min<std::size_t>(c_.batch, cand.size() - i);
+      std::vector<std::uint64_t> batch(cand.begin() + static_cast<std::ptrdiff_t>(i),
+                                       cand.begin() + static_cast<std::ptrdiff_t>(i + n));
+      // pwrite copies the data as it is now: record the version it carries.
+      for (auto g : batch) {
+        evicting_[g] = 1;
+        tier_version_[g] = as_.data_version(g) + 1;
+      }
+      env.tier_write(n);  // vCPUs keep running while the I/O is in flight
+      s_.tier_bytes_written += n * core::kPageSize;
+      charge(env, uffd_.dontneed(batch), s_.cpu_ioctl_ns);
+      if (!as_.anon()) charge(env, uffd_.punch_hole(batch), s_.cpu_ioctl_ns);
+      const TimeNs now = env.now();
+      for (auto g : batch) {
+        evicting_[g] = 0;
+        evict_time_[g] = now + 1;
+        age_[g] = 0;
+      }
+      s_.evicted_pages += n;
+      s_.evicted_now += n;
+      s_.tier_bytes_stored += n * core::kPageSize;
+      env.eviction_done();  // UFFDIO_WAKE: faults waiting on these pages retry (and go MISSING)
+    }
+  }
+
+  uffd::IoctlResult fetch(const FaultMsg& m, VmmEnv& env) {
+    const std::uint64_t g = m.gfn;
+    if (!pte::none(as_.pte_at(g))) return uffd::IoctlResult{};  // already resolved by another fault
+    if (tier_version_[g] == 0) {
+      // Never evicted: the first touch of the page (UFFDIO_ZEROPAGE for a read).
+      ++s_.first_touch_faults;
+      const std::uint32_t latest = as_.data_version(g);
+      if (latest != 0) note_lost(env, g, 0, latest);
+      return uffd_.copy(g, m.cpu_node, !m.write);
+    }
+    env.tier_read(1);
+    s_.tier_bytes_read += core::kPageSize;
+    const std::uint32_t fetched = tier_version_[g] - 1;
+    const std::uint32_t latest = as_.data_version(g);
+    if (fetched != latest) note_lost(env, g, fetched, latest);
+    // "evicted, then touched again within the age window": the eviction was a mistake.
+    if (env.now() - (evict_time_[g] - 1) < c_.interval * static_cast<TimeNs>(c_.age_threshold))
+      ++s_.false_cold_evictions;
+    tier_version_[g] = 0;
+    evict_time_[g] = 0;
+    ++s_.fetched_pages;
+    --s_.evicted_now;
+    s_.tier_bytes_stored -= core::kPageSize;
+    return uffd_.copy(g, m.cpu_node, false);
+  }
+
+  void note_lost(VmmEnv& env, std::uint64_t g, std::uint32_t fetched, std::uint32_t latest) {
+    ++s_.lost_writes;
+    if (s_.lost_log.size() < 10) s_.lost_log.push_back({env.now(), g, fetched, latest});
+    as_.set_data_version(g, fetched);  // the data in memory is the old one from now on
+  }
+
+  Config c_;
+  mm::AddressSpace& as_;
+  uffd::Uffd uffd_;
+  core::FlatArray<std::uint8_t> age_;
+  core::FlatArray<std::uint32_t> tier_version_;  // version + 1 of the tier copy, 0 = none
+  core::FlatArray<TimeNs> evict_time_;           // time + 1 of the eviction
+  core::FlatArray<std::uint8_t> evicting_;
+  VmmStats s_;
+  uffd::IoctlResult last_;
+  TimeNs last_scan_cost_ = 0;
+};
+
+std::unique_ptr<VmmPolicy> make(core::Params& p, const PolicyContext& ctx, bool sync) {
+  Config c;
+  c.interval = p.get_duration(kParams[0]);
+  c.age_threshold = static_cast<unsigned>(p.get_int(kParams[1]));
+  c.batch = static_cast<std::uint64_t>(p.get_int(kParams[2]));
+  c.target_pages = static_cast<std::uint64_t>(p.get_size(kParams[3])) / core::kPageSize;
+  c.recheck = sync ? p.get_bool(kParams[4]) : false;
+  c.sync_eviction = sync;
+  c.tier = read_tier(p, ctx);
+  // The kernel's EINVAL, up front: the workflow needs MINOR_ANON/ASYNC (rfc-v1) or RWP.
+  if (ctx.variant == mm::Variant::Upstream)
+    p.error("policy", "this workflow needs kernel.variant rfc-v1 (UFFDIO_DEACTIVATE, MINOR_ASYNC, SET_MODE) or rwp "
+                      "(UFFDIO_RWPROTECT); upstream would fail UFFDIO_API with EINVAL");
+  if (ctx.variant == mm::Variant::Rwp && ctx.backing == mm::Backing::Shmem)
+    p.error("policy", "the rwp series tracks anon memory here; use rfc-v1 for shmem (DEACTIVATE zaps)");
+  if (!ctx.as) return nullptr;
+  return std::make_unique<UffdWorkingSet>(std::move(c), ctx);
+}
+
+}  // namespace
+
+PolicyInfo detail::uffd_ws_info() {
+  return {"uffd-ws", "the RFC's working-set loop: mark all, sleep, PAGEMAP_SCAN, SET_MODE(sync), evict cold, SET_MODE(async)",
+          kParams, [](core::Params& p, const PolicyContext& ctx) { return make(p, ctx, true); }};
+}
+
+PolicyInfo detail::naive_async_info() {
+  return {"naive-async", "the same loop evicting in async mode (no SET_MODE(sync)): loses writes that race the eviction",
+          std::span<const ParamSpec>(kParams, 4),
+          [](core::Params& p, const PolicyContext& ctx) { return make(p, ctx, false); }};
+}
+
+}  // namespace vmemsim::reclaim

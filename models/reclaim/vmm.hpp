@@ -1,0 +1,116 @@
+// The VMM side of a VM: a tracking/eviction policy run by a VMM agent thread, plus the
+// userfaultfd handler thread that serves its sync faults (KERNEL-MODEL.md §4).
+//
+// Lifecycle: the world builds one policy per VM from `vms[].vmm` through the registry; the
+// engine runs `run_agent()` in a VMM actor and `handle_fault()` in a handler actor for every
+// sync userfault of that VM. Policies are pure C++: everything that takes simulated time
+// (sleeping, CPU work, tier I/O, the mmap lock, waking vCPUs) goes through VmmEnv, which the
+// engine implements with SimGrid and unit tests implement with a recording fake.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "models/mm/address_space.hpp"
+#include "models/uffd/uffd.hpp"
+#include "sim/core/params.hpp"
+
+namespace vmemsim::reclaim {
+
+using core::TimeNs;
+
+struct FaultMsg {
+  std::uint64_t gfn;
+  bool write;
+  mm::UffdReason reason;
+  unsigned cpu_node;
+};
+
+enum class TierKind : std::uint8_t { Ssd, Remote, Compressed };
+const char* tier_kind_name(TierKind k);
+
+struct TierSpec {
+  TierKind kind = TierKind::Ssd;
+  std::string server;              // Remote: memory server name
+  double compression_ratio = 2.5;  // Compressed: stored bytes = 4 KiB / ratio
+  TimeNs compress_ns = 2000;       // Compressed: CPU per page (lz4-class, ~2 GB/s)
+  TimeNs decompress_ns = 1000;
+};
+
+class VmmEnv {
+ public:
+  virtual ~VmmEnv() = default;
+  virtual TimeNs now() = 0;
+  virtual void sleep(TimeNs d) = 0;
+  virtual void cpu(TimeNs d) = 0;                   // the calling VMM thread computes for d
+  virtual void tier_write(std::uint64_t pages) = 0;  // pwrite of `pages` pages to the tier (blocks)
+  virtual void tier_read(std::uint64_t pages) = 0;   // read them back (blocks)
+  virtual void mmap_write_lock() = 0;
+  virtual void mmap_write_unlock() = 0;  // vCPUs waiting on the lock retry
+  virtual void wake_blocked_faults() = 0;  // sync->async: queued sync faults retry and auto-resolve
+  virtual void wait_eviction() = 0;        // handler: until the eviction batch in flight is done
+  virtual void eviction_done() = 0;
+  virtual void slice(const char* what, TimeNs start, TimeNs end) = 0;  // timeline phase
+};
+
+struct LostWrite {
+  TimeNs t;
+  std::uint64_t gfn;
+  std::uint32_t fetched_version, latest_version;
+};
+
+// Everything a policy measures; the recorder reads it.
+struct VmmStats {
+  std::uint64_t scans = 0, pages_walked = 0, marked = 0;
+  std::uint64_t evicted_pages = 0, fetched_pages = 0, evicted_now = 0;
+  std::uint64_t lost_writes = 0, false_cold_evictions = 0;
+  std::uint64_t handled_faults = 0, first_touch_faults = 0;
+  std::uint64_t tier_bytes_written = 0, tier_bytes_read = 0, tier_bytes_stored = 0;
+  std::uint64_t ioctls = 0, tlb_flushes = 0;
+  TimeNs cpu_ioctl_ns = 0, cpu_scan_ns = 0, cpu_handler_ns = 0, lock_held_ns = 0;
+  // the latest scan, against ground truth
+  std::uint64_t wss_estimate = 0, wss_true = 0, false_cold = 0, false_hot = 0;
+  std::uint64_t false_cold_total = 0, false_hot_total = 0;
+  std::vector<LostWrite> lost_log;  // the first few
+};
+
+class VmmPolicy {
+ public:
+  virtual ~VmmPolicy() = default;
+  virtual void run_agent(VmmEnv& env, TimeNs until) = 0;
+  virtual void handle_fault(const FaultMsg& m, VmmEnv& env) = 0;
+  virtual const VmmStats& stats() const = 0;
+  virtual const TierSpec& tier() const = 0;
+};
+
+struct PolicyContext {
+  mm::Variant variant = mm::Variant::Upstream;
+  mm::Backing backing = mm::Backing::Anon;
+  TimeNs duration_ns = 0;
+  std::vector<std::string> memory_servers;  // names a Remote tier may use
+  // Null while a scenario is only being validated: make() then checks and returns nullptr.
+  mm::AddressSpace* as = nullptr;
+  uffd::Costs costs;
+  unsigned vcpus = 1;
+};
+
+// The `tier` object of a vmm config, shared by every policy that evicts.
+TierSpec read_tier(core::Params& p, const PolicyContext& ctx);
+
+// Reads the policy's parameters (errors go to p's sink); `make` builds it once the scenario
+// is valid.
+struct PolicyInfo {
+  const char* name;
+  const char* summary;
+  std::span<const core::ParamSpec> params;
+  // Reads and validates the parameters against the kernel variant and backing (problems go to
+  // p's sink); builds the policy when ctx.as is set.
+  std::unique_ptr<VmmPolicy> (*make)(core::Params& p, const PolicyContext& ctx);
+};
+
+const std::vector<PolicyInfo>& policy_registry();
+const PolicyInfo* find_policy(std::string_view name);
+
+}  // namespace vmemsim::reclaim

@@ -1,0 +1,524 @@
+#!/usr/bin/python3
+"""scenarios/schema.json against the scenario reader.
+
+Usage: /usr/bin/python3 test_schema.py <path-to-vmemsim-binary> <source-dir>
+Exit 0 = pass, 1 = fail, 77 = skipped (python3-jsonschema is not installed).
+
+Checks:
+  1. schema.json is a valid draft 2020-12 schema;
+  2. every scenarios/*.json (but schema.json) validates against it, and `vmemsim validate` accepts it;
+  3. every key of each example's resolved scenario (`vmemsim validate --print`) is declared in the
+     schema at that place, the resolved scenario itself validates against the schema and is accepted
+     again by `vmemsim validate` (the resolved scenario is a valid input);
+  4. mutations of the examples (unknown key at several depths, wrong type, bad unit, out of range,
+     bad enum, missing required key, structural rules) are rejected by BOTH the schema and
+     `vmemsim validate`, which must exit 2 and print `file:/json/pointer: ` for the right pointer;
+  5. other spellings the reader accepts (units with spaces, unit-less strings, µs, null for an
+     optional key, ...) are accepted by both;
+  6. the schema's `default`s equal the defaults the reader fills into a minimal scenario, and the
+     workload `type` enum and each generator's keys and defaults match `vmemsim list`/`describe`.
+"""
+import copy
+import glob
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+try:
+    import jsonschema
+except ImportError:
+    print("SKIP: python3-jsonschema is not installed")
+    sys.exit(77)
+
+DEL = object()  # a mutation value: delete the key
+
+
+class Checks:
+    def __init__(self):
+        self.failures = []
+        self.count = 0
+
+    def ok(self, cond, what, detail=""):
+        self.count += 1
+        if cond:
+            print(f"  ok    {what}")
+        else:
+            print(f"  FAIL  {what}" + (f"\n        {detail}" if detail else ""))
+            self.failures.append(what)
+        return cond
+
+
+# ---- JSON pointers ----
+
+def ptr_tokens(ptr):
+    if ptr == "":
+        return []
+    assert ptr.startswith("/"), ptr
+    return [t.replace("~1", "/").replace("~0", "~") for t in ptr[1:].split("/")]
+
+
+def ptr_join(ptr, token):
+    return ptr + "/" + str(token).replace("~", "~0").replace("/", "~1")
+
+
+def mutate(doc, ptr, value):
+    """Sets (or with DEL deletes) the value at `ptr`; its parent must exist."""
+    d = copy.deepcopy(doc)
+    toks = ptr_tokens(ptr)
+    cur = d
+    for t in toks[:-1]:
+        cur = cur[int(t)] if isinstance(cur, list) else cur[t]
+    last = toks[-1]
+    if isinstance(cur, list) and value is DEL:
+        del cur[int(last)]
+    elif isinstance(cur, list):
+        cur[int(last)] = value
+    elif value is DEL:
+        del cur[last]
+    else:
+        cur[last] = value
+    return d
+
+
+def path_to_ptr(path):
+    p = ""
+    for t in path:
+        p = ptr_join(p, t)
+    return p
+
+
+# ---- units, as the reader parses them (sim/core/units.cpp) ----
+
+_NUM = r"\s*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*(.*?)\s*$"
+_SIZE = {"": 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4,
+         "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
+_TIME = {"": 1, "ns": 1, "us": 1e3, "\u00b5s": 1e3, "ms": 1e6, "s": 1e9, "min": 60e9, "h": 3600e9}
+_COUNT = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+
+
+def base_units(v, kind):
+    """A schema default or resolved value in base units (bytes, ns, bytes/s, items)."""
+    if not isinstance(v, str) or kind is None:
+        return v
+    table = {"size": _SIZE, "duration": _TIME, "positive_duration": _TIME, "bandwidth": _SIZE,
+             "count": _COUNT}[kind]
+    if kind == "bandwidth":
+        assert v.endswith("/s"), v
+        v = v[:-2]
+    m = re.match(_NUM, v)
+    assert m and m.group(2) in table, f"cannot parse {v!r} as {kind}"
+    return float(m.group(1)) * table[m.group(2)]
+
+
+# ---- walking a schema alongside an instance ----
+
+class Walker:
+    UNIT_DEFS = ("size", "duration", "positive_duration", "bandwidth", "count")
+
+    def __init__(self, root):
+        self.root = root
+        cls = jsonschema.validators.validator_for(root)
+        self.resolver = jsonschema.RefResolver.from_schema(root)
+        self.cls = cls
+
+    def target(self, ref):
+        assert ref.startswith("#/"), ref
+        s = self.root
+        for t in ptr_tokens(ref[1:]):
+            s = s[t]
+        return s
+
+    def valid(self, sub, inst):
+        return self.cls(sub, resolver=self.resolver).is_valid(inst)
+
+    def applicable(self, s, inst):
+        """Every subschema that applies to `inst` (through $ref, allOf, matching anyOf/oneOf
+        branches and if/then/else)."""
+        if not isinstance(s, dict):
+            return
+        yield s
+        if "$ref" in s:
+            yield from self.applicable(self.target(s["$ref"]), inst)
+        for sub in s.get("allOf", []):
+            yield from self.applicable(sub, inst)
+        for key in ("anyOf", "oneOf"):
+            for sub in s.get(key, []):
+                if self.valid(sub, inst):
+                    yield from self.applicable(sub, inst)
+        if "if" in s:
+            branch = s.get("then") if self.valid(s["if"], inst) else s.get("else")
+            if branch is not None:
+                yield from self.applicable(branch, inst)
+
+    def prop_schemas(self, s, inst, key):
+        return [a["properties"][key] for a in self.applicable(s, inst) if key in a.get("properties", {})]
+
+    def item_schemas(self, s, inst):
+        return [a["items"] for a in self.applicable(s, inst) if isinstance(a.get("items"), dict)]
+
+    def default_and_kind(self, s):
+        """(has default, default, unit kind) of a property schema, following $ref chains."""
+        kind, found, default = None, False, None
+        while isinstance(s, dict):
+            if not found and "default" in s:
+                found, default = True, s["default"]
+            ref = s.get("$ref")
+            if ref is None:
+                break
+            name = ref.rsplit("/", 1)[-1]
+            if name in self.UNIT_DEFS and kind is None:
+                kind = name
+            s = self.target(ref)
+        if kind is None and isinstance(s, dict) and isinstance(s.get("items"), dict):
+            kind = self.default_and_kind(s["items"])[2]  # an array of sizes/durations
+        return found, default, kind
+
+    def walk(self, inst, s, ptr, on_key):
+        """Calls on_key(ptr, key, value, [property schemas]) for every object key under inst."""
+        if isinstance(inst, dict):
+            for k, v in inst.items():
+                subs = self.prop_schemas(s, inst, k)
+                on_key(ptr, k, v, subs)
+                if subs:
+                    self.walk(v, {"allOf": subs}, ptr_join(ptr, k), on_key)
+        elif isinstance(inst, list):
+            subs = self.item_schemas(s, inst)
+            for i, v in enumerate(inst):
+                self.walk(v, {"allOf": subs}, ptr_join(ptr, i), on_key)
+
+
+def schema_errors(validator, doc):
+    """All errors, including those inside anyOf/oneOf/if contexts, as (pointer, message)."""
+    out = []
+
+    def add(e):
+        out.append((path_to_ptr(e.absolute_path), e.message))
+        for c in e.context or []:
+            add(c)
+
+    for e in validator.iter_errors(doc):
+        add(e)
+    return out
+
+
+# ---- mutations: (base example, pointer, value, pointer the reader must name, message part) ----
+# The base examples must keep the parts these pointers go through.
+Q, F, P = "quickstart.json", "numa-fleet.json", "phase-shift.json"
+PH = "/vms/0/vcpu_groups/0/workload/phases"  # the phases of phase-shift's vCPU 0
+MUTATIONS = [
+    # unknown keys, at every depth, with did-you-mean where a near key exists
+    ("unknown key", Q, "/durration", "3s", "/durration", "unknown key 'durration' (did you mean 'duration'?)"),
+    ("unknown key", F, "/hosts/0/nodes/2/cpus", 0, "/hosts/0/nodes/2/cpus", "unknown key 'cpus'"),
+    ("unknown key", F, "/hosts/0/swap/read_bw", "1GB/s", "/hosts/0/swap/read_bw", "unknown key 'read_bw'"),
+    ("unknown key", F, "/hosts/0/nic/latncy", "1us", "/hosts/0/nic/latncy", "(did you mean 'latency'?)"),
+    ("unknown key", Q, "/vms/0/memroy", "1GiB", "/vms/0/memroy", "(did you mean 'memory'?)"),
+    ("unknown key", Q, "/vms/0/workload/thetaa", 0.5, "/vms/0/workload/thetaa", "(did you mean 'theta'?)"),
+    ("unknown key (a key of another generator)", Q, "/vms/0/workload/stride", 2, "/vms/0/workload/stride",
+     "unknown key 'stride'"),
+    ("unknown key (vCPU-level key inside a phase)", Q, "/vms/1/workload/phases/1/workload/rate", "1M",
+     "/vms/1/workload/phases/1/workload/rate", "unknown key 'rate'"),
+    ("unknown key", Q, "/vms/1/workload/phases/0/duraton", "1s", "/vms/1/workload/phases/0/duraton",
+     "(did you mean 'duration'?)"),
+    ("unknown key", F, "/kernel/costs/dram_latency", 90, "/kernel/costs/dram_latency",
+     "(did you mean 'dram_latency_ns'?)"),
+    ("unknown key", F, "/kernel/mm/use_zero_pages", False, "/kernel/mm/use_zero_pages",
+     "(did you mean 'use_zero_page'?)"),
+    ("unknown key", Q, "/output/wss_window", ["1s"], "/output/wss_window", "(did you mean 'wss_windows'?)"),
+    ("unknown key", P, "/vms/0/vcpu_groups/1/rate", "1M", "/vms/0/vcpu_groups/1/rate", "unknown key 'rate'"),
+    ("unknown key (nested phases)", P, PH + "/2/workload/phases/0/workload/hot_size", 0.1,
+     PH + "/2/workload/phases/0/workload/hot_size", "unknown key 'hot_size'"),
+    ("unknown key (after a type change)", Q, "/vms/0/workload/type", "sequential", "/vms/0/workload/theta",
+     "unknown key 'theta'"),
+    # wrong types
+    ("wrong type", Q, "/seed", "42", "/seed", "expected integer, got string"),
+    ("wrong type", Q, "/vms/0/vcpus", 2.5, "/vms/0/vcpus", "expected integer, got number"),
+    ("wrong type", Q, "/vms/0/workload/scramble", "yes", "/vms/0/workload/scramble", "expected boolean"),
+    ("wrong type", Q, "/hosts/0/nodes/0/memory", True, "/hosts/0/nodes/0/memory", "expected size, got boolean"),
+    ("wrong type", F, "/kernel/mm/use_zero_page", 1, "/kernel/mm/use_zero_page", "expected boolean"),
+    ("wrong type", Q, "/vms/0/workload/write_ratio", "0.3", "/vms/0/workload/write_ratio", "expected number"),
+    ("wrong type", Q, "/hosts", {"name": "host0"}, "/hosts", "expected an array"),
+    ("wrong type", F, "/kernel", [], "/kernel", "expected an object"),
+    ("wrong type", Q, "/vms/0/host", 0, "/vms/0/host", "expected a host name string"),
+    ("wrong type", Q, "/hosts/0/distances", [[10, 21], [21, "10"]], "/hosts/0/distances", "2x2 matrix"),
+    ("wrong type", Q, "/vms/1/cpu_nodes", ["1"], "/vms/1/cpu_nodes/0", "expected a node index"),
+    ("wrong type", Q, "/output/wss_windows", "1s", "/output/wss_windows", "non-empty array"),
+    # bad units
+    ("bad unit", Q, "/duration", "2 sec", "/duration", "unknown time unit 'sec'"),
+    ("bad unit (Greek mu, not the micro sign)", Q, "/duration", "2000000\u03bcs", "/duration",
+     "unknown time unit"),
+    ("bad unit", Q, "/hosts/0/nodes/0/memory", "2gib", "/hosts/0/nodes/0/memory", "unknown size unit 'gib'"),
+    ("bad unit", F, "/hosts/0/swap/read_bandwidth", "3GB", "/hosts/0/swap/read_bandwidth", "is not a bandwidth"),
+    ("bad unit", F, "/hosts/0/nic/bandwidth", "12.5Gb/s", "/hosts/0/nic/bandwidth", "unknown size unit 'Gb'"),
+    ("bad unit", Q, "/vms/0/workload/rate", "5 m", "/vms/0/workload/rate", "unknown count unit 'm'"),
+    ("bad unit", Q, "/output/sampling_interval", "100 msec", "/output/sampling_interval", "unknown time unit"),
+    ("bad unit", Q, "/output/wss_windows", ["100ms", "1 sec"], "/output/wss_windows/1", "unknown time unit"),
+    ("bad unit", Q, "/vms/1/workload/phases/0/duration", "500 mS", "/vms/1/workload/phases/0/duration",
+     "unknown time unit 'mS'"),
+    ("bad unit", Q, "/vms/0/memory", "GiB", "/vms/0/memory", "does not start with a number"),
+    # out of range
+    ("out of range", Q, "/vms/0/vcpus", 0, "/vms/0/vcpus", "out of range [1, 1024]"),
+    ("out of range", Q, "/vms/0/workload/write_ratio", 1.5, "/vms/0/workload/write_ratio", "out of range [0, 1]"),
+    ("out of range (exclusive bound)", Q, "/vms/0/workload/theta", 10, "/vms/0/workload/theta", "theta must be < 10"),
+    ("out of range", F, "/kernel/costs/dram_latency_ns", 0, "/kernel/costs/dram_latency_ns", "out of range"),
+    ("out of range", Q, "/duration", 0, "/duration", "out of range [1, inf]"),
+    ("out of range", Q, "/duration", "0ms", "/duration", "out of range [1, inf]"),
+    ("out of range", Q, "/hosts/0/nodes/0/cores", 5000, "/hosts/0/nodes/0/cores", "out of range [0, 4096]"),
+    ("out of range", F, "/vms/0/count", 0, "/vms/0/count", "out of range [1, 65000]"),
+    ("out of range", Q, "/vms/0/memory", 4095, "/vms/0/memory", "out of range [4096,"),
+    ("out of range", F, "/hosts/0/swap/read_bandwidth", 0.5, "/hosts/0/swap/read_bandwidth", "out of range [1, inf]"),
+    ("out of range", F, "/hosts/0/swap/write_bandwidth", "0GB/s", "/hosts/0/swap/write_bandwidth", "out of range"),
+    ("out of range", Q, "/vms/0/workload/rate", 0.5, "/vms/0/workload/rate", "out of range [1, 1e+10]"),
+    ("out of range", Q, "/vms/1/workload/phases/0/duration", "0ms", "/vms/1/workload/phases/0/duration",
+     "a phase must last > 0 ns"),
+    ("out of range", Q, "/output/wss_windows", ["0s"], "/output/wss_windows/0", "must be positive"),
+    ("out of range", Q, "/schema_version", 2, "/schema_version", "out of range [1, 1]"),
+    ("out of range", Q, "/hosts/0/distances", [[10, 21], [21, 0]], "/hosts/0/distances", "positive numbers"),
+    ("out of range", Q, "/hosts/0/swap", {"latency": "-1us"}, "/hosts/0/swap/latency", "out of range [0, inf]"),
+    ("out of range (not a multiple of 4KiB)", Q, "/vms/0/memory", 4097, "/vms/0/memory", "4KiB page size"),
+    ("out of range", Q, "/vms/0/cpu_nodes", [], "/vms/0/cpu_nodes", "non-empty array"),
+    ("out of range", P, "/vms/0/vcpu_groups", [], "/vms/0/vcpu_groups", "groups cover 0 vCPUs"),
+    # bad enums
+    ("bad enum", Q, "/vms/0/backing", "shm", "/vms/0/backing", "'shm' is not one of anon|shmem (did you mean 'shmem'?)"),
+    ("bad enum", F, "/vms/1/placement", "interleaved", "/vms/1/placement", "(did you mean 'interleave'?)"),
+    ("bad enum", F, "/kernel/variant", "rfc-v2", "/kernel/variant", "(did you mean 'rfc-v1'?)"),
+    ("bad enum", Q, "/vms/0/workload/type", "zipff", "/vms/0/workload/type", "(did you mean 'zipf'?)"),
+    ("bad enum", Q, "/vms/1/workload/phases/0/workload/type", "hotcold", "/vms/1/workload/phases/0/workload/type",
+     "(did you mean 'hot_cold'?)"),
+    # missing required keys
+    ("missing required", Q, "/name", DEL, "/name", "missing required string 'name'"),
+    ("missing required", Q, "/duration", DEL, "/duration", "missing required duration 'duration'"),
+    ("missing required", Q, "/vms/0/memory", DEL, "/vms/0/memory", "missing required size 'memory'"),
+    ("missing required", F, "/hosts/0/nodes/2/cores", DEL, "/hosts/0/nodes/2/cores", "missing required integer"),
+    ("missing required", Q, "/vms/1/workload/phases/0/duration", DEL, "/vms/1/workload/phases/0/duration",
+     "missing required duration"),
+    ("missing required", Q, "/vms/0/workload/type", DEL, "/vms/0/workload/type", "missing required enum 'type'"),
+    ("missing required", Q, "/vms/0/workload", DEL, "/vms/0/workload", "give 'workload'"),
+    ("missing required", Q, "/vms/0/name", None, "/vms/0/name", "missing required string"),
+    ("missing required", Q, "/hosts/0/nodes", DEL, "/hosts/0/nodes", "missing required array 'nodes'"),
+    # structural rules the schema can express
+    ("structure", Q, "/name", "a/b", "/name", "must not contain '/'"),
+    ("structure", Q, "/vms/0/vcpu_groups", [{"vcpus": 2, "workload": {"type": "uniform"}}], "/vms/0/vcpu_groups",
+     "not both"),
+    ("structure", Q, "/hosts/0/nodes", [{"cores": 0, "memory": "1GiB"}], "/hosts/0/nodes", "no node has CPU cores"),
+    ("structure", Q, "/vms/1/workload/phases", [], "/vms/1/workload/phases", "at least one phase"),
+    ("structure", Q, "/vms", [], "/vms", "at least one VM"),
+    ("structure", Q, "/hosts/0/nodes/0", 4, "/hosts/0/nodes/0", "expected an object"),
+]
+
+# Spellings the reader accepts: the schema must accept them too.
+ACCEPTED = [
+    (Q, "/duration", " 2 s "), (Q, "/duration", "2000000000"), (Q, "/duration", "2000ms"),
+    (Q, "/duration", "2e9ns"), (Q, "/duration", "2000000\u00b5s"), (Q, "/duration", 2000000000),
+    (Q, "/quantum", "100 us"), (Q, "/quantum", None), (Q, "/seed", None), (Q, "/description", None),
+    (Q, "/hosts/0/nodes/0/memory", "2 GiB"), (Q, "/hosts/0/nodes/0/memory", 2147483648),
+    (Q, "/hosts/0/nodes/0/memory", "2048MiB"), (Q, "/hosts/0/nodes/0/memory", "2.5GiB"),
+    (Q, "/hosts/0/nodes/0/cores", 4.0), (Q, "/hosts/0/distances", [[10, 21.5], [21.5, 10]]),
+    (Q, "/hosts/0/latency_ns", [[90, 180], [180, 90]]),
+    (F, "/hosts/0/swap/read_bandwidth", "1 GiB /s"), (F, "/hosts/0/swap/read_bandwidth", 1.5e9),
+    (F, "/hosts/0/swap/size", None), (F, "/hosts/0/nic/latency", 2000),
+    (Q, "/vms/0/host", None), (Q, "/vms/0/backing", None), (Q, "/vms/0/memory", "512 MiB"),
+    (Q, "/vms/0/workload/rate", "2.5k"), (Q, "/vms/0/workload/rate", 5000000), (Q, "/vms/0/workload/rate", "1e6"),
+    (Q, "/vms/0/workload/theta", 9.99), (Q, "/vms/0/workload/region_size", "256MiB"),
+    (Q, "/vms/0/workload/region_offset", 268435456),
+    (Q, "/vms/1/workload/phases/0/workload", {"type": "phases", "phases": [{"duration": 1, "workload": {"type": "uniform"}}]}),
+    (Q, "/output/wss_windows", [100000000, "1 s"]), (Q, "/output/sampling_interval", None),
+    (Q, "/schema_version", 1), (Q, "/name", ""),
+]
+
+
+def run(binary, *args):
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=120)
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__)
+        return 1
+    binary, src = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    sdir = os.path.join(src, "scenarios")
+    schema_path = os.path.join(sdir, "schema.json")
+    c = Checks()
+
+    print(f"schema {schema_path}")
+    with open(schema_path) as f:
+        schema = json.load(f)
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+        c.ok(True, "schema.json is a valid draft 2020-12 schema")
+    except jsonschema.SchemaError as e:
+        c.ok(False, "schema.json is a valid draft 2020-12 schema", str(e).splitlines()[0])
+        return 1
+    validator = jsonschema.Draft202012Validator(schema)
+    walker = Walker(schema)
+
+    examples = sorted(p for p in glob.glob(os.path.join(sdir, "*.json")) if os.path.basename(p) != "schema.json")
+    docs = {}
+    tmp = tempfile.mkdtemp(prefix="vmemsim_schema_")
+
+    print("\nexamples: schema, `vmemsim validate`, resolved keys declared, resolved round trip")
+    for path in examples:
+        name = os.path.basename(path)
+        with open(path) as f:
+            doc = json.load(f)
+        docs[name] = doc
+        errs = schema_errors(validator, doc)
+        c.ok(not errs, f"{name}: valid against the schema", "; ".join(f"{p}: {m}" for p, m in errs[:5]))
+        r = run(binary, "validate", path)
+        c.ok(r.returncode == 0, f"{name}: `vmemsim validate` accepts it", r.stderr.strip())
+        r = run(binary, "validate", path, "--print")
+        try:
+            resolved = json.loads(r.stdout[r.stdout.index("{"):]) if r.returncode == 0 else None
+        except ValueError:
+            resolved = None
+        if not c.ok(isinstance(resolved, dict), f"{name}: `vmemsim validate --print` prints the resolved scenario",
+                    r.stderr.strip()[:300]):
+            continue
+        undeclared = []
+        walker.walk(resolved, schema, "", lambda ptr, k, v, subs: undeclared.append(ptr_join(ptr, k)) if not subs else None)
+        c.ok(not undeclared, f"{name}: every key of the resolved scenario is declared in the schema",
+             "undeclared: " + ", ".join(undeclared[:10]))
+        errs = schema_errors(validator, resolved)
+        c.ok(not errs, f"{name}: the resolved scenario is valid against the schema",
+             "; ".join(f"{p}: {m[:150]}" for p, m in errs[:5]))
+        rpath = os.path.join(tmp, "resolved-" + name)
+        with open(rpath, "w") as f:
+            json.dump(resolved, f)
+        r = run(binary, "validate", rpath)
+        c.ok(r.returncode == 0, f"{name}: `vmemsim validate` accepts the resolved scenario as input", r.stderr.strip()[:500])
+
+    print("\nmutations: the schema and `vmemsim validate` must both reject them, at the right pointer")
+    for i, (kind, base, ptr, value, want_ptr, want_msg) in enumerate(MUTATIONS):
+        if base not in docs:
+            c.ok(False, f"mutation {i}: base example {base} exists")
+            continue
+        shown = "(deleted)" if value is DEL else json.dumps(value, ensure_ascii=False)
+        what = f"{kind}: {base} {ptr} = {shown}"
+        try:
+            doc = mutate(docs[base], ptr, value)
+        except (KeyError, IndexError, ValueError) as e:
+            c.ok(False, what, f"the base example has no parent for {ptr} ({e!r}); update MUTATIONS")
+            continue
+        errs = schema_errors(validator, doc)
+        # Some schema error must sit at the reader's pointer, at an enclosing object (unknown
+        # keys, if/then branches) or inside the value (an element of a matrix or list).
+        at = [p for p, _ in errs if want_ptr == p or want_ptr.startswith(p + "/") or p.startswith(want_ptr + "/")]
+        detail = "schema errors: " + "; ".join(f"{p or '/'}: {m[:120]}" for p, m in errs[:4])
+        if kind.startswith("unknown key"):
+            key = ptr_tokens(want_ptr)[-1]
+            ok_schema = any(key in m for p, m in errs if p in at)
+        else:
+            ok_schema = bool(at)
+        mpath = os.path.join(tmp, f"m{i:03d}.json")
+        with open(mpath, "w") as f:
+            json.dump(doc, f, ensure_ascii=False)
+        r = run(binary, "validate", mpath)
+        prefix = f"{mpath}:{want_ptr}: "
+        lines = [l for l in r.stderr.splitlines() if l.startswith(prefix)]
+        ok_reader = r.returncode == 2 and any(want_msg in l for l in lines)
+        c.ok(ok_schema and ok_reader, what,
+             ("" if ok_schema else detail + "\n        ") +
+             ("" if ok_reader else f"vmemsim exit {r.returncode}, wanted 2 and '{prefix}...{want_msg}'; stderr: " +
+              r.stderr.strip().replace(mpath, "<file>")[:400]))
+
+    print("\nother spellings the reader accepts: the schema must accept them too")
+    for i, (base, ptr, value) in enumerate(ACCEPTED):
+        doc = mutate(docs[base], ptr, value)
+        errs = schema_errors(validator, doc)
+        apath = os.path.join(tmp, f"a{i:03d}.json")
+        with open(apath, "w") as f:
+            json.dump(doc, f, ensure_ascii=False)
+        r = run(binary, "validate", apath)
+        c.ok(not errs and r.returncode == 0, f"{base} {ptr} = {json.dumps(value, ensure_ascii=False)}",
+             ("schema: " + "; ".join(f"{p}: {m[:120]}" for p, m in errs[:3]) if errs else "") +
+             (f" vmemsim exit {r.returncode}: " + r.stderr.strip().replace(apath, "<file>")[:300] if r.returncode else ""))
+
+    print("\ndefaults: the schema's `default`s against what the reader fills in")
+    gens = [g for g in walker.target("#/$defs/workload/properties/type")["enum"]]
+    groups = [{"vcpus": 1, "workload": {"type": g}} for g in gens if g != "phases"]
+    groups.append({"vcpus": 1, "workload": {"type": "phases", "phases": [
+        {"duration": "1s", "workload": {"type": g}} for g in gens]}})
+    groups[-1]["workload"]["phases"][-1]["workload"]["phases"] = [{"duration": 1, "workload": {"type": "uniform"}}]
+    minimal = {"name": "minimal", "duration": "10s",
+               "hosts": [{"name": "h", "nodes": [{"cores": 8, "memory": "1GiB"}]}],
+               "vms": [{"name": "v", "vcpus": len(groups), "memory": "64MiB", "vcpu_groups": groups}]}
+    mpath = os.path.join(tmp, "minimal.json")
+    with open(mpath, "w") as f:
+        json.dump(minimal, f)
+    r = run(binary, "validate", mpath, "--print")
+    if c.ok(r.returncode == 0 and "{" in r.stdout, "a minimal scenario with every generator validates",
+            r.stderr.strip()[:400]):
+        resolved = json.loads(r.stdout[r.stdout.index("{"):])
+        compared, bad = [], []
+
+        def on_key(ptr, k, v, subs):
+            for s in subs:
+                has, default, kind = walker.default_and_kind(s)
+                if not has or default is None:
+                    continue
+                want = [base_units(x, kind) for x in default] if isinstance(default, list) else base_units(default, kind)
+                got = v
+                same = (want == got if not isinstance(want, float) and not isinstance(got, float)
+                        else math.isclose(float(want), float(got), rel_tol=1e-12))
+                compared.append(ptr_join(ptr, k))
+                if not same:
+                    bad.append(f"{ptr_join(ptr, k)}: schema default {default!r}, reader {v!r}")
+                break
+
+        walker.walk(resolved, schema, "", on_key)
+        c.ok(not bad and len(compared) >= 30,
+             f"the schema's defaults equal the reader's ({len(compared)} values compared)", "; ".join(bad[:8]))
+        # Every schema default must have been compared somewhere (no stale property).
+        seen = {re.sub(r"/[0-9]+(?=/|$)", "/*", p).rsplit("/", 1)[-1] for p in compared}
+        declared = set()
+
+        def collect(s):
+            if isinstance(s, dict):
+                for k, sub in s.get("properties", {}).items():
+                    if walker.default_and_kind(sub)[0] and walker.default_and_kind(sub)[1] is not None:
+                        declared.add(k)
+                for v in s.values():
+                    collect(v)
+            elif isinstance(s, list):
+                for v in s:
+                    collect(v)
+
+        collect(schema)
+        c.ok(declared <= seen, "every property with a default appears in the minimal resolved scenario",
+             "not seen: " + ", ".join(sorted(declared - seen)))
+
+    print("\ngenerators: `vmemsim list` and `vmemsim describe` against the schema's workload branches")
+    r = run(binary, "list")
+    listed = re.findall(r"^  (\S+)\s{2,}", r.stdout, re.M)
+    c.ok(r.returncode == 0 and listed == gens, "workload type enum = `vmemsim list` (same order)",
+         f"list: {listed}, schema: {gens}")
+    for wdef in ("workload", "phase_workload"):
+        branches = {b["if"]["properties"]["type"]["const"]: b["then"] for b in walker.target(f"#/$defs/{wdef}")["allOf"]}
+        c.ok(sorted(branches) == sorted(gens), f"$defs/{wdef} has one if/then branch per generator", str(sorted(branches)))
+    for g in listed:
+        r = run(binary, "describe", g)
+        m = re.search(r"^parameters of " + re.escape(g) + r":\n((?:.*\n?)*)", r.stdout, re.M)
+        params = {}
+        for name, rest in re.findall(r"^  (\w+) \((.*)\)$", m.group(1) if m else "", re.M):
+            dm = re.search(r"default ((?:\[[^\]]*\]|[^,])*)", rest)
+            params[name] = json.loads(dm.group(1)) if dm else None
+        then = {b["if"]["properties"]["type"]["const"]: b["then"] for b in walker.target("#/$defs/workload")["allOf"]}[g]
+        own = {k: s for k, s in then["properties"].items() if k not in ("type", "write_ratio", "rate", "region_offset", "region_size")}
+        bad = [f"{k}: describe {params.get(k)!r} vs schema {walker.default_and_kind(own[k])[1]!r}"
+               for k in set(params) & set(own) if walker.default_and_kind(own[k])[1] != params[k]]
+        c.ok(m is not None and set(params) == set(own) and not bad,
+             f"{g}: keys and defaults match `vmemsim describe {g}`",
+             f"describe: {sorted(params)}, schema: {sorted(own)}; {'; '.join(bad)}")
+
+    print(f"\n{c.count - len(c.failures)}/{c.count} checks passed")
+    if c.failures:
+        print("FAILED:\n  " + "\n  ".join(c.failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
