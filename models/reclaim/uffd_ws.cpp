@@ -79,8 +79,9 @@ class UffdWorkingSet final : public VmmPolicy {
     while (env.now() + c_.interval < until) {
       // 1. Mark every page: the next access to it is tracked (async: no vCPU stalls).
       const TimeNs t0 = env.now();
-      charge(env, rwp ? uffd_.rwprotect(0, as_.pages(), true) : uffd_.deactivate(0, as_.pages()), s_.cpu_ioctl_ns);
-      s_.marked += last_.ptes;
+      s_.marked += charge(env, rwp ? uffd_.rwprotect(0, as_.pages(), true) : uffd_.deactivate(0, as_.pages()),
+                          s_.cpu_ioctl_ns)
+                       .ptes;
       const TimeNs mark_time = env.now();
       env.slice("mark", t0, mark_time);
       env.sleep(c_.interval);
@@ -126,13 +127,14 @@ class UffdWorkingSet final : public VmmPolicy {
   }
 
  private:
-  void charge(VmmEnv& env, const uffd::IoctlResult& r, TimeNs& bucket) {
+  // Accounts an ioctl and spends its CPU time (during which other actors run).
+  uffd::IoctlResult charge(VmmEnv& env, const uffd::IoctlResult& r, TimeNs& bucket) {
     VMEMSIM_CHECK(r.error.empty() || r.error == "EEXIST", "uffd ioctl failed: " << r.error);
-    last_ = r;
     ++s_.ioctls;
     s_.tlb_flushes += r.flushed;
     bucket += r.cost_ns;
     env.cpu(r.cost_ns);
+    return r;
   }
 
   void set_mode(VmmEnv& env, bool async) {
@@ -299,7 +301,6 @@ class UffdWorkingSet final : public VmmPolicy {
   core::FlatArray<TimeNs> evict_time_;           // time + 1 of the eviction
   core::FlatArray<std::uint8_t> evicting_;
   VmmStats s_;
-  uffd::IoctlResult last_;
   TimeNs last_scan_cost_ = 0;
 };
 

@@ -368,11 +368,31 @@ void apply_override(Json& doc, const std::string& set, const std::string& file) 
   } catch (const std::exception& e) {
     throw core::InputError(file, {{ptr, std::string("--set: invalid JSON pointer: ") + e.what()}});
   }
+  // Missing objects on the way are created (defaults fill the rest, so --set
+  // /kernel/patches/gup_rwp_fault=false works on a file without a "patches" object); array
+  // elements must exist.
   Json::json_pointer parent = jp.parent_pointer();
-  if (!doc.contains(parent) || !(doc[parent].is_object() || doc[parent].is_array())) {
-    throw core::InputError(file, {{ptr, "--set: '" + parent.to_string() + "' does not exist in the scenario"}});
+  std::vector<std::string> tokens;
+  for (Json::json_pointer q = parent; !q.empty(); q = q.parent_pointer()) tokens.insert(tokens.begin(), q.back());
+  Json* cur = &doc;
+  std::string at;
+  for (const auto& t : tokens) {
+    if (cur->is_object()) {
+      if (!cur->contains(t)) (*cur)[t] = Json::object();
+      cur = &(*cur)[t];
+    } else if (cur->is_array()) {
+      const bool num = !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+      if (!num || std::stoul(t) >= cur->size())
+        throw core::InputError(file, {{ptr, "--set: '" + at + "/" + t + "' does not exist in the scenario"}});
+      cur = &(*cur)[std::stoul(t)];
+    } else {
+      throw core::InputError(file, {{ptr, "--set: '" + at + "' is a " + cur->type_name() + ", not an object or array"}});
+    }
+    at += "/" + core::escape_pointer_token(t);
   }
-  Json& par = doc[parent];
+  Json& par = *cur;
+  if (!par.is_object() && !par.is_array())
+    throw core::InputError(file, {{ptr, "--set: '" + parent.to_string() + "' is a " + par.type_name() + ", not an object or array"}});
   if (par.is_array()) {
     const std::string& last = jp.back();
     std::size_t idx = 0;

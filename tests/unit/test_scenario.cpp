@@ -299,12 +299,21 @@ SCENARIO("--set overrides values by JSON pointer", "[scenario]") {
       CHECK(p.message == "unknown key 'bogus'");
     }
   }
-  GIVEN("a pointer whose parent does not exist") {
+  GIVEN("a pointer through objects the file does not have") {
     Overrides ov;
     ov.sets = {"/kernel/costs/dram_latency_ns=100"};
+    THEN("the objects are created, like the defaults they stand for") {
+      auto sc = parse_scenario(base(), "t.json", ov);
+      CHECK(sc.kernel.dram_latency_ns == 100);
+      CHECK(sc.resolved["kernel"]["costs"]["dram_latency_ns"] == 100);
+    }
+  }
+  GIVEN("a pointer through a scalar") {
+    Overrides ov;
+    ov.sets = {"/seed/x=1"};
     auto p = one_problem(base(), ov);
-    CHECK(p.pointer == "/kernel/costs/dram_latency_ns");
-    CHECK(p.message == "--set: '/kernel/costs' does not exist in the scenario");
+    CHECK(p.pointer == "/seed/x");
+    CHECK(p.message == "--set: '/seed' is a number, not an object or array");
   }
   GIVEN("an array index past the end, or not a number") {
     Overrides ov;
