@@ -310,10 +310,10 @@ SCENARIO("--set overrides values by JSON pointer", "[scenario]") {
   }
   GIVEN("a pointer through a scalar") {
     Overrides ov;
-    ov.sets = {"/seed/x=1"};
+    ov.sets = {"/duration/x=1"};
     auto p = one_problem(base(), ov);
-    CHECK(p.pointer == "/seed/x");
-    CHECK(p.message == "--set: '/seed' is a number, not an object or array");
+    CHECK(p.pointer == "/duration/x");
+    CHECK(p.message == "--set: '/duration' is a string, not an object or array");
   }
   GIVEN("an array index past the end, or not a number") {
     Overrides ov;

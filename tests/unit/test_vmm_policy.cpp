@@ -1,0 +1,190 @@
+// The VMM policy contract, run against every registered policy with a recording fake of the
+// engine (VmmEnv): what it marks, scans, evicts and fetches must follow from PTE state, the
+// mmap lock must be released, and the lost-write oracle must see exactly the writes that
+// raced an eviction.
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <string>
+
+#include "models/mm/address_space.hpp"
+#include "models/reclaim/vmm.hpp"
+
+using namespace vmemsim;
+using namespace vmemsim::mm;
+
+namespace {
+
+class FakeEnv : public reclaim::VmmEnv {
+ public:
+  core::TimeNs t = 0;
+  std::vector<std::string> log;
+  std::function<void()> on_sleep, on_tier_write;
+  std::uint64_t written = 0, read = 0;
+  core::TimeNs now() override { return t; }
+  void sleep(core::TimeNs d) override {
+    t += d;
+    if (on_sleep) on_sleep();
+  }
+  void cpu(core::TimeNs d) override { t += d; }
+  void tier_write(std::uint64_t pages) override {
+    log.push_back("tier_write");
+    written += pages;
+    t += static_cast<core::TimeNs>(pages) * 1000;
+    if (on_tier_write) on_tier_write();
+  }
+  void tier_read(std::uint64_t pages) override {
+    read += pages;
+    t += 1000;
+  }
+  void mmap_write_lock() override { log.push_back("lock"); locked_ = true; as_->set_mmap_write_locked(true); }
+  void mmap_write_unlock() override { log.push_back("unlock"); locked_ = false; as_->set_mmap_write_locked(false); }
+  void wake_blocked_faults() override { log.push_back("wake"); }
+  void wait_eviction() override { log.push_back("wait_eviction"); }
+  void eviction_done() override { log.push_back("eviction_done"); }
+  void slice(const char* what, core::TimeNs, core::TimeNs) override { log.push_back(std::string("slice:") + what); }
+  AddressSpace* as_ = nullptr;
+  bool locked_ = false;
+};
+
+struct World {
+  HostMemory host{std::vector<std::uint64_t>{64}};
+  AddressSpace as;
+  explicit World(Variant v) : as(cfg(v), host) {
+    for (std::uint64_t g = 0; g < 16; ++g) REQUIRE(as.fault(g, true, 0, 0).ok());
+  }
+  static AddressSpaceConfig cfg(Variant v) {
+    AddressSpaceConfig c;
+    c.pages = 16;
+    c.variant = v;
+    c.fallback = {{0}};
+    c.epoch_ns = 1000000;
+    c.duration_ns = 100000000;
+    return c;
+  }
+  // A vCPU access: fault until the PTE allows it (async mode), then the truth is updated.
+  // Returns false if the access blocked (sync mode).
+  bool touch(std::uint64_t g, bool write, core::TimeNs t) {
+    for (int i = 0; i < 4; ++i) {
+      if (pte::accessible(as.pte_at(g), write)) {
+        as.slots()[g].pte |= pte::kAccessed;
+        as.note_access(as.slots()[g], t, write, 0, 0);
+        return true;
+      }
+      auto f = as.fault(g, write, 0, t);
+      if (!f.ok()) return false;
+    }
+    return false;
+  }
+};
+
+std::unique_ptr<reclaim::VmmPolicy> make(const reclaim::PolicyInfo& info, AddressSpace& as, Variant v,
+                                         const char* json) {
+  core::Json j = core::Json::parse(json);
+  core::ErrorSink sink("t");
+  core::Params p(&j, "", &sink, nullptr);
+  reclaim::PolicyContext ctx;
+  ctx.variant = v;
+  ctx.as = &as;
+  ctx.vcpus = 2;
+  auto pol = info.make(p, ctx);
+  p.finish();
+  sink.throw_if_any();
+  return pol;
+}
+
+}  // namespace
+
+TEST_CASE("every registered policy honours the VMM contract", "[vmm]") {
+  for (const auto& info : reclaim::policy_registry()) {
+    for (Variant v : {Variant::RfcV1, Variant::Rwp}) {
+      DYNAMIC_SECTION(info.name << " on " << variant_name(v)) {
+        World w(v);
+        auto pol = make(info, w.as, v, R"({"interval": "1ms", "age_threshold": 1, "batch_pages": 4})");
+        FakeEnv env;
+        env.as_ = &w.as;
+        env.on_sleep = [&] {  // pages 0-3 are hot: touched in every interval
+          for (std::uint64_t g = 0; g < 4; ++g) REQUIRE(w.touch(g, g % 2 == 0, env.t));
+        };
+        pol->run_agent(env, 5000000);
+        const auto& s = pol->stats();
+        THEN("exactly the cold pages were evicted, and the lock was released") {
+          for (std::uint64_t g = 0; g < 4; ++g) CHECK(pte::present(w.as.pte_at(g)));
+          for (std::uint64_t g = 4; g < 16; ++g) CHECK(pte::none(w.as.pte_at(g)));
+          CHECK(s.evicted_pages == 12);
+          CHECK(s.evicted_now == 12);
+          CHECK(env.written == 12);
+          CHECK(s.tier_bytes_written == 12 * 4096);
+          CHECK(w.as.resident_total() == 4);
+          CHECK_FALSE(w.as.mmap_write_locked());
+          CHECK(s.lost_writes == 0);
+          CHECK(s.scans >= 2);
+          CHECK(s.wss_estimate == 4);
+          CHECK(s.false_cold == 0);
+          w.as.check_invariants();
+        }
+        THEN("eviction runs under SET_MODE(sync) unless the policy is the naive one") {
+          auto first_write = std::find(env.log.begin(), env.log.end(), "tier_write");
+          auto first_lock = std::find(env.log.begin(), env.log.end(), "lock");
+          const bool sync = std::string(info.name) != "naive-async";
+          if (sync) {
+            CHECK(first_lock < first_write);
+            CHECK(std::count(env.log.begin(), env.log.end(), "wake") >= 1);  // back to async
+          } else {
+            CHECK(first_lock == env.log.end());
+          }
+        }
+        THEN("a touched evicted page comes back from the tier through a MISSING fault") {
+          auto f = w.as.fault(7, false, 0, env.t);
+          REQUIRE(f.result == FaultResult::Blocked);
+          REQUIRE(f.reason == UffdReason::Missing);
+          pol->handle_fault({7, false, UffdReason::Missing, 0}, env);
+          CHECK(pte::present(w.as.pte_at(7)));
+          CHECK(pol->stats().fetched_pages == 1);
+          CHECK(pol->stats().evicted_now == 11);
+          CHECK(env.read == 1);
+          CHECK(pol->stats().lost_writes == 0);
+        }
+      }
+    }
+  }
+}
+
+SCENARIO("the lost-write oracle sees a write that races the eviction", "[vmm]") {
+  for (const char* name : {"uffd-ws", "naive-async"}) {
+    DYNAMIC_SECTION(name) {
+      World w(Variant::RfcV1);
+      auto pol = make(*reclaim::find_policy(name), w.as, Variant::RfcV1,
+                      R"({"interval": "1ms", "age_threshold": 1, "batch_pages": 16})");
+      FakeEnv env;
+      env.as_ = &w.as;
+      env.on_sleep = [&] { REQUIRE(w.touch(0, true, env.t)); };
+      bool wrote = false, blocked = false;
+      // While pwrite is copying the cold pages out, a vCPU writes page 9.
+      env.on_tier_write = [&] {
+        if (wrote || blocked) return;
+        if (w.touch(9, true, env.t)) wrote = true;
+        else blocked = true;
+      };
+      pol->run_agent(env, 2500000);
+      REQUIRE(pte::none(w.as.pte_at(9)));
+      REQUIRE(w.as.fault(9, false, 0, env.t).result == FaultResult::Blocked);
+      pol->handle_fault({9, false, UffdReason::Missing, 0}, env);
+      if (std::string(name) == "uffd-ws") {
+        THEN("sync mode blocked the write, so nothing is lost") {
+          CHECK(blocked);
+          CHECK_FALSE(wrote);
+          CHECK(pol->stats().lost_writes == 0);
+        }
+      } else {
+        THEN("async mode let it through and MADV_DONTNEED dropped it") {
+          CHECK(wrote);
+          CHECK(pol->stats().lost_writes == 1);
+          REQUIRE(pol->stats().lost_log.size() == 1);
+          CHECK(pol->stats().lost_log[0].gfn == 9);
+          CHECK(pol->stats().lost_log[0].fetched_version + 1 == pol->stats().lost_log[0].latest_version);
+        }
+      }
+    }
+  }
+}
