@@ -256,7 +256,7 @@ class UffdWorkingSet final : public VmmPolicy {
       }
       s_.evicted_pages += n;
       s_.evicted_now += n;
-      s_.tier_bytes_stored += n * core::kPageSize;
+      s_.tier_bytes_stored += n * stored_bytes_per_page();
       env.eviction_done();  // UFFDIO_WAKE: faults waiting on these pages retry (and go MISSING)
     }
   }
@@ -283,8 +283,14 @@ class UffdWorkingSet final : public VmmPolicy {
     evict_time_[g] = 0;
     ++s_.fetched_pages;
     --s_.evicted_now;
-    s_.tier_bytes_stored -= core::kPageSize;
+    s_.tier_bytes_stored -= stored_bytes_per_page();
     return uffd_.copy(g, m.cpu_node, false);
+  }
+
+  // A compressed pool keeps 4 KiB / ratio per page; the SSD and a memory server a full page.
+  std::uint64_t stored_bytes_per_page() const {
+    if (c_.tier.kind != TierKind::Compressed) return core::kPageSize;
+    return static_cast<std::uint64_t>(static_cast<double>(core::kPageSize) / c_.tier.compression_ratio);
   }
 
   void note_lost(VmmEnv& env, std::uint64_t g, std::uint32_t fetched, std::uint32_t latest) {

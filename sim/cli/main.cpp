@@ -1,4 +1,4 @@
-// vmemsim command line: run | validate | list | describe.
+// vmemsim command line: run | validate | sweep | list | describe.
 // Exit codes: 0 success, 2 bad input (file:/json/pointer: message on stderr), 1 internal error.
 #include <sys/resource.h>
 #include <unistd.h>
@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "models/reclaim/vmm.hpp"
 #include "models/workload/generator.hpp"
+#include "sim/cli/sweep.hpp"
 #include "sim/core/error.hpp"
 #include "sim/engine/engine.hpp"
 #include "sim/output/result_writer.hpp"
@@ -38,13 +40,16 @@ long long peak_rss_bytes() {
 }
 
 int cmd_run(const std::string& file, const scenario::Overrides& ov, const std::string& out_dir,
-            const std::string& results_root, bool quiet, bool check, const std::vector<std::string>& sg_args) {
+            const std::string& results_root, bool quiet, bool check, const std::string& timeline,
+            const std::vector<std::string>& sg_args) {
   scenario::Scenario sc = scenario::load_scenario(find_scenario(file), ov);
   engine::RunOptions opt;
   opt.simgrid_args = sg_args;
   opt.progress = !quiet && ::isatty(STDERR_FILENO);
   opt.check_invariants = check;
+  opt.timeline = !timeline.empty();
   engine::RunOutcome r = engine::run(sc, opt);
+  if (!timeline.empty()) output::write_file_atomic(timeline, r.timeline);
 
   const std::string dir = out_dir.empty() ? output::default_run_dir(results_root, sc.name, sc.resolved) : out_dir;
   output::write_file_atomic(dir + "/result.json", r.body.dump(1) + "\n");
@@ -67,14 +72,25 @@ int cmd_run(const std::string& file, const scenario::Overrides& ov, const std::s
 int cmd_list() {
   std::cout << "workload generators (vms[].workload.type):\n";
   for (const auto& g : workload::generator_registry()) std::printf("  %-12s %s\n", g.name, g.summary);
+  std::cout << "VMM policies (vms[].vmm.policy, or the top-level vmm):\n";
+  std::printf("  %-12s %s\n", "none", "no VMM agent: the guest runs untracked");
+  for (const auto& p : reclaim::policy_registry()) std::printf("  %-12s %s\n", p.name, p.summary);
   return 0;
 }
 
 int cmd_describe(const std::string& name) {
+  if (const auto* p = reclaim::find_policy(name)) {
+    std::cout << p->name << ": " << p->summary << "\n\nparameters of " << p->name << ":\n"
+              << core::describe_params(p->params)
+              << "  tier (object: kind ssd|remote|compressed, server, compression_ratio, compress_ns, decompress_ns)\n"
+              << "      where evicted pages go; see scenarios/schema.json\n";
+    return 0;
+  }
   const auto* g = workload::find_generator(name);
   if (!g) {
     std::vector<std::string> names;
     for (const auto& x : workload::generator_registry()) names.push_back(x.name);
+    for (const auto& x : reclaim::policy_registry()) names.push_back(x.name);
     std::string m = "vmemsim describe: nothing registered as '" + name + "'";
     auto d = core::did_you_mean(name, names);
     if (!d.empty()) m += " (did you mean '" + d + "'?)";
@@ -83,7 +99,8 @@ int cmd_describe(const std::string& name) {
   }
   std::cout << g->name << ": " << g->summary << "\n\nparameters common to every workload:\n"
             << core::describe_params(workload::common_generator_params())
-            << "  rate, region_offset, region_size: see scenarios/schema.json\n\nparameters of " << g->name << ":\n"
+            << "  rate, region_offset, region_size, device_share, device_honor_numa_fault: see scenarios/schema.json\n\n"
+            << "parameters of " << g->name << ":\n"
             << core::describe_params(g->params);
   return 0;
 }
@@ -116,6 +133,8 @@ int main(int argc, char** argv) {
   run->add_option("--results", results_root, "results root directory (default results)");
   run->add_flag("-q,--quiet", quiet, "no progress or summary on stderr");
   run->add_flag("--check-invariants", check, "verify frame accounting and PTE/rmap consistency at every sample");
+  std::string timeline;
+  run->add_option("--timeline", timeline, "also write a Chrome trace-event timeline (open in Perfetto) to this file");
 
   std::string vfile;
   auto* validate = app.add_subcommand("validate", "check a scenario file and print the resolved scenario");
@@ -124,9 +143,28 @@ int main(int argc, char** argv) {
   bool print_resolved = false;
   validate->add_flag("--print", print_resolved, "print the resolved scenario (all defaults filled in)");
 
-  auto* list = app.add_subcommand("list", "list registered workload generators");
+  cli::SweepOptions sw;
+  auto* sweep = app.add_subcommand("sweep", "run a sweep (cartesian or zipped axes over a scenario), one process per point");
+  sweep->add_option("file", sw.file, "sweep file, or the base scenario when --axis is given")->required();
+  sweep->add_option("--axis", sw.axes, "/json/pointer=v1,v2,... or /json/pointer=a..b (repeatable)");
+  sweep->add_flag("--zip", sw.zip, "zip the axes (point k takes value k of each) instead of the cartesian product");
+  sweep->add_option("--set", sw.sets, "with --axis: override a value in every point: /json/pointer=value (repeatable)");
+  sweep->add_option("--metric", sw.metrics, "with --axis: result.json pointer for summary.csv (repeatable)");
+  sweep->add_option("--name", sw.name, "with --axis: sweep name (default <scenario name>-sweep)");
+  sweep->add_option("--out", sw.out_dir, "output directory (default results/<sweep name>)");
+  sweep->add_option("-j,--jobs", sw.jobs, "points run at once (default: the number of CPUs)");
+  sweep->add_option("--point-timeout", sw.point_timeout, "seconds before a point is killed and recorded as timeout");
+  sweep->add_option("--backend", sw.backend, "local (default) or slurm")->check(CLI::IsMember({"local", "slurm"}));
+  sweep->add_option("--partition", sw.partition, "slurm: partition");
+  sweep->add_option("--time", sw.time, "slurm: time limit per task (sbatch --time)");
+  sweep->add_option("--sbatch-arg", sw.sbatch_args, "slurm: extra sbatch option, e.g. --sbatch-arg=--account=x (repeatable)");
+  sweep->add_option("--wait-timeout", sw.wait_timeout, "slurm: seconds to wait for the job before cancelling it (default 86400)");
+  sweep->add_flag("--dry-run", sw.dry_run, "list the points (and which are already done); run nothing");
+  sweep->add_flag("-q,--quiet", sw.quiet, "no progress or summary on stderr");
+
+  auto* list = app.add_subcommand("list", "list registered workload generators and VMM policies");
   std::string dname;
-  auto* describe = app.add_subcommand("describe", "parameters of a registered generator");
+  auto* describe = app.add_subcommand("describe", "parameters of a registered generator or VMM policy");
   describe->add_option("name", dname, "registered name")->required();
 
   try {
@@ -141,7 +179,7 @@ int main(int argc, char** argv) {
       scenario::Overrides ov;
       if (*seed_opt) ov.seed = seed;
       ov.sets = sets;
-      return cmd_run(file, ov, out_dir, results_root, quiet, check, sg_args);
+      return cmd_run(file, ov, out_dir, results_root, quiet, check, timeline, sg_args);
     }
     if (*validate) {
       scenario::Overrides ov;
@@ -151,6 +189,7 @@ int main(int argc, char** argv) {
       else std::cout << sc.file << ": ok (" << sc.vms.size() << " VMs on " << sc.hosts.size() << " host(s))\n";
       return 0;
     }
+    if (*sweep) return cli::cmd_sweep(sw);
     if (*list) return cmd_list();
     if (*describe) return cmd_describe(dname);
   } catch (const core::InputError& e) {

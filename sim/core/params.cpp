@@ -187,6 +187,8 @@ std::string Params::get_string(const ParamSpec& s) {
   if (v) {
     if (!v->is_string()) {
       error(s.name, type_msg(s, *v));
+      // An enum falls back to its default so that code dispatching on it stays valid.
+      if (s.kind == Kind::Enum && s.def) r = Json::parse(s.def).get<std::string>();
     } else {
       r = v->get<std::string>();
       if (s.kind == Kind::Enum && s.choices) {

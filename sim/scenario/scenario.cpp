@@ -335,7 +335,7 @@ VmmSpec read_vmm(Params& p, const Scenario& sc, const std::string& pointer,
                           "VMM tracking/eviction policy (a registered name; none = no VMM agent)", -kInf, kInf,
                           choices.c_str()};
   v.policy = p.get_string(kPolicy);
-  if (v.policy != "none") {
+  if (v.policy != "none" && reclaim::find_policy(v.policy)) {  // "" after a wrong-type error
     reclaim::PolicyContext ctx;
     ctx.variant = sc.kernel.variant;
     ctx.backing = backing;
@@ -493,6 +493,8 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
     m.finish();
     if (std::find(host_names.begin(), host_names.end(), ms.name) != host_names.end())
       m.error("name", "'" + ms.name + "' is already a host name");
+    for (const auto& other : sc.memory_servers)
+      if (other.name == ms.name) m.error("name", "duplicate memory server name '" + ms.name + "'");
     sc.memory_servers.push_back(std::move(ms));
   }
   // The top-level `vmm` is the default of every VM without its own.

@@ -11,12 +11,18 @@ Checks:
      schema at that place, the resolved scenario itself validates against the schema and is accepted
      again by `vmemsim validate` (the resolved scenario is a valid input);
   4. mutations of the examples (unknown key at several depths, wrong type, bad unit, out of range,
-     bad enum, missing required key, structural rules) are rejected by BOTH the schema and
-     `vmemsim validate`, which must exit 2 and print `file:/json/pointer: ` for the right pointer;
-  5. other spellings the reader accepts (units with spaces, unit-less strings, µs, null for an
-     optional key, ...) are accepted by both;
-  6. the schema's `default`s equal the defaults the reader fills into a minimal scenario, and the
-     workload `type` enum and each generator's keys and defaults match `vmemsim list`/`describe`.
+     bad enum, missing required key, structural and cross-field rules) are rejected by BOTH the
+     schema and `vmemsim validate`, which must exit 2 and print `file:/json/pointer: ` for the
+     right pointer; rules JSON Schema cannot express (READER_ONLY) are checked on the reader alone,
+     and the schema must still accept those documents (it is not stricter than it claims);
+  5. other spellings and combinations the reader accepts (units with spaces, unit-less strings, µs,
+     null for an optional key, a policy's optional keys, ...) are accepted by both;
+  6. the schema's `default`s equal the defaults the reader fills into minimal scenarios, the
+     workload `type` enum and each generator's keys and defaults match `vmemsim list`/`describe`,
+     and so do the VMM `policy` enum and each policy's keys, defaults and tier keys.
+
+A mutation's base is an example's file name, or (file name, ((pointer, value), ...)) to apply
+some changes first. Like `vmemsim --set`, a mutation creates missing objects on its way.
 """
 import copy
 import glob
@@ -66,11 +72,14 @@ def ptr_join(ptr, token):
 
 
 def mutate(doc, ptr, value):
-    """Sets (or with DEL deletes) the value at `ptr`; its parent must exist."""
+    """Sets (or with DEL deletes) the value at `ptr`. As `vmemsim --set` does, missing objects on
+    the way are created; array elements must exist."""
     d = copy.deepcopy(doc)
     toks = ptr_tokens(ptr)
     cur = d
     for t in toks[:-1]:
+        if isinstance(cur, dict) and t not in cur:
+            cur[t] = {}
         cur = cur[int(t)] if isinstance(cur, list) else cur[t]
     last = toks[-1]
     if isinstance(cur, list) and value is DEL:
@@ -82,6 +91,22 @@ def mutate(doc, ptr, value):
     else:
         cur[last] = value
     return d
+
+
+def base_doc(docs, base):
+    """The document of a mutation's base: an example, maybe with some changes applied first."""
+    name, pre = (base, ()) if isinstance(base, str) else base
+    doc = docs[name]
+    for ptr, value in pre:
+        doc = mutate(doc, ptr, value)
+    return doc
+
+
+def base_label(base):
+    if isinstance(base, str):
+        return base
+    return base[0] + "".join(f" {p}=" + ("(deleted)" if v is DEL else json.dumps(v, ensure_ascii=False))
+                             for p, v in base[1]) + " +"
 
 
 def path_to_ptr(path):
@@ -205,9 +230,12 @@ def schema_errors(validator, doc):
     return out
 
 
-# ---- mutations: (base example, pointer, value, pointer the reader must name, message part) ----
+# ---- mutations: (kind, base example, pointer, value, pointer the reader must name, message part
+# [, another pointer where the schema may report it]) ----
 # The base examples must keep the parts these pointers go through.
 Q, F, P = "quickstart.json", "numa-fleet.json", "phase-shift.json"
+A, SH, R, N = "uffd-anon-async.json", "uffd-shmem.json", "uffd-rwp.json", "naive-async-loses-writes.json"
+AM = (A, (("/memory_servers", [{"name": "mem0"}]),))  # uffd-anon-async with a memory server
 PH = "/vms/0/vcpu_groups/0/workload/phases"  # the phases of phase-shift's vCPU 0
 MUTATIONS = [
     # unknown keys, at every depth, with did-you-mean where a near key exists
@@ -307,6 +335,115 @@ MUTATIONS = [
     ("structure", Q, "/vms/1/workload/phases", [], "/vms/1/workload/phases", "at least one phase"),
     ("structure", Q, "/vms", [], "/vms", "at least one VM"),
     ("structure", Q, "/hosts/0/nodes/0", 4, "/hosts/0/nodes/0", "expected an object"),
+
+    # ---- kernel.patches, kernel.costs (tlb_ipi_ns, uffd), memory_servers, vmm, device keys ----
+    ("unknown key", A, "/kernel/patches/gup_rwp", True, "/kernel/patches/gup_rwp", "unknown key 'gup_rwp'"),
+    ("unknown key", R, "/kernel/patches/uffd_feed_numa", False, "/kernel/patches/uffd_feed_numa",
+     "(did you mean 'uffd_feeds_numa'?)"),
+    ("unknown key", A, "/kernel/costs/tlb_ipi_n", 1000, "/kernel/costs/tlb_ipi_n", "(did you mean 'tlb_ipi_ns'?)"),
+    ("unknown key", A, "/kernel/costs/uffd/ioctl_n", 700, "/kernel/costs/uffd/ioctl_n", "(did you mean 'ioctl_ns'?)"),
+    ("unknown key", A, "/vms/0/vmm/intervl", "1s", "/vms/0/vmm/intervl", "(did you mean 'interval'?)"),
+    ("unknown key", A, "/vms/0/vmm/tier/compres_ns", 5, "/vms/0/vmm/tier/compres_ns", "(did you mean 'compress_ns'?)"),
+    ("unknown key (a uffd-ws key under naive-async)", N, "/vms/0/vmm/recheck_after_sync", False,
+     "/vms/0/vmm/recheck_after_sync", "unknown key 'recheck_after_sync'"),
+    ("unknown key (policy none takes no other key)", Q, "/vms/0/vmm", {"policy": "none", "interval": "1s"},
+     "/vms/0/vmm/interval", "unknown key 'interval'"),
+    ("unknown key (no policy = none)", Q, "/vmm/tier", {"kind": "ssd"}, "/vmm/tier", "unknown key 'tier'"),
+    ("unknown key (null policy = none)", A, "/vms/0/vmm/policy", None, "/vms/0/vmm/age_threshold",
+     "unknown key 'age_threshold'"),
+    ("unknown key", Q, "/memory_servers", [{"name": "mem0", "nick": {}}], "/memory_servers/0/nick",
+     "(did you mean 'nic'?)"),
+    ("unknown key", Q, "/memory_servers", [{"name": "mem0", "nic": {"latncy": "1us"}}],
+     "/memory_servers/0/nic/latncy", "(did you mean 'latency'?)"),
+    ("unknown key", A, "/vms/0/workload/device_shares", 0.1, "/vms/0/workload/device_shares",
+     "(did you mean 'device_share'?)"),
+    ("unknown key (vCPU-level key inside a phase)", Q, "/vms/1/workload/phases/0/workload/device_share", 0.1,
+     "/vms/1/workload/phases/0/workload/device_share", "unknown key 'device_share'"),
+    ("unknown key (vCPU-level key inside a phase)", P, PH + "/0/workload/device_honor_numa_fault", True,
+     PH + "/0/workload/device_honor_numa_fault", "unknown key 'device_honor_numa_fault'"),
+    ("wrong type", A, "/vms/0/workload/device_share", "0.1", "/vms/0/workload/device_share",
+     "expected number, got string"),
+    ("wrong type", R, "/vms/0/workload/device_share", True, "/vms/0/workload/device_share", "expected number"),
+    ("wrong type", A, "/vms/0/workload/device_honor_numa_fault", 1, "/vms/0/workload/device_honor_numa_fault",
+     "expected boolean"),
+    ("wrong type", R, "/kernel/patches/gup_rwp_fault", "false", "/kernel/patches/gup_rwp_fault", "expected boolean"),
+    ("wrong type", A, "/kernel/patches", None, "/kernel/patches", "expected an object, got null"),
+    ("wrong type", A, "/kernel/costs/tlb_ipi_ns", "1us", "/kernel/costs/tlb_ipi_ns", "expected integer, got string"),
+    ("wrong type", A, "/kernel/costs/uffd/copy_ns", 400.5, "/kernel/costs/uffd/copy_ns", "expected integer"),
+    ("wrong type", A, "/kernel/costs/uffd", 5, "/kernel/costs/uffd", "expected an object"),
+    ("wrong type", A, "/vms/0/vmm", "uffd-ws", "/vms/0/vmm", "expected an object, got string"),
+    ("wrong type", A, "/vms/0/vmm", None, "/vms/0/vmm", "expected an object, got null"),
+    ("wrong type", Q, "/vmm", [], "/vmm", "expected an object"),
+    ("wrong type", A, "/vms/0/vmm/policy", 1, "/vms/0/vmm/policy", "expected enum, got number"),
+    ("wrong type", A, "/vms/0/vmm/age_threshold", 2.5, "/vms/0/vmm/age_threshold", "expected integer"),
+    ("wrong type", A, "/vms/0/vmm/recheck_after_sync", "yes", "/vms/0/vmm/recheck_after_sync", "expected boolean"),
+    ("wrong type", A, "/vms/0/vmm/tier", "ssd", "/vms/0/vmm/tier", "expected an object"),
+    ("wrong type", A, "/vms/0/vmm/tier/server", 5, "/vms/0/vmm/tier/server", "expected string"),
+    ("wrong type", A, "/vms/0/vmm/tier/compression_ratio", "2.5", "/vms/0/vmm/tier/compression_ratio",
+     "expected number"),
+    ("wrong type", Q, "/memory_servers", {"name": "mem0"}, "/memory_servers", "expected an array"),
+    ("wrong type", Q, "/memory_servers", ["mem0"], "/memory_servers/0", "expected an object"),
+    ("wrong type", Q, "/memory_servers", [{"name": 0}], "/memory_servers/0/name", "expected string"),
+    ("bad unit", A, "/vms/0/vmm/interval", "200 msec", "/vms/0/vmm/interval", "unknown time unit"),
+    ("bad unit", A, "/vms/0/vmm/memory_target", "1 gb", "/vms/0/vmm/memory_target", "unknown size unit 'gb'"),
+    ("bad unit", A, "/vms/0/vmm/tier/decompress_ns", "1 usec", "/vms/0/vmm/tier/decompress_ns",
+     "unknown time unit"),
+    ("bad unit", Q, "/memory_servers", [{"name": "mem0", "nic": {"bandwidth": "10Gbit/s"}}],
+     "/memory_servers/0/nic/bandwidth", "unknown size unit 'Gbit'"),
+    ("out of range", A, "/vms/0/vmm/age_threshold", 0, "/vms/0/vmm/age_threshold", "out of range [1, 255]"),
+    ("out of range", N, "/vms/0/vmm/age_threshold", 256, "/vms/0/vmm/age_threshold", "out of range [1, 255]"),
+    ("out of range", A, "/vms/0/vmm/interval", 999, "/vms/0/vmm/interval", "out of range [1000, inf]"),
+    ("out of range", A, "/vms/0/vmm/batch_pages", 0, "/vms/0/vmm/batch_pages", "out of range [1, "),
+    ("out of range", N, "/vms/0/vmm/batch_pages", 1048577, "/vms/0/vmm/batch_pages", "out of range [1, "),
+    ("out of range", A, "/vms/0/vmm/memory_target", -4096, "/vms/0/vmm/memory_target", "out of range [0, inf]"),
+    ("out of range", A, "/vms/0/vmm/tier/compression_ratio", 0.5, "/vms/0/vmm/tier/compression_ratio",
+     "out of range [1, 64]"),
+    ("out of range", A, "/vms/0/vmm/tier/compress_ns", "-1us", "/vms/0/vmm/tier/compress_ns", "out of range [0, inf]"),
+    ("out of range", A, "/vms/0/workload/device_share", 1.5, "/vms/0/workload/device_share", "out of range [0, 1]"),
+    ("out of range", A, "/vms/0/workload/device_share", -0.1, "/vms/0/workload/device_share", "out of range [0, 1]"),
+    ("out of range", A, "/kernel/costs/tlb_ipi_ns", -1, "/kernel/costs/tlb_ipi_ns", "out of range [0, 1e+09]"),
+    ("out of range", A, "/kernel/costs/uffd/roundtrip_ns", 2000000000, "/kernel/costs/uffd/roundtrip_ns",
+     "out of range [0, 1e+09]"),
+    ("out of range", Q, "/memory_servers", [{"name": "mem0", "nic": {"bandwidth": 0}}],
+     "/memory_servers/0/nic/bandwidth", "out of range [1, inf]"),
+    ("bad enum", A, "/vms/0/vmm/policy", "uffd_ws", "/vms/0/vmm/policy",
+     "'uffd_ws' is not one of none|uffd-ws|naive-async (did you mean 'uffd-ws'?)"),
+    ("bad enum", Q, "/vmm/policy", "naive", "/vmm/policy", "is not one of none|uffd-ws|naive-async"),
+    ("bad enum", A, "/vms/0/vmm/tier/kind", "remot", "/vms/0/vmm/tier/kind", "(did you mean 'remote'?)"),
+    ("bad enum", A, "/vms/0/vmm/tier/kind", "nvme", "/vms/0/vmm/tier/kind", "is not one of ssd|remote|compressed"),
+    ("missing required", Q, "/memory_servers", [{"nic": {}}], "/memory_servers/0/name",
+     "missing required string 'name'"),
+    # cross-field rules the schema expresses (its top-level allOf)
+    ("cross-field (a policy needs rfc-v1 or rwp)", A, "/kernel/variant", "upstream", "/vms/0/vmm/policy",
+     "needs kernel.variant rfc-v1"),
+    ("cross-field (a policy needs rfc-v1 or rwp; default variant)", N, "/kernel", DEL, "/vms/0/vmm/policy",
+     "needs kernel.variant rfc-v1"),
+    ("cross-field (a policy needs rfc-v1 or rwp; top-level vmm)", Q, "/vmm", {"policy": "uffd-ws"}, "/vmm/policy",
+     "needs kernel.variant rfc-v1"),
+    ("cross-field (rwp tracks anon only)", SH, "/kernel/variant", "rwp", "/vms/0/vmm/policy",
+     "the rwp series tracks anon memory"),
+    ("cross-field (rwp, shmem VM inheriting the top-level vmm)",
+     (SH, (("/vmm", {"policy": "uffd-ws", "interval": "200ms"}), ("/vms/0/vmm", DEL))), "/kernel/variant", "rwp",
+     "/vms/0/backing", "the inherited /vmm: the rwp series tracks anon memory"),
+    ("cross-field (a remote tier needs a memory server)", A, "/vms/0/vmm/tier/kind", "remote", "/vms/0/vmm/tier/kind",
+     "a remote tier needs a memory server"),
+    ("cross-field (a remote tier needs a memory server)", (A, (("/memory_servers", []),)), "/vms/0/vmm/tier",
+     {"kind": "remote", "server": "mem0"}, "/vms/0/vmm/tier/kind", "a remote tier needs a memory server",
+     "/memory_servers"),
+    ("cross-field (a remote tier needs a memory server; top-level vmm)", A, "/vmm",
+     {"policy": "naive-async", "tier": {"kind": "remote"}}, "/vmm/tier/kind", "a remote tier needs a memory server"),
+]
+
+# Rules JSON Schema cannot express: the reader must reject these (as above); the schema accepts them.
+READER_ONLY = [
+    ("tier server not among memory_servers", AM, "/vms/0/vmm/tier", {"kind": "remote", "server": "mem1"},
+     "/vms/0/vmm/tier/server", "no memory server named 'mem1' (did you mean 'mem0'?)"),
+    ("memory server named like a host", A, "/memory_servers", [{"name": "host0"}], "/memory_servers/0/name",
+     "'host0' is already a host name"),
+    ("duplicate VM name", Q, "/vms/1/name", "web", "/vms/1/name", "VM name 'web' is already used at /vms/0"),
+    ("home node beyond the host's nodes", A, "/vms/0/home_node", 1, "/vms/0/home_node", "host has 1 node(s)"),
+    ("a string value against a range", A, "/vms/0/vmm/interval", "0.5us", "/vms/0/vmm/interval",
+     "out of range [1000, inf]"),
 ]
 
 # Spellings the reader accepts: the schema must accept them too.
@@ -327,6 +464,30 @@ ACCEPTED = [
     (Q, "/vms/1/workload/phases/0/workload", {"type": "phases", "phases": [{"duration": 1, "workload": {"type": "uniform"}}]}),
     (Q, "/output/wss_windows", [100000000, "1 s"]), (Q, "/output/sampling_interval", None),
     (Q, "/schema_version", 1), (Q, "/name", ""),
+    # kernel.patches, kernel.costs, memory_servers, vmm, device keys
+    (A, "/kernel/variant", "rwp"), (R, "/kernel/patches/gup_rwp_fault", False),
+    (A, "/kernel/patches", {"uffd_feeds_numa": None}), (A, "/kernel/costs/tlb_ipi_ns", 0),
+    (A, "/kernel/costs/uffd", {"roundtrip_ns": 1000000000, "per_pte_ns": None}),
+    (A, "/vms/0/workload/device_share", 1), (A, "/vms/0/workload/device_share", None),
+    (A, "/vms/0/workload/device_honor_numa_fault", True), (Q, "/vms/1/workload/device_share", 0.5),
+    (P, "/vms/0/vcpu_groups/0/workload/device_share", 0.2),
+    (Q, "/memory_servers", []),
+    (Q, "/memory_servers", [{"name": "mem0", "nic": {"bandwidth": "25GB/s", "latency": "3us"}}, {"name": "mem1"}]),
+    (Q, "/vmm", {}), (Q, "/vmm", {"policy": "none"}), (Q, "/vmm", {"policy": None}),
+    (A, "/vms/0/vmm", {}), (A, "/vms/0/vmm", {"policy": "none"}), (A, "/vms/0/vmm", {"policy": "uffd-ws"}),
+    (A, "/vmm", {"policy": "uffd-ws"}), (A, "/vms/0/vmm/policy", "naive-async"),
+    (A, "/vms/0/vmm/recheck_after_sync", False), (A, "/vms/0/vmm/recheck_after_sync", None),
+    (A, "/vms/0/vmm/interval", "0.5 s"), (A, "/vms/0/vmm/interval", 1000),
+    (A, "/vms/0/vmm/memory_target", "64MiB"), (A, "/vms/0/vmm/memory_target", None),
+    (A, "/vms/0/vmm/age_threshold", 255), (A, "/vms/0/vmm/batch_pages", 1048576),
+    (A, "/vms/0/vmm/tier", {}), (A, "/vms/0/vmm/tier/kind", None), (A, "/vms/0/vmm/tier/server", None),
+    (A, "/vms/0/vmm/tier", {"kind": "compressed", "compression_ratio": 64, "compress_ns": "2us", "decompress_ns": 0}),
+    (AM, "/vms/0/vmm/tier", {"kind": "remote"}), (AM, "/vms/0/vmm/tier", {"kind": "remote", "server": "mem0"}),
+    (AM, "/vmm", {"policy": "naive-async", "tier": {"kind": "remote"}}),
+    ((SH, (("/kernel/variant", "rwp"),)), "/vms/0/vmm", {"policy": "none"}),
+    ((SH, (("/kernel/variant", "rwp"), ("/vmm", {"policy": "uffd-ws"}))), "/vms/0/vmm", {"policy": "none"}),
+    ((SH, (("/vms/0/vmm", DEL),)), "/vmm", {"policy": "uffd-ws"}),
+    ((SH, (("/kernel/variant", "rwp"), ("/vms/0/vmm", DEL))), "/vms/0/backing", "anon"),
 ]
 
 
@@ -391,48 +552,62 @@ def main():
         c.ok(r.returncode == 0, f"{name}: `vmemsim validate` accepts the resolved scenario as input", r.stderr.strip()[:500])
 
     print("\nmutations: the schema and `vmemsim validate` must both reject them, at the right pointer")
-    for i, (kind, base, ptr, value, want_ptr, want_msg) in enumerate(MUTATIONS):
-        if base not in docs:
-            c.ok(False, f"mutation {i}: base example {base} exists")
+    def reader_rejects(name, doc, want_ptr, want_msg):
+        """(ok, detail): `vmemsim validate` exits 2 with `file:want_ptr: ...want_msg...`."""
+        mpath = os.path.join(tmp, name)
+        with open(mpath, "w") as f:
+            json.dump(doc, f, ensure_ascii=False)
+        r = run(binary, "validate", mpath)
+        prefix = f"{mpath}:{want_ptr}: "
+        lines = [l for l in r.stderr.splitlines() if l.startswith(prefix)]
+        ok = r.returncode == 2 and any(want_msg in l for l in lines)
+        return ok, ("" if ok else f"vmemsim exit {r.returncode}, wanted 2 and '{prefix}...{want_msg}'; stderr: " +
+                    r.stderr.strip().replace(mpath, "<file>")[:400])
+
+    for i, (kind, base, ptr, value, want_ptr, want_msg, *schema_at) in enumerate(MUTATIONS):
+        if (base if isinstance(base, str) else base[0]) not in docs:
+            c.ok(False, f"mutation {i}: base example {base_label(base)} exists")
             continue
         shown = "(deleted)" if value is DEL else json.dumps(value, ensure_ascii=False)
-        what = f"{kind}: {base} {ptr} = {shown}"
+        what = f"{kind}: {base_label(base)} {ptr} = {shown}"
         try:
-            doc = mutate(docs[base], ptr, value)
-        except (KeyError, IndexError, ValueError) as e:
+            doc = mutate(base_doc(docs, base), ptr, value)
+        except (KeyError, IndexError, ValueError, TypeError) as e:
             c.ok(False, what, f"the base example has no parent for {ptr} ({e!r}); update MUTATIONS")
             continue
         errs = schema_errors(validator, doc)
         # Some schema error must sit at the reader's pointer, at an enclosing object (unknown
         # keys, if/then branches) or inside the value (an element of a matrix or list).
-        at = [p for p, _ in errs if want_ptr == p or want_ptr.startswith(p + "/") or p.startswith(want_ptr + "/")]
+        at = [p for p, _ in errs if want_ptr == p or want_ptr.startswith(p + "/") or p.startswith(want_ptr + "/")
+              or p in schema_at]
         detail = "schema errors: " + "; ".join(f"{p or '/'}: {m[:120]}" for p, m in errs[:4])
         if kind.startswith("unknown key"):
             key = ptr_tokens(want_ptr)[-1]
             ok_schema = any(key in m for p, m in errs if p in at)
         else:
             ok_schema = bool(at)
-        mpath = os.path.join(tmp, f"m{i:03d}.json")
-        with open(mpath, "w") as f:
-            json.dump(doc, f, ensure_ascii=False)
-        r = run(binary, "validate", mpath)
-        prefix = f"{mpath}:{want_ptr}: "
-        lines = [l for l in r.stderr.splitlines() if l.startswith(prefix)]
-        ok_reader = r.returncode == 2 and any(want_msg in l for l in lines)
-        c.ok(ok_schema and ok_reader, what,
-             ("" if ok_schema else detail + "\n        ") +
-             ("" if ok_reader else f"vmemsim exit {r.returncode}, wanted 2 and '{prefix}...{want_msg}'; stderr: " +
-              r.stderr.strip().replace(mpath, "<file>")[:400]))
+        ok_reader, rdetail = reader_rejects(f"m{i:03d}.json", doc, want_ptr, want_msg)
+        c.ok(ok_schema and ok_reader, what, ("" if ok_schema else detail + "\n        ") + rdetail)
+
+    print("\nrules JSON Schema cannot express: `vmemsim validate` rejects them, the schema accepts them")
+    for i, (kind, base, ptr, value, want_ptr, want_msg) in enumerate(READER_ONLY):
+        doc = mutate(base_doc(docs, base), ptr, value)
+        errs = schema_errors(validator, doc)
+        ok_reader, rdetail = reader_rejects(f"r{i:03d}.json", doc, want_ptr, want_msg)
+        c.ok(not errs and ok_reader, f"{kind}: {base_label(base)} {ptr} = {json.dumps(value, ensure_ascii=False)}",
+             ("schema rejects it: " + "; ".join(f"{p}: {m[:120]}" for p, m in errs[:3]) + "\n        " if errs else "")
+             + rdetail)
 
     print("\nother spellings the reader accepts: the schema must accept them too")
     for i, (base, ptr, value) in enumerate(ACCEPTED):
-        doc = mutate(docs[base], ptr, value)
+        doc = mutate(base_doc(docs, base), ptr, value)
         errs = schema_errors(validator, doc)
         apath = os.path.join(tmp, f"a{i:03d}.json")
         with open(apath, "w") as f:
             json.dump(doc, f, ensure_ascii=False)
         r = run(binary, "validate", apath)
-        c.ok(not errs and r.returncode == 0, f"{base} {ptr} = {json.dumps(value, ensure_ascii=False)}",
+        shown = "(deleted)" if value is DEL else json.dumps(value, ensure_ascii=False)
+        c.ok(not errs and r.returncode == 0, f"{base_label(base)} {ptr} = {shown}",
              ("schema: " + "; ".join(f"{p}: {m[:120]}" for p, m in errs[:3]) if errs else "") +
              (f" vmemsim exit {r.returncode}: " + r.stderr.strip().replace(apath, "<file>")[:300] if r.returncode else ""))
 
@@ -442,19 +617,36 @@ def main():
     groups.append({"vcpus": 1, "workload": {"type": "phases", "phases": [
         {"duration": "1s", "workload": {"type": g}} for g in gens]}})
     groups[-1]["workload"]["phases"][-1]["workload"]["phases"] = [{"duration": 1, "workload": {"type": "uniform"}}]
-    minimal = {"name": "minimal", "duration": "10s",
-               "hosts": [{"name": "h", "nodes": [{"cores": 8, "memory": "1GiB"}]}],
+    host = [{"name": "h", "nodes": [{"cores": 8, "memory": "1GiB"}]}]
+    minimal = {"name": "minimal", "duration": "10s", "hosts": host,
                "vms": [{"name": "v", "vcpus": len(groups), "memory": "64MiB", "vcpu_groups": groups}]}
-    mpath = os.path.join(tmp, "minimal.json")
-    with open(mpath, "w") as f:
-        json.dump(minimal, f)
-    r = run(binary, "validate", mpath, "--print")
-    if c.ok(r.returncode == 0 and "{" in r.stdout, "a minimal scenario with every generator validates",
-            r.stderr.strip()[:400]):
+    # The VMM's keys only resolve under a policy, which needs rfc-v1 (so the variant's own default
+    # comes from the first scenario); a memory server resolves its NIC's defaults.
+    policies = [p for p in walker.target("#/$defs/policy")["enum"] if p is not None]
+    minimal_vmm = {"name": "minimal-vmm", "duration": "10s", "hosts": host, "kernel": {"variant": "rfc-v1"},
+                   "memory_servers": [{"name": "mem0"}],
+                   "vms": [{"name": f"v{i}", "vcpus": 1, "memory": "64MiB", "workload": {"type": "uniform"},
+                            "vmm": {"policy": p}} for i, p in enumerate(policies)]}
+    compared, bad = [], []
+    for doc in (minimal, minimal_vmm):
+        mpath = os.path.join(tmp, doc["name"] + ".json")
+        with open(mpath, "w") as f:
+            json.dump(doc, f)
+        r = run(binary, "validate", mpath, "--print")
+        if not c.ok(r.returncode == 0 and "{" in r.stdout, f"{doc['name']}: a minimal scenario validates "
+                    f"({'every generator' if doc is minimal else 'every VMM policy, a memory server'})",
+                    r.stderr.strip()[:400]):
+            continue
         resolved = json.loads(r.stdout[r.stdout.index("{"):])
-        compared, bad = [], []
 
         def on_key(ptr, k, v, subs):
+            try:  # keys the minimal scenario gives are not defaults
+                given = doc
+                for t in ptr_tokens(ptr_join(ptr, k)):
+                    given = given[int(t)] if isinstance(given, list) else given[t]
+                return
+            except (KeyError, IndexError, ValueError, TypeError):
+                pass
             for s in subs:
                 has, default, kind = walker.default_and_kind(s)
                 if not has or default is None:
@@ -465,53 +657,98 @@ def main():
                         else math.isclose(float(want), float(got), rel_tol=1e-12))
                 compared.append(ptr_join(ptr, k))
                 if not same:
-                    bad.append(f"{ptr_join(ptr, k)}: schema default {default!r}, reader {v!r}")
+                    bad.append(f"{doc['name']}{ptr_join(ptr, k)}: schema default {default!r}, reader {v!r}")
                 break
 
         walker.walk(resolved, schema, "", on_key)
-        c.ok(not bad and len(compared) >= 30,
-             f"the schema's defaults equal the reader's ({len(compared)} values compared)", "; ".join(bad[:8]))
-        # Every schema default must have been compared somewhere (no stale property).
-        seen = {re.sub(r"/[0-9]+(?=/|$)", "/*", p).rsplit("/", 1)[-1] for p in compared}
-        declared = set()
+    c.ok(not bad and len(compared) >= 60,
+         f"the schema's defaults equal the reader's ({len(compared)} values compared)", "; ".join(bad[:8]))
+    # Every schema default must have been compared somewhere (no stale property).
+    seen = {p.rsplit("/", 1)[-1] for p in compared}
+    declared = set()
 
-        def collect(s):
-            if isinstance(s, dict):
-                for k, sub in s.get("properties", {}).items():
-                    if walker.default_and_kind(sub)[0] and walker.default_and_kind(sub)[1] is not None:
-                        declared.add(k)
-                for v in s.values():
-                    collect(v)
-            elif isinstance(s, list):
-                for v in s:
-                    collect(v)
+    def collect(s):
+        if isinstance(s, dict):
+            for k, sub in s.get("properties", {}).items():
+                if walker.default_and_kind(sub)[0] and walker.default_and_kind(sub)[1] is not None:
+                    declared.add(k)
+            for v in s.values():
+                collect(v)
+        elif isinstance(s, list):
+            for v in s:
+                collect(v)
 
-        collect(schema)
-        c.ok(declared <= seen, "every property with a default appears in the minimal resolved scenario",
-             "not seen: " + ", ".join(sorted(declared - seen)))
+    collect(schema)
+    c.ok(declared <= seen, "every property with a default appears in a minimal resolved scenario",
+         "not seen: " + ", ".join(sorted(declared - seen)))
 
-    print("\ngenerators: `vmemsim list` and `vmemsim describe` against the schema's workload branches")
+    print("\ngenerators and VMM policies: `vmemsim list` and `vmemsim describe` against the schema")
     r = run(binary, "list")
-    listed = re.findall(r"^  (\S+)\s{2,}", r.stdout, re.M)
-    c.ok(r.returncode == 0 and listed == gens, "workload type enum = `vmemsim list` (same order)",
-         f"list: {listed}, schema: {gens}")
+    sections = re.split(r"^(?=\S)", r.stdout, flags=re.M)
+    listed = {}
+    for sec in sections:
+        head = sec.split("\n", 1)[0]
+        key = "generators" if head.startswith("workload generators") else "policies" if head.startswith("VMM policies") else None
+        if key:
+            listed[key] = re.findall(r"^  (\S+)\s{2,}", sec, re.M)
+    c.ok(r.returncode == 0 and listed.get("generators") == gens, "workload type enum = `vmemsim list` (same order)",
+         f"list: {listed.get('generators')}, schema: {gens}")
+    c.ok(listed.get("policies") == policies, "vmm policy enum = `vmemsim list` (same order)",
+         f"list: {listed.get('policies')}, schema: {policies}")
     for wdef in ("workload", "phase_workload"):
         branches = {b["if"]["properties"]["type"]["const"]: b["then"] for b in walker.target(f"#/$defs/{wdef}")["allOf"]}
         c.ok(sorted(branches) == sorted(gens), f"$defs/{wdef} has one if/then branch per generator", str(sorted(branches)))
-    for g in listed:
-        r = run(binary, "describe", g)
-        m = re.search(r"^parameters of " + re.escape(g) + r":\n((?:.*\n?)*)", r.stdout, re.M)
-        params = {}
-        for name, rest in re.findall(r"^  (\w+) \((.*)\)$", m.group(1) if m else "", re.M):
-            dm = re.search(r"default ((?:\[[^\]]*\]|[^,])*)", rest)
-            params[name] = json.loads(dm.group(1)) if dm else None
-        then = {b["if"]["properties"]["type"]["const"]: b["then"] for b in walker.target("#/$defs/workload")["allOf"]}[g]
-        own = {k: s for k, s in then["properties"].items() if k not in ("type", "write_ratio", "rate", "region_offset", "region_size")}
+    vcpu_level = ("type", "write_ratio", "rate", "region_offset", "region_size", "device_share", "device_honor_numa_fault")
+    c.ok(set(vcpu_level) <= set(walker.target("#/$defs/workload")["properties"]),
+         "$defs/workload declares every vCPU-level key")
+
+    def described(name, header):
+        """{key: default or None, ...} of `vmemsim describe name`'s `header` section, and the raw rest."""
+        r = run(binary, "describe", name)
+        m = re.search(r"^" + re.escape(header) + r":\n((?:.*\n?)*)", r.stdout, re.M)
+        params, rest = {}, {}
+        for key, more in re.findall(r"^  (\w+) \((.*)\)$", m.group(1) if m else "", re.M):
+            dm = re.search(r"default ((?:\[[^\]]*\]|[^,])*)", more)
+            params[key] = json.loads(dm.group(1)) if dm else None
+            rest[key] = more
+        return (params if m else None), rest
+
+    def compare(what, params, props, skip):
+        own = {k: s for k, s in props.items() if k not in skip}
         bad = [f"{k}: describe {params.get(k)!r} vs schema {walker.default_and_kind(own[k])[1]!r}"
-               for k in set(params) & set(own) if walker.default_and_kind(own[k])[1] != params[k]]
-        c.ok(m is not None and set(params) == set(own) and not bad,
-             f"{g}: keys and defaults match `vmemsim describe {g}`",
-             f"describe: {sorted(params)}, schema: {sorted(own)}; {'; '.join(bad)}")
+               for k in set(params or {}) & set(own) if walker.default_and_kind(own[k])[1] != params[k]]
+        c.ok(params is not None and set(params) == set(own) and not bad, what,
+             f"describe: {sorted(params or {})}, schema: {sorted(own)}; {'; '.join(bad)}")
+
+    for g in listed.get("generators", []):
+        params, _ = described(g, f"parameters of {g}")
+        then = {b["if"]["properties"]["type"]["const"]: b["then"] for b in walker.target("#/$defs/workload")["allOf"]}[g]
+        compare(f"{g}: keys and defaults match `vmemsim describe {g}`", params, then["properties"], vcpu_level)
+
+    vmm_branches = {}
+    for b in walker.target("#/$defs/vmm")["allOf"]:
+        pol = b["if"]["properties"]["policy"]
+        for p in pol.get("enum", [pol.get("const")]):
+            vmm_branches[p] = b["then"]
+    c.ok(set(vmm_branches) == set(walker.target("#/$defs/policy")["enum"]),
+         "$defs/vmm has an if/then branch for every policy (none and null share one)", str(sorted(map(str, vmm_branches))))
+    c.ok(set(vmm_branches.get("none", {}).get("properties", {})) == {"policy"}, "policy none allows no other key")
+    tier = walker.target("#/$defs/tier")
+    for p in policies:
+        if p == "none":
+            continue
+        params, rest = described(p, f"parameters of {p}")
+        compare(f"{p}: keys and defaults match `vmemsim describe {p}`", params, vmm_branches[p]["properties"], ("policy",))
+        tm = re.match(r"object: kind ([\w|-]+), (.*)$", rest.get("tier", ""))
+        tier_keys = ["kind"] + (tm.group(2).split(", ") if tm else [])
+        c.ok(tm is not None and tm.group(1).split("|") == [k for k in tier["properties"]["kind"]["enum"] if k]
+             and tier_keys == list(tier["properties"]),
+             f"{p}: tier kinds and keys match `vmemsim describe {p}`",
+             f"describe: {rest.get('tier')!r}, schema: {list(tier['properties'])} {tier['properties']['kind']['enum']}")
+    prop_enum = walker.target("#/$defs/vmm")["propertyNames"]["enum"]
+    union = set().union(*(set(b.get("properties", {})) for b in vmm_branches.values()))
+    c.ok(set(prop_enum) == union, "$defs/vmm propertyNames = the union of the policies' keys",
+         f"propertyNames: {sorted(prop_enum)}, branches: {sorted(union)}")
 
     print(f"\n{c.count - len(c.failures)}/{c.count} checks passed")
     if c.failures:
