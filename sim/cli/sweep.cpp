@@ -526,7 +526,8 @@ std::vector<SweepPoint> expand_points(const SweepSpec& sp) {
         std::string where = "/axes", msg;
         for (std::size_t a = 0; a < sp.axes.size(); ++a) {
           const auto& ax = sp.axes[a];
-          if (!pointer_covers(ax.pointer, p.pointer) && !pointer_covers(p.pointer, ax.pointer)) continue;
+          if (p.pointer.empty() || (!pointer_covers(ax.pointer, p.pointer) && !pointer_covers(p.pointer, ax.pointer)))
+            continue;
           if (pointer_covers(p.pointer, ax.pointer) && p.message.rfind("unknown key", 0) == 0) {
             where = "/axes/" + std::to_string(a) + "/pointer";
             msg = "'" + ax.pointer + "' is not a scenario key: " + p.message;
@@ -540,7 +541,7 @@ std::vector<SweepPoint> expand_points(const SweepSpec& sp) {
         if (msg.empty()) {
           bool from_set = false;
           for (auto it = sp.sets.begin(); it != sp.sets.end(); ++it)
-            if (pointer_covers(it.key(), p.pointer) || pointer_covers(p.pointer, it.key())) {
+            if (!p.pointer.empty() && (pointer_covers(it.key(), p.pointer) || pointer_covers(p.pointer, it.key()))) {
               where = sp.file == kCommandLine ? "/set" : "/set/" + escape_token(it.key());
               msg = "'" + it.key() + "' gives an invalid scenario: " + sp.base_file + ":" +
                     (p.pointer.empty() ? "/" : p.pointer) + ": " + p.message;

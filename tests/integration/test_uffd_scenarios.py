@@ -75,6 +75,10 @@ check(vm(r)["vmm"]["evicted_pages"] > 0 and vm(r)["vmm"]["tier"] == "remote", "r
 p = run(["validate", "scenarios/uffd-anon-async.json", "--set", "/kernel/variant=upstream"])
 check(p.returncode == 2 and "/vms/0/vmm/policy" in p.stderr and "EINVAL" in p.stderr, "upstream + uffd-ws -> exit 2 (EINVAL)")
 
+# frame accounting, rmap, PTE/page-cache consistency at every sample, with evictions racing
+for name in ["naive-async-loses-writes", "uffd-shmem"]:
+    run_example(name, ["--check-invariants", "--set", '/duration="1s"'], name + "-inv")
+
 # determinism with every actor kind in play
 a, _ = run_example("naive-async-loses-writes", [], "det-a")
 b, _ = run_example("naive-async-loses-writes", [], "det-b")
