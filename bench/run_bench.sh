@@ -4,7 +4,8 @@
 #     with the ratio per generator;
 #  2. whole-scenario wall time of scenarios/quickstart.json (3 runs);
 #  3. simulator memory per simulated 4 KiB page: peak RSS of an 8 GiB all-resident VM minus
-#     the same scenario with a 4 MiB VM, divided by the page count.
+#     the same scenario with a 4 MiB VM, divided by the page count; then the same with the
+#     uffd-ws VMM policy tracking every page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=build
@@ -43,5 +44,18 @@ pages = res["pages"]
 print(f"resident pages: {res['resident_pages_total']} of {pages}")
 print(f"peak RSS {big['peak_rss_bytes']/2**20:.0f} MiB vs {small['peak_rss_bytes']/2**20:.0f} MiB baseline")
 print(f"bytes per simulated 4 KiB page: {(big['peak_rss_bytes'] - small['peak_rss_bytes']) / pages:.1f}")
+PY
+echo
+echo "## memory per simulated page with the uffd-ws VMM policy (rfc-v1; every page first-touched through the handler)"
+U=(--set /kernel/variant=rfc-v1 --set '/vmm={"policy":"uffd-ws","interval":"2s","age_threshold":100}' --set /duration='"14s"')
+$B/vmemsim run bench/large-vm.json -q --out "$out/bigu" "${U[@]}" >/dev/null
+/usr/bin/python3 - "$out" <<'PY'
+import json, sys
+d = sys.argv[1]
+big, small = (json.load(open(f"{d}/{n}/run.json")) for n in ("bigu", "small"))
+res = json.load(open(f"{d}/bigu/result.json"))["summary"]["vms"]["big"]
+print(f"resident pages: {res['resident_pages_total']} of {res['pages']}, scans: {res['vmm']['scans']}")
+print(f"bytes per simulated 4 KiB page (peak, incl. PAGEMAP_SCAN output buffers): "
+      f"{(big['peak_rss_bytes'] - small['peak_rss_bytes']) / res['pages']:.1f}")
 PY
 rm -rf "$out"

@@ -77,13 +77,14 @@ std::uint64_t AddressSpace::true_wss(core::TimeNs now, core::TimeNs window) cons
   core::TimeNs lo = now - window;
   if (lo < 0) lo = 0;
   auto e0 = static_cast<std::size_t>(lo / cfg_.epoch_ns);
-  auto e1 = static_cast<std::size_t>(now / cfg_.epoch_ns);
+  // Up to the end, not to now's epoch: a vCPU applies a quantum at the time it starts, so a
+  // page touched just before `now` may already carry a later stamp (its run-ahead).
   std::uint64_t s = 0;
-  for (std::size_t e = e0; e < e1 && e < epoch_pages_.size(); ++e) s += epoch_pages_[e];
+  for (std::size_t e = e0; e < epoch_pages_.size(); ++e) s += epoch_pages_[e];
   return s;
 }
 
-std::uint32_t AddressSpace::data_version(std::uint64_t gfn) {
+std::uint32_t AddressSpace::data_version(std::uint64_t gfn) {  // mod 2^16
   auto& t = pages_[gfn].truth;
   if (t & truth::kWritten) {
     ++versions_[gfn];
@@ -180,20 +181,21 @@ FaultOutcome AddressSpace::fault_protnone(std::uint64_t gfn, bool write) {
     case Variant::Upstream: to_uffd = false; break;  // do_numa_page()
     // rfc-v1 05/12: the PTE cannot say who set PROT_NONE, so the whole VMA decides.
     case Variant::RfcV1: to_uffd = anon() && uffd_.minor; break;
-    // rwp: the uffd bit marks PROT_NONE set by UFFDIO_RWPROTECT; anything else is NUMA's.
-    case Variant::Rwp: to_uffd = pte::uffd(p); break;
+    // rwp: the uffd bit on a PROT_NONE PTE of an RWP VMA marks UFFDIO_RWPROTECT; anything
+    // else (a NUMA PROT_NONE, or one carrying a WP marker) is NUMA's.
+    case Variant::Rwp: to_uffd = uffd_.rwp && pte::uffd(p); break;
   }
   if (!to_uffd) {
-    // do_numa_page(): restore the protection (keeping write permission), mark young. The
-    // task_numa_fault() statistics and migration come with the NUMA balancing model.
-    restore_protnone(gfn, true);
+    // do_numa_page(): restore the protection (keeping write permission and any uffd-wp
+    // marker: pte_modify() preserves it), mark young. The task_numa_fault() statistics and
+    // migration come with the NUMA balancing model.
+    restore_protnone(gfn, true, true);
     ++numa_recorded_;
     return count(FaultKind::NumaHint, c.minor_fault_ns);
   }
-  if (pn_origin(gfn) != PnOrigin::Uffd) ++spurious_uffd_;  // e.g. a NUMA PROT_NONE under rfc-v1
   if (cfg_.variant == Variant::RfcV1) {
-    if (cfg_.patches.uffd_feeds_numa) ++numa_recorded_;  // 07/12: stats fed from the uffd path
     if (uffd_.async) {
+      userfault_delivered(gfn);  // resolved in the kernel: this is the notification
       // MINOR_ASYNC restores the PTE without mkwrite: a write takes a second (wp) fault.
       restore_protnone(gfn, false);
       return count(FaultKind::UffdMinorAsync, c.minor_fault_ns);
@@ -201,6 +203,7 @@ FaultOutcome AddressSpace::fault_protnone(std::uint64_t gfn, bool write) {
     return count(FaultKind::UffdMinorSync, c.minor_fault_ns, FaultResult::Blocked, UffdReason::Minor);
   }
   if (uffd_.async) {
+    userfault_delivered(gfn);
     restore_protnone(gfn, true);  // RWP_ASYNC makes the PTE writable when the page allows it
     return count(FaultKind::UffdRwpAsync, c.minor_fault_ns);
   }
@@ -208,9 +211,25 @@ FaultOutcome AddressSpace::fault_protnone(std::uint64_t gfn, bool write) {
   return count(FaultKind::UffdRwpSync, c.minor_fault_ns, FaultResult::Blocked, UffdReason::Rwp);
 }
 
+void AddressSpace::userfault_delivered(std::uint64_t gfn) {
+  if (!pte::protnone(pages_[gfn].pte)) return;  // MISSING / shmem minor: no PROT_NONE involved
+  if (pn_origin(gfn) != PnOrigin::Uffd) ++spurious_uffd_;  // e.g. a NUMA PROT_NONE under rfc-v1
+  if (cfg_.variant == Variant::RfcV1 && cfg_.patches.uffd_feeds_numa) ++numa_recorded_;  // 07/12
+}
+
 FaultOutcome AddressSpace::fault_wp(std::uint64_t gfn, unsigned cpu_node) {
   const auto& c = cfg_.costs;
   Pte& p = pages_[gfn].pte;
+  // do_wp_page() checks the uffd-wp marker before anything else, the zero page included.
+  if (pte::uffd(p) && uffd_.wp) {
+    if (!uffd_.wp_async)
+      return count(FaultKind::UffdWpSync, c.minor_fault_ns, FaultResult::Blocked, UffdReason::Wp);
+    p &= ~pte::kUffd;  // WP_ASYNC: drop the marker, then resolve the write as usual
+    if (!pte::zero_page(p)) {
+      p |= pte::kWrite;  // PAGE_IS_WRITTEN from now on
+      return count(FaultKind::UffdWpAsync, c.minor_fault_ns);
+    }
+  }
   if (pte::zero_page(p)) {
     // do_wp_page() -> wp_page_copy(): the zero page is never written; allocate a private
     // zeroed copy (a clear, not a copy, since the source is the zero page).
@@ -220,14 +239,6 @@ FaultOutcome AddressSpace::fault_wp(std::uint64_t gfn, unsigned cpu_node) {
     --zero_maps_;
     p = pte::make_present(pfn, node, true) | (p & (pte::kAccessed | pte::kDirty));
     return count(FaultKind::CowZero, c.minor_fault_ns + c.page_clear_ns);
-  }
-  if (pte::uffd(p) && uffd_.wp) {
-    if (uffd_.wp_async) {
-      // WP_ASYNC: the kernel drops the marker and grants write: PAGE_IS_WRITTEN from now on.
-      p = (p & ~pte::kUffd) | pte::kWrite;
-      return count(FaultKind::UffdWpAsync, c.minor_fault_ns);
-    }
-    return count(FaultKind::UffdWpSync, c.minor_fault_ns, FaultResult::Blocked, UffdReason::Wp);
   }
   // wp_page_reuse(): an exclusive anon page (or a shared shmem mapping) just gets write back.
   p |= pte::kWrite;
@@ -239,7 +250,8 @@ FaultOutcome AddressSpace::gup(std::uint64_t gfn, bool write, bool honor_numa_fa
   invisible = false;
   const Pte p = pages_[gfn].pte;
   if (pte::accessible(p, write)) return {FaultKind::kCount, 0, FaultResult::Done};
-  if (pte::protnone(p) && (!write || pte::writable(p))) {
+  if (pte::protnone(p) && !write) {
+    // A PROT_NONE PTE is never pte_write(): a FOLL_WRITE GUP always faults. Reads may follow it.
     // gup_can_follow_protnone(): RWP (with the v2 07/14 guard) always faults; otherwise only a
     // FOLL_HONOR_NUMA_FAULT caller faults. Following it leaves the PTE PROT_NONE: the access
     // never reaches uffd or NUMA.
@@ -264,9 +276,9 @@ void AddressSpace::set_protnone(std::uint64_t gfn, bool uffd_bit, PnOrigin origi
   set_origin(gfn, origin);
 }
 
-void AddressSpace::restore_protnone(std::uint64_t gfn, bool mkwrite) {
+void AddressSpace::restore_protnone(std::uint64_t gfn, bool mkwrite, bool keep_uffd) {
   Pte& p = pages_[gfn].pte;
-  p &= ~(pte::kProtNone | pte::kUffd);
+  p &= ~(pte::kProtNone | (keep_uffd ? 0 : pte::kUffd));
   if (!mkwrite) p &= ~pte::kWrite;
   set_origin(gfn, PnOrigin::None);
 }

@@ -165,8 +165,13 @@ class AddressSpace {
   const UffdVma& uffd() const { return uffd_; }
   // PRESENT -> PROT_NONE (the frame stays mapped); records the hidden origin.
   void set_protnone(std::uint64_t gfn, bool uffd_bit, PnOrigin origin);
-  // PROT_NONE -> accessible; `mkwrite` keeps/sets write permission where the page allows it.
-  void restore_protnone(std::uint64_t gfn, bool mkwrite);
+  // PROT_NONE -> accessible; `mkwrite` keeps write permission where the page had it;
+  // `keep_uffd` keeps a uffd-wp marker (the NUMA path's pte_modify() preserves it).
+  void restore_protnone(std::uint64_t gfn, bool mkwrite, bool keep_uffd = false);
+  // A uffd notification for gfn was consumed (read by the handler, or resolved in the kernel
+  // in async mode): counts it as spurious when uffd did not set that PROT_NONE (hidden truth),
+  // and feeds task_numa_fault() under rfc-v1 07/12.
+  void userfault_delivered(std::uint64_t gfn);
   // Zaps the PTE (zap_pte_range): anon frees its frame, shmem keeps the page cache folio.
   void zap(std::uint64_t gfn);
   // fallocate(PUNCH_HOLE) on shmem: drops the page-cache folio (and any mapping of it).
@@ -212,9 +217,10 @@ class AddressSpace {
   // After a lost write the data in memory is the older version: the oracle starts from it.
   void set_data_version(std::uint64_t gfn, std::uint32_t v) {
     pages_[gfn].truth &= ~truth::kWritten;
-    versions_[gfn] = v;
+    versions_[gfn] = static_cast<std::uint16_t>(v);
   }
-  // Pages whose last access lies in [now - window, now); `now` and `window` multiples of epoch_ns.
+  // Pages whose last access is at or after now - window (`now` and `window` multiples of
+  // epoch_ns), including stamps a vCPU running ahead in its quantum has already made.
   std::uint64_t true_wss(core::TimeNs now, core::TimeNs window) const;
   core::TimeNs epoch_ns() const { return cfg_.epoch_ns; }
   std::size_t epoch_count() const { return epoch_pages_.size(); }
@@ -256,7 +262,10 @@ class AddressSpace {
   core::FlatArray<PageSlot> pages_;
   // shmem page cache: pfn+1 of the page at each file index, 0 = not cached.
   core::FlatArray<std::uint32_t> cache_;
-  core::FlatArray<std::uint32_t> versions_;  // materialised data versions (ground truth)
+  // Materialised data versions (ground truth). 16 bits suffice: a version advances at most
+  // once between the snapshot at eviction and the comparison at fetch, which is all the
+  // lost-write oracle compares (modulo 2^16).
+  core::FlatArray<std::uint16_t> versions_;
   UffdVma uffd_;
   bool mmap_write_locked_ = false;
   std::uint64_t tlb_flushes_ = 0;

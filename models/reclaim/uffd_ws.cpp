@@ -47,16 +47,26 @@ struct Config {
   TierSpec tier;
 };
 
+// Per-page VMM state, packed into 6 bytes so that page table + frame + policy state stay within
+// the 32 bytes per page of DESIGN.md: age and eviction state in one word with the version of
+// the tier copy, and the scan number of the eviction beside it.
+namespace meta {
+constexpr std::uint32_t kAgeMask = 0xff;           // consecutive cold scans
+constexpr std::uint32_t kStateShift = 8;           // Eviction state
+constexpr std::uint32_t kStateMask = 3u << kStateShift;
+constexpr std::uint32_t kInTier = 1u << 10;        // the tier holds a copy
+constexpr std::uint32_t kVersionShift = 16;        // data version the copy carries (mod 2^16)
+}  // namespace meta
+enum class Eviction : std::uint32_t { None = 0, Pending = 1, InFlight = 2 };
+
 class UffdWorkingSet final : public VmmPolicy {
  public:
   UffdWorkingSet(Config c, const PolicyContext& ctx)
       : c_(std::move(c)),
         as_(*ctx.as),
         uffd_(*ctx.as, ctx.costs, ctx.vcpus),
-        age_(ctx.as->pages()),
-        tier_version_(ctx.as->pages()),
-        evict_time_(ctx.as->pages()),
-        evicting_(ctx.as->pages()) {}
+        meta_(ctx.as->pages()),
+        evict_scan_(ctx.as->pages()) {}
 
   const VmmStats& stats() const override { return s_; }
   const TierSpec& tier() const override { return c_.tier; }
@@ -77,18 +87,19 @@ class UffdWorkingSet final : public VmmPolicy {
     charge(env, uffd_.register_range(m, f), s_.cpu_ioctl_ns);
 
     while (env.now() + c_.interval < until) {
-      // 1. Mark every page: the next access to it is tracked (async: no vCPU stalls).
-      const TimeNs t0 = env.now();
+      // 1. Mark every page: the next access to it is tracked (async: no vCPU stalls). The
+      //    PTEs change when the ioctl starts; its CPU time follows.
+      const TimeNs mark_time = env.now();
       s_.marked += charge(env, rwp ? uffd_.rwprotect(0, as_.pages(), true) : uffd_.deactivate(0, as_.pages()),
                           s_.cpu_ioctl_ns)
                        .ptes;
-      const TimeNs mark_time = env.now();
-      env.slice("mark", t0, mark_time);
+      env.slice("mark", mark_time, env.now());
       env.sleep(c_.interval);
 
       // 2. Scan: pages still marked were not touched during the interval.
       const TimeNs t1 = env.now();
       std::vector<std::uint64_t> cold = scan_cold(0, as_.pages(), rwp);
+      ++scan_no_;
       classify(cold, mark_time);
       env.cpu(last_scan_cost_);
       s_.cpu_scan_ns += last_scan_cost_;
@@ -100,7 +111,10 @@ class UffdWorkingSet final : public VmmPolicy {
       const TimeNs t2 = env.now();
       if (c_.sync_eviction) set_mode(env, false);
       if (c_.recheck) cand = recheck(env, cand, rwp);
-      evict(env, cand);
+      // From here a fault on a candidate drops it from this eviction (the handler resolves
+      // it as usual) unless its pwrite has already started.
+      for (auto g : cand) set_state(g, Eviction::Pending);
+      evict(env, cand, mark_time);
       if (c_.sync_eviction) set_mode(env, true);
       env.slice("evict", t2, env.now());
     }
@@ -110,15 +124,19 @@ class UffdWorkingSet final : public VmmPolicy {
     ++s_.handled_faults;
     env.cpu(uffd_.costs().roundtrip_ns);
     s_.cpu_handler_ns += uffd_.costs().roundtrip_ns;
-    if (evicting_[m.gfn]) {
-      // The page is being written out: let the eviction finish, then the vCPU retries and
-      // takes a MISSING fault that fetches it back.
-      env.wait_eviction();
+    if (state(m.gfn) == Eviction::InFlight) {
+      // The page is being written out: let its batch finish, then the vCPU retries and takes
+      // a MISSING fault that fetches it back.
+      while (state(m.gfn) == Eviction::InFlight) env.wait_eviction();
       return;
     }
+    if (state(m.gfn) == Eviction::Pending) set_state(m.gfn, Eviction::None);  // touched: keep it
     uffd::IoctlResult r;
     switch (m.reason) {
-      case mm::UffdReason::Missing: r = fetch(m, env); break;
+      case mm::UffdReason::Missing:
+        if (!pte::none(as_.pte_at(m.gfn))) return;  // already resolved for another vCPU
+        r = fetch(m, env);
+        break;
       case mm::UffdReason::Minor: r = uffd_.cont(m.gfn); break;
       case mm::UffdReason::Rwp: r = uffd_.rwprotect(m.gfn, 1, false); break;
       case mm::UffdReason::Wp: r = uffd_.writeprotect(m.gfn, 1, false); break;
@@ -126,7 +144,24 @@ class UffdWorkingSet final : public VmmPolicy {
     charge(env, r, s_.cpu_handler_ns);
   }
 
+  void finish() override {
+    // Pages still in the tier at the end were never fetched back: a write that raced their
+    // eviction is lost all the same.
+    for (std::uint64_t g = 0; g < as_.pages(); ++g)
+      if ((meta_[g] & meta::kInTier) && tier_version(g) != version16(as_.data_version(g)))
+        note_lost(-1, g, tier_version(g), version16(as_.data_version(g)));
+  }
+
  private:
+  static std::uint32_t version16(std::uint32_t v) { return v & 0xffff; }
+  std::uint32_t tier_version(std::uint64_t g) const { return meta_[g] >> meta::kVersionShift; }
+  Eviction state(std::uint64_t g) const { return static_cast<Eviction>((meta_[g] & meta::kStateMask) >> meta::kStateShift); }
+  void set_state(std::uint64_t g, Eviction e) {
+    meta_[g] = (meta_[g] & ~meta::kStateMask) | (static_cast<std::uint32_t>(e) << meta::kStateShift);
+  }
+  unsigned age(std::uint64_t g) const { return meta_[g] & meta::kAgeMask; }
+  void set_age(std::uint64_t g, unsigned a) { meta_[g] = (meta_[g] & ~meta::kAgeMask) | std::min(a, 255u); }
+
   // Accounts an ioctl and spends its CPU time (during which other actors run).
   uffd::IoctlResult charge(VmmEnv& env, const uffd::IoctlResult& r, TimeNs& bucket) {
     VMEMSIM_CHECK(r.error.empty() || r.error == "EEXIST", "uffd ioctl failed: " << r.error);
@@ -172,9 +207,9 @@ class UffdWorkingSet final : public VmmPolicy {
     return out;
   }
 
-  // Compares the scan with ground truth (hidden from the VMM): a page reported cold that was
-  // really accessed since marking is false-cold; a resident page reported hot that was not is
-  // false-hot.
+  // Compares the scan with ground truth (hidden from the VMM, read here only for metrics): a
+  // page reported cold that was really accessed since marking is false-cold; a resident page
+  // reported hot that was not is false-hot.
   void classify(const std::vector<std::uint64_t>& cold, TimeNs mark_time) {
     std::uint64_t fc = 0, fh = 0, est = 0, truth = 0;
     std::size_t ci = 0;
@@ -188,11 +223,11 @@ class UffdWorkingSet final : public VmmPolicy {
       if (!resident) continue;
       if (is_cold) {
         fc += accessed;
-        age_[g] = static_cast<std::uint8_t>(std::min(255, age_[g] + 1));
+        set_age(g, age(g) + 1);
       } else {
         ++est;
         fh += !accessed;
-        age_[g] = 0;
+        set_age(g, 0);
       }
     }
     s_.false_cold = fc;
@@ -212,7 +247,7 @@ class UffdWorkingSet final : public VmmPolicy {
     }
     for (auto g : cold) {
       if (out.size() >= budget) break;
-      if (age_[g] >= c_.age_threshold && !pte::zero_page(as_.pte_at(g))) out.push_back(g);
+      if (age(g) >= c_.age_threshold && !pte::zero_page(as_.pte_at(g))) out.push_back(g);
     }
     return out;
   }
@@ -234,53 +269,56 @@ class UffdWorkingSet final : public VmmPolicy {
     return out;
   }
 
-  void evict(VmmEnv& env, const std::vector<std::uint64_t>& cand) {
-    for (std::size_t i = 0; i < cand.size(); i += c_.batch) {
-      const std::size_t n = std::min<std::size_t>(c_.batch, cand.size() - i);
-      std::vector<std::uint64_t> batch(cand.begin() + static_cast<std::ptrdiff_t>(i),
-                                       cand.begin() + static_cast<std::ptrdiff_t>(i + n));
+  void evict(VmmEnv& env, const std::vector<std::uint64_t>& cand, TimeNs mark_time) {
+    std::size_t i = 0;
+    while (i < cand.size()) {
+      // The next batch: candidates no fault has claimed since they were chosen.
+      std::vector<std::uint64_t> batch;
+      for (; i < cand.size() && batch.size() < c_.batch; ++i)
+        if (state(cand[i]) == Eviction::Pending) batch.push_back(cand[i]);
+      if (batch.empty()) break;
       // pwrite copies the data as it is now: record the version it carries.
       for (auto g : batch) {
-        evicting_[g] = 1;
-        tier_version_[g] = as_.data_version(g) + 1;
+        set_state(g, Eviction::InFlight);
+        meta_[g] = (meta_[g] & 0xffff) | meta::kInTier | (version16(as_.data_version(g)) << meta::kVersionShift);
+        // ground truth: was the page really idle since marking? (metric only)
+        s_.evicted_while_hot += as_.last_access(g) >= mark_time;
       }
+      const std::uint64_t n = batch.size();
       env.tier_write(n);  // vCPUs keep running while the I/O is in flight
       s_.tier_bytes_written += n * core::kPageSize;
       charge(env, uffd_.dontneed(batch), s_.cpu_ioctl_ns);
       if (!as_.anon()) charge(env, uffd_.punch_hole(batch), s_.cpu_ioctl_ns);
-      const TimeNs now = env.now();
       for (auto g : batch) {
-        evicting_[g] = 0;
-        evict_time_[g] = now + 1;
-        age_[g] = 0;
+        set_state(g, Eviction::None);
+        set_age(g, 0);
+        evict_scan_[g] = static_cast<std::uint16_t>(scan_no_);
       }
       s_.evicted_pages += n;
       s_.evicted_now += n;
       s_.tier_bytes_stored += n * stored_bytes_per_page();
       env.eviction_done();  // UFFDIO_WAKE: faults waiting on these pages retry (and go MISSING)
     }
+    for (; i < cand.size(); ++i) set_state(cand[i], Eviction::None);
   }
 
   uffd::IoctlResult fetch(const FaultMsg& m, VmmEnv& env) {
     const std::uint64_t g = m.gfn;
-    if (!pte::none(as_.pte_at(g))) return uffd::IoctlResult{};  // already resolved by another fault
-    if (tier_version_[g] == 0) {
+    if (!(meta_[g] & meta::kInTier)) {
       // Never evicted: the first touch of the page (UFFDIO_ZEROPAGE for a read).
       ++s_.first_touch_faults;
-      const std::uint32_t latest = as_.data_version(g);
-      if (latest != 0) note_lost(env, g, 0, latest);
+      const std::uint32_t latest = version16(as_.data_version(g));
+      if (latest != 0) note_lost(env.now(), g, 0, latest);
       return uffd_.copy(g, m.cpu_node, !m.write);
     }
     env.tier_read(1);
     s_.tier_bytes_read += core::kPageSize;
-    const std::uint32_t fetched = tier_version_[g] - 1;
-    const std::uint32_t latest = as_.data_version(g);
-    if (fetched != latest) note_lost(env, g, fetched, latest);
+    const std::uint32_t fetched = tier_version(g);
+    const std::uint32_t latest = version16(as_.data_version(g));
+    if (fetched != latest) note_lost(env.now(), g, fetched, latest);
     // "evicted, then touched again within the age window": the eviction was a mistake.
-    if (env.now() - (evict_time_[g] - 1) < c_.interval * static_cast<TimeNs>(c_.age_threshold))
-      ++s_.false_cold_evictions;
-    tier_version_[g] = 0;
-    evict_time_[g] = 0;
+    if (static_cast<std::uint16_t>(scan_no_ - evict_scan_[g]) < c_.age_threshold) ++s_.false_cold_evictions;
+    meta_[g] &= ~(meta::kInTier | (0xffffu << meta::kVersionShift));
     ++s_.fetched_pages;
     --s_.evicted_now;
     s_.tier_bytes_stored -= stored_bytes_per_page();
@@ -293,19 +331,19 @@ class UffdWorkingSet final : public VmmPolicy {
     return static_cast<std::uint64_t>(static_cast<double>(core::kPageSize) / c_.tier.compression_ratio);
   }
 
-  void note_lost(VmmEnv& env, std::uint64_t g, std::uint32_t fetched, std::uint32_t latest) {
+  // t < 0: found by the end-of-run audit.
+  void note_lost(TimeNs t, std::uint64_t g, std::uint32_t fetched, std::uint32_t latest) {
     ++s_.lost_writes;
-    if (s_.lost_log.size() < 10) s_.lost_log.push_back({env.now(), g, fetched, latest});
+    if (s_.lost_log.size() < 10) s_.lost_log.push_back({t, g, fetched, latest});
     as_.set_data_version(g, fetched);  // the data in memory is the old one from now on
   }
 
   Config c_;
   mm::AddressSpace& as_;
   uffd::Uffd uffd_;
-  core::FlatArray<std::uint8_t> age_;
-  core::FlatArray<std::uint32_t> tier_version_;  // version + 1 of the tier copy, 0 = none
-  core::FlatArray<TimeNs> evict_time_;           // time + 1 of the eviction
-  core::FlatArray<std::uint8_t> evicting_;
+  core::FlatArray<std::uint32_t> meta_;
+  core::FlatArray<std::uint16_t> evict_scan_;  // scan number at eviction (mod 2^16)
+  std::uint64_t scan_no_ = 0;
   VmmStats s_;
   TimeNs last_scan_cost_ = 0;
 };

@@ -56,7 +56,7 @@ class VmmEnv {
 };
 
 struct LostWrite {
-  TimeNs t;
+  TimeNs t;  // when found; -1 = by the end-of-run audit (never fetched back)
   std::uint64_t gfn;
   std::uint32_t fetched_version, latest_version;
 };
@@ -65,7 +65,9 @@ struct LostWrite {
 struct VmmStats {
   std::uint64_t scans = 0, pages_walked = 0, marked = 0;
   std::uint64_t evicted_pages = 0, fetched_pages = 0, evicted_now = 0;
-  std::uint64_t lost_writes = 0, false_cold_evictions = 0;
+  std::uint64_t lost_writes = 0;
+  std::uint64_t false_cold_evictions = 0;  // fetched back within age_threshold scans of eviction
+  std::uint64_t evicted_while_hot = 0;     // truth: accessed between marking and eviction
   std::uint64_t handled_faults = 0, first_touch_faults = 0;
   std::uint64_t tier_bytes_written = 0, tier_bytes_read = 0, tier_bytes_stored = 0;
   std::uint64_t ioctls = 0, tlb_flushes = 0;
@@ -81,6 +83,8 @@ class VmmPolicy {
   virtual ~VmmPolicy() = default;
   virtual void run_agent(VmmEnv& env, TimeNs until) = 0;
   virtual void handle_fault(const FaultMsg& m, VmmEnv& env) = 0;
+  // After the run: end-of-run audits (e.g. lost writes on pages never fetched back).
+  virtual void finish() = 0;
   virtual const VmmStats& stats() const = 0;
   virtual const TierSpec& tier() const = 0;
 };

@@ -1,5 +1,7 @@
 #include "models/uffd/uffd.hpp"
 
+#include <algorithm>
+
 #include "sim/core/error.hpp"
 
 namespace vmemsim::uffd {
@@ -9,6 +11,10 @@ using mm::Variant;
 namespace pte = mm::pte;
 
 Uffd::Uffd(mm::AddressSpace& as, Costs costs, unsigned vcpus) : as_(as), costs_(costs), vcpus_(vcpus) {}
+
+std::uint64_t Uffd::clamp(std::uint64_t start, std::uint64_t len) const {
+  return std::min(as_.pages(), start + std::min(len, as_.pages()));
+}
 
 IoctlResult Uffd::finish(std::uint64_t ptes, bool flush) const {
   IoctlResult r;
@@ -61,7 +67,7 @@ IoctlResult Uffd::unregister() {
     } else if (pte::uffd(p)) {
       mm::Pte& q = as_.slots()[g].pte;
       q &= ~pte::kUffd;
-      if (pte::present(q) && u.wp) q |= pte::kWrite;
+      if (pte::present(q) && u.wp && !pte::zero_page(q)) q |= pte::kWrite;
       ++n;
     }
   }
@@ -73,7 +79,7 @@ IoctlResult Uffd::deactivate(std::uint64_t start, std::uint64_t len) {
   if (variant() != Variant::RfcV1) return einval("UFFDIO_DEACTIVATE is an rfc-v1 ioctl");
   if (!as_.uffd().minor) return einval("UFFDIO_DEACTIVATE needs a MODE_MINOR registration");
   std::uint64_t n = 0;
-  for (std::uint64_t g = start; g < start + len; ++g) {
+  for (std::uint64_t g = start; g < clamp(start, len); ++g) {
     const mm::Pte p = as_.pte_at(g);
     if (as_.anon()) {
       // 03/12: plain PROT_NONE, the page stays resident. A PTE already PROT_NONE (a NUMA
@@ -94,7 +100,7 @@ IoctlResult Uffd::rwprotect(std::uint64_t start, std::uint64_t len, bool protect
   if (variant() != Variant::Rwp) return einval("UFFDIO_RWPROTECT is an rwp ioctl");
   if (!as_.uffd().rwp) return einval("UFFDIO_RWPROTECT needs a MODE_RWP registration");
   std::uint64_t n = 0;
-  for (std::uint64_t g = start; g < start + len; ++g) {
+  for (std::uint64_t g = start; g < clamp(start, len); ++g) {
     mm::Pte& p = as_.slots()[g].pte;
     if (protect) {
       if (pte::swap(p)) {
@@ -124,9 +130,23 @@ IoctlResult Uffd::rwprotect(std::uint64_t start, std::uint64_t len, bool protect
 IoctlResult Uffd::writeprotect(std::uint64_t start, std::uint64_t len, bool protect) {
   if (!as_.uffd().wp) return einval("UFFDIO_WRITEPROTECT needs a MODE_WP registration");
   std::uint64_t n = 0;
-  for (std::uint64_t g = start; g < start + len; ++g) {
+  for (std::uint64_t g = start; g < clamp(start, len); ++g) {
     mm::Pte& p = as_.slots()[g].pte;
-    if (!pte::present(p) || pte::protnone(p)) continue;
+    if (pte::swap(p)) {  // pte_swp_mkuffd_wp(): the marker rides in the swap entry
+      if (protect != pte::uffd(p)) {
+        p ^= pte::kUffd;
+        ++n;
+      }
+      continue;
+    }
+    if (!pte::present(p)) continue;
+    if (pte::protnone(p)) {  // the marker is kept under a NUMA PROT_NONE; write stays off
+      if (protect != pte::uffd(p)) {
+        p = (p ^ pte::kUffd) & ~pte::kWrite;
+        ++n;
+      }
+      continue;
+    }
     if (protect && !pte::uffd(p)) {
       p = (p & ~pte::kWrite) | pte::kUffd;
       ++n;
@@ -192,13 +212,13 @@ std::uint32_t Uffd::categories(std::uint64_t gfn) const {
     c |= cat::kPresent;
     if (pte::zero_page(p)) c |= cat::kPfnZero;
     if (!as_.anon()) c |= cat::kFile;
-    if (u.wp && !pte::uffd(p)) c |= cat::kWritten;
+    if (!pte::uffd(p)) c |= cat::kWritten;  // pagemap: WRITTEN whenever the uffd-wp bit is clear
     // 09/12: anon PROT_NONE in a MINOR VMA -- a NUMA hinting PTE matches too.
     if (variant() == Variant::RfcV1 && as_.anon() && u.minor && pte::protnone(p)) c |= cat::kUffdDeactivated;
     if (variant() == Variant::Rwp && u.rwp && !pte::uffd(p)) c |= cat::kAccessed;
   } else if (pte::swap(p)) {
     c |= cat::kSwapped;
-    if (u.wp && !pte::uffd(p)) c |= cat::kWritten;
+    if (!pte::uffd(p)) c |= cat::kWritten;
   }
   return c;
 }

@@ -103,6 +103,7 @@ class Uffd {
 
  private:
   IoctlResult finish(std::uint64_t ptes, bool flush) const;
+  std::uint64_t clamp(std::uint64_t start, std::uint64_t len) const;  // end of a range, within the VMA
   mm::AddressSpace& as_;
   Costs costs_;
   unsigned vcpus_;

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdio>
 #include <deque>
-#include <mutex>
 #include <stdexcept>
 
 #include "sim/output/recorder.hpp"
@@ -78,11 +77,9 @@ Platform build_platform(const scenario::Scenario& sc) {
   return pf;
 }
 
-struct VcpuWait {
-  sg4::ConditionVariablePtr cv = sg4::ConditionVariable::create();
-  bool resolved = false;
-};
-
+// Synchronisation between the actors of a VM uses semaphores only: actors are cooperative,
+// so shared state needs no mutex between blocking calls, and an actor killed while waiting
+// (daemons are killed when the run ends) holds no lock to unwind.
 struct Pending {
   reclaim::FaultMsg msg;
   std::size_t vcpu;
@@ -99,13 +96,11 @@ struct VmRuntime {
   sg4::Disk* swap = nullptr;
   sg4::Host* server = nullptr;
   double flop_per_ns = 1;
-  sg4::MutexPtr mtx = sg4::Mutex::create();
-  sg4::ConditionVariablePtr handler_cv = sg4::ConditionVariable::create();
-  sg4::ConditionVariablePtr lock_cv = sg4::ConditionVariable::create();
-  sg4::ConditionVariablePtr evict_cv = sg4::ConditionVariable::create();
-  std::deque<Pending> queue;
-  std::vector<VcpuWait> waits;
-  std::uint64_t evictions_done = 0;
+  std::deque<Pending> queue;                          // sync userfaults not yet read by the handler
+  sg4::SemaphorePtr queue_sem = sg4::Semaphore::create(0);  // released once per queued message
+  std::vector<sg4::SemaphorePtr> vcpu_sem;             // a blocked vCPU waits on its own
+  std::vector<sg4::SemaphorePtr> lock_waiters;         // vCPUs waiting for the mmap write lock
+  std::vector<sg4::SemaphorePtr> eviction_waiters;     // handler waits for an eviction batch
   int agent_track = -1, handler_track = -1;
   std::vector<int> vcpu_tracks;
 };
@@ -131,6 +126,11 @@ void compute(double flop_per_ns, TimeNs d) {
 }
 
 // The VMM's view of the platform (reclaim::VmmEnv) for one VM, on SimGrid.
+void release_all(std::vector<sg4::SemaphorePtr>& waiters) {
+  for (auto& w : waiters) w->release();
+  waiters.clear();
+}
+
 class SimVmmEnv final : public reclaim::VmmEnv {
  public:
   explicit SimVmmEnv(VmRuntime& rt) : rt_(rt) {}
@@ -144,26 +144,24 @@ class SimVmmEnv final : public reclaim::VmmEnv {
   void mmap_write_lock() override { rt_.vm->as->set_mmap_write_locked(true); }
   void mmap_write_unlock() override {
     rt_.vm->as->set_mmap_write_locked(false);
-    rt_.lock_cv->notify_all();
+    release_all(rt_.lock_waiters);
   }
   void wake_blocked_faults() override {
-    std::unique_lock lk(*rt_.mtx);
+    // sync -> async: queued minor/RWP faults retry and auto-resolve. MISSING and WP faults
+    // still need the handler (async mode cannot resolve them) and stay queued.
+    std::deque<Pending> keep;
     for (const auto& p : rt_.queue) {
-      rt_.waits[p.vcpu].resolved = true;
-      rt_.waits[p.vcpu].cv->notify_all();
+      if (p.msg.reason == mm::UffdReason::Minor || p.msg.reason == mm::UffdReason::Rwp) rt_.vcpu_sem[p.vcpu]->release();
+      else keep.push_back(p);
     }
-    rt_.queue.clear();
+    rt_.queue.swap(keep);
   }
   void wait_eviction() override {
-    std::unique_lock lk(*rt_.mtx);
-    const std::uint64_t seen = rt_.evictions_done;
-    while (rt_.evictions_done == seen) rt_.evict_cv->wait(lk);
+    auto sem = sg4::Semaphore::create(0);
+    rt_.eviction_waiters.push_back(sem);
+    sem->acquire();
   }
-  void eviction_done() override {
-    std::unique_lock lk(*rt_.mtx);
-    ++rt_.evictions_done;
-    rt_.evict_cv->notify_all();
-  }
+  void eviction_done() override { release_all(rt_.eviction_waiters); }
   void slice(const char* what, TimeNs start, TimeNs end) override;
 
  private:
@@ -173,24 +171,17 @@ class SimVmmEnv final : public reclaim::VmmEnv {
     switch (t.kind) {
       case reclaim::TierKind::Ssd: {
         // SimGrid disks model bandwidth sharing; the device latency is added per I/O. The I/O
-        // runs in a fresh short-lived actor: in SimGrid 3.32 every disk I/O an actor makes
-        // stays on that actor's activity list, so each later execute() of the same actor walks
-        // all of its past I/Os (measured: 20k I/Os made a VMM thread's executes 4x slower).
-        bool done = false;
+        // runs in a fresh short-lived actor that this one joins: in SimGrid 3.32 every disk I/O
+        // an actor makes stays on that actor's activity list, so each later execute() of the
+        // same actor walks all of its past I/Os (measured: 20k I/Os made a VMM thread's
+        // executes 4x slower).
         sg4::Disk* disk = rt_.swap;
         const TimeNs lat = rt_.host->swap.latency_ns;
-        auto mtx = rt_.mtx;
-        auto cv = sg4::ConditionVariable::create();
-        sg4::Actor::create("io", rt_.vmm_host, [disk, lat, bytes, write, &done, mtx, cv] {
+        sg4::Actor::create("io", rt_.vmm_host, [disk, lat, bytes, write] {
           if (lat > 0) sg4::this_actor::sleep_for(to_seconds(lat));
           if (write) disk->write(bytes);
           else disk->read(bytes);
-          std::unique_lock lk(*mtx);
-          done = true;
-          cv->notify_all();
-        });
-        std::unique_lock lk(*rt_.mtx);
-        while (!done) cv->wait(lk);
+        })->join();
         break;
       }
       case reclaim::TierKind::Remote:
@@ -229,20 +220,19 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
       if (r.stop == mm::Vcpu::Stop::Blocked) {
         VMEMSIM_CHECK(rt->vm->vmm, name << ": sync userfault without a handler");
         const TimeNs t0 = now_ns();
-        {
-          std::unique_lock lk(*rt->mtx);
-          rt->waits[idx].resolved = false;
-          rt->queue.push_back({{r.gfn, r.write, r.reason, vcpu->config().node}, idx});
-          rt->handler_cv->notify_one();
-          while (!rt->waits[idx].resolved) rt->waits[idx].cv->wait(lk);
-        }
+        rt->queue.push_back({{r.gfn, r.write, r.reason, vcpu->config().node}, idx});
+        rt->queue_sem->release();
+        rt->vcpu_sem[idx]->acquire();  // released by the handler, or by SET_MODE(async)
         const TimeNs t1 = now_ns();
         rt->vm->stall_ns.add(t1 - t0);
         st.timeline->slice(rt->vcpu_tracks[idx], mm::uffd_reason_name(r.reason), t0, t1);
       } else if (r.stop == mm::Vcpu::Stop::LockWait) {
         const TimeNs t0 = now_ns();
-        std::unique_lock lk(*rt->mtx);
-        while (rt->vm->as->mmap_write_locked()) rt->lock_cv->wait(lk);
+        while (rt->vm->as->mmap_write_locked()) {
+          auto sem = sg4::Semaphore::create(0);
+          rt->lock_waiters.push_back(sem);
+          sem->acquire();
+        }
         ++rt->vm->lock_stalls;
         rt->vm->lock_stall_ns += now_ns() - t0;
         st.timeline->slice(rt->vcpu_tracks[idx], "mmap_lock", t0, now_ns());
@@ -259,20 +249,14 @@ void handler_actor(VmRuntime* rt) {
   SimVmmEnv env(*rt);
   try {
     for (;;) {
-      Pending p;
-      {
-        std::unique_lock lk(*rt->mtx);
-        while (rt->queue.empty()) rt->handler_cv->wait(lk);
-        p = rt->queue.front();
-        rt->queue.pop_front();
-      }
+      rt->queue_sem->acquire();
+      if (rt->queue.empty()) continue;  // its message was woken by SET_MODE(async)
+      const Pending p = rt->queue.front();
+      rt->queue.pop_front();
       const TimeNs t0 = now_ns();
+      rt->vm->as->userfault_delivered(p.msg.gfn);
       rt->vm->vmm->handle_fault(p.msg, env);
-      {
-        std::unique_lock lk(*rt->mtx);
-        rt->waits[p.vcpu].resolved = true;
-        rt->waits[p.vcpu].cv->notify_all();
-      }
+      rt->vcpu_sem[p.vcpu]->release();
       rt->st->timeline->slice(rt->handler_track, mm::uffd_reason_name(p.msg.reason), t0, now_ns());
     }
   } catch (const std::exception& e) {
@@ -344,7 +328,7 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
     rt->flop_per_ns = rt->host->core_speed / 1e9;
     rt->swap = pf.swap[vm.spec->host];
     rt->vmm_host = pf.node_hosts[vm.spec->host][vm.spec->cpu_nodes.front()];
-    rt->waits.resize(vm.vcpus.size());
+    for (std::size_t i = 0; i < vm.vcpus.size(); ++i) rt->vcpu_sem.push_back(sg4::Semaphore::create(0));
     const int pid = static_cast<int>(v);
     for (std::size_t i = 0; i < vm.vcpus.size(); ++i) {
       const unsigned node = vm.vcpus[i]->config().node;
@@ -371,6 +355,8 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
 
   e.run();
   if (!st.error.empty()) throw std::runtime_error(st.error);
+  for (auto& vm : world.vms)
+    if (vm.vmm) vm.vmm->finish();
   if (opt.check_invariants) world.check_invariants();
 
   RunOutcome out;

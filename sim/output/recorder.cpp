@@ -139,6 +139,7 @@ Json Recorder::body() const {
           {"lost_writes", m.lost_writes},
           {"lost_writes_first", lost},
           {"false_cold_evictions", m.false_cold_evictions},
+          {"evicted_while_hot", m.evicted_while_hot},
           {"scans", m.scans},
           {"pages_walked", m.pages_walked},
           {"pages_marked", m.marked},

@@ -196,11 +196,12 @@ TEST_CASE("ground-truth working set counts pages by the epoch of their last acce
   CHECK(as.last_access(1) == 900);
   CHECK(as.last_access(0) == 1500);
   CHECK(as.last_access(5) == -1);
-  CHECK(as.true_wss(1000, 1000) == 1);  // [0,1000): page 1
-  CHECK(as.true_wss(2000, 1000) == 1);  // [1000,2000): page 0
-  CHECK(as.true_wss(2000, 2000) == 2);
+  // Pages whose last access is at or after now - window, later stamps included.
+  CHECK(as.true_wss(1000, 1000) == 3);
+  CHECK(as.true_wss(2000, 1000) == 2);  // pages 0 (1500) and 2 (2500)
+  CHECK(as.true_wss(2000, 2000) == 3);
   CHECK(as.true_wss(3000, 3000) == 3);
-  CHECK(as.true_wss(3000, 1000) == 1);
+  CHECK(as.true_wss(3000, 1000) == 1);  // page 2
 }
 
 TEST_CASE("vCPU quantum: costs add up, remote accesses counted, stream independent of quantum", "[mm]") {

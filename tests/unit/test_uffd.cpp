@@ -385,12 +385,17 @@ SCENARIO("GUP through PROT_NONE (seed 002 gup_can_follow_protnone)", "[uffd]") {
   GIVEN("rfc-v1 and a GUP without FOLL_HONOR_NUMA_FAULT") {
     Fix f(Variant::RfcV1, Backing::Anon);
     setup(f);
-    auto o = f.as.gup(0, true, false, 0, 0, invisible);
-    THEN("it follows the PTE silently: the access never reaches uffd") {
+    auto o = f.as.gup(0, false, false, 0, 0, invisible);
+    THEN("a read follows the PTE silently: the access never reaches uffd") {
       CHECK(o.ok());
       CHECK(invisible);
       CHECK(pte::protnone(f.as.pte_at(0)));
       CHECK(f.as.gup_invisible() == 1);
+    }
+    THEN("a write cannot: a PROT_NONE PTE is never pte_write(), so FOLL_WRITE faults") {
+      auto w = f.as.gup(0, true, false, 0, 0, invisible);
+      CHECK(w.kind == FaultKind::UffdMinorAsync);
+      CHECK_FALSE(invisible);
     }
   }
   GIVEN("rfc-v1 and FOLL_HONOR_NUMA_FAULT") {

@@ -188,3 +188,29 @@ SCENARIO("the lost-write oracle sees a write that races the eviction", "[vmm]") 
     }
   }
 }
+
+SCENARIO("a candidate touched while an earlier batch is in flight is dropped from the eviction", "[vmm]") {
+  // uffd-ws in sync mode with more candidates than one batch: while batch 1 is being written,
+  // a vCPU reads page 15 (a later batch), blocks, the handler resolves it, and the vCPU then
+  // writes it. The page must not be evicted afterwards: its write would be lost.
+  World w(Variant::RfcV1);
+  auto pol = make(*reclaim::find_policy("uffd-ws"), w.as, Variant::RfcV1,
+                  R"({"interval": "1ms", "age_threshold": 1, "batch_pages": 2})");
+  FakeEnv env;
+  env.as_ = &w.as;
+  env.on_sleep = [&] { REQUIRE(w.touch(0, true, env.t)); };
+  bool done = false;
+  env.on_tier_write = [&] {
+    if (done) return;
+    done = true;
+    REQUIRE_FALSE(w.touch(15, false, env.t));  // sync: blocks
+    pol->handle_fault({15, false, UffdReason::Minor, 0}, env);
+    REQUIRE(w.touch(15, true, env.t));
+  };
+  pol->run_agent(env, 1500000);
+  pol->finish();
+  CHECK(done);
+  CHECK(pte::present(w.as.pte_at(15)));
+  CHECK(pol->stats().lost_writes == 0);
+  CHECK(pol->stats().evicted_pages == 14);  // cold pages 1-15, less page 15
+}
