@@ -49,26 +49,7 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-Json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw core::InputError(path, {{"", "cannot open file"}});
-  try {
-    return Json::parse(in, nullptr, true, /*ignore_comments=*/true);
-  } catch (const Json::parse_error& e) {
-    throw core::InputError(path, {{"", std::string("not valid JSON: ") + e.what()}});
-  }
-}
-
-// One JSON pointer token, escaped (~ -> ~0, / -> ~1).
-std::string escape_token(const std::string& s) {
-  std::string r;
-  for (char c : s) {
-    if (c == '~') r += "~0";
-    else if (c == '/') r += "~1";
-    else r += c;
-  }
-  return r;
-}
+using scenario::read_json_file;
 
 bool valid_pointer(const std::string& p, std::string* why) {
   if (p.empty() || p[0] != '/') {
@@ -191,7 +172,7 @@ std::string csv_field(const std::string& s) {
 
 void flatten(const std::string& col, const Json& v, std::vector<std::pair<std::string, Json>>& out) {
   if (v.is_object() && !v.empty()) {
-    for (auto it = v.begin(); it != v.end(); ++it) flatten(col + "/" + escape_token(it.key()), it.value(), out);
+    for (auto it = v.begin(); it != v.end(); ++it) flatten(col + "/" + core::escape_pointer_token(it.key()), it.value(), out);
   } else {
     out.emplace_back(col, v);
   }
@@ -270,7 +251,7 @@ SweepSpec read_sweep_file(const std::string& path, const Json& doc) {
     std::string m = "unknown key '" + it.key() + "'";
     std::string d = core::did_you_mean(it.key(), kSweepKeys);
     if (!d.empty()) m += " (did you mean '" + d + "'?)";
-    sink.add("/" + escape_token(it.key()), m);
+    sink.add("/" + core::escape_pointer_token(it.key()), m);
   }
   if (doc.contains("name")) {
     if (!doc["name"].is_string() || doc["name"].get<std::string>().empty()) sink.add("/name", "expected a non-empty string");
@@ -297,7 +278,7 @@ SweepSpec read_sweep_file(const std::string& path, const Json& doc) {
     else
       for (auto it = s.begin(); it != s.end(); ++it) {
         std::string why;
-        if (!valid_pointer(it.key(), &why)) sink.add("/set/" + escape_token(it.key()), why);
+        if (!valid_pointer(it.key(), &why)) sink.add("/set/" + core::escape_pointer_token(it.key()), why);
         else sp.sets[it.key()] = it.value();
       }
   }
@@ -320,7 +301,7 @@ SweepSpec read_sweep_file(const std::string& path, const Json& doc) {
         std::string m = "unknown key '" + it.key() + "'";
         std::string d = core::did_you_mean(it.key(), kAxisKeys);
         if (!d.empty()) m += " (did you mean '" + d + "'?)";
-        sink.add(at + "/" + escape_token(it.key()), m);
+        sink.add(at + "/" + core::escape_pointer_token(it.key()), m);
       }
       if (!a.contains("pointer")) sink.add(at + "/pointer", "missing");
       else if (!a["pointer"].is_string()) sink.add(at + "/pointer", "expected a JSON pointer string");
@@ -500,7 +481,7 @@ std::vector<SweepPoint> expand_points(const SweepSpec& sp) {
         scenario::apply_override(doc, it.key() + "=" + it.value().dump(), sp.base_file);
       } catch (const core::InputError& e) {
         for (const auto& p : e.problems())
-          add(sp.file == kCommandLine ? "/set" : "/set/" + escape_token(it.key()),
+          add(sp.file == kCommandLine ? "/set" : "/set/" + core::escape_pointer_token(it.key()),
               "'" + it.key() + "': " + strip_set_prefix(p.message));
         ok = false;
       }
@@ -542,7 +523,7 @@ std::vector<SweepPoint> expand_points(const SweepSpec& sp) {
           bool from_set = false;
           for (auto it = sp.sets.begin(); it != sp.sets.end(); ++it)
             if (!p.pointer.empty() && (pointer_covers(it.key(), p.pointer) || pointer_covers(p.pointer, it.key()))) {
-              where = sp.file == kCommandLine ? "/set" : "/set/" + escape_token(it.key());
+              where = sp.file == kCommandLine ? "/set" : "/set/" + core::escape_pointer_token(it.key());
               msg = "'" + it.key() + "' gives an invalid scenario: " + sp.base_file + ":" +
                     (p.pointer.empty() ? "/" : p.pointer) + ": " + p.message;
               from_set = true;

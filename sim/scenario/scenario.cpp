@@ -601,16 +601,18 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
   return sc;
 }
 
-Scenario load_scenario(const std::string& path, const Overrides& ov) {
+Json read_json_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw core::InputError(path, {{"", "cannot open file"}});
-  Json doc;
   try {
-    doc = Json::parse(in, nullptr, true, /*ignore_comments=*/true);
+    return Json::parse(in, nullptr, true, /*ignore_comments=*/true);
   } catch (const Json::parse_error& e) {
     throw core::InputError(path, {{"", std::string("not valid JSON: ") + e.what()}});
   }
-  return parse_scenario(std::move(doc), path, ov);
+}
+
+Scenario load_scenario(const std::string& path, const Overrides& ov) {
+  return parse_scenario(read_json_file(path), path, ov);
 }
 
 }  // namespace vmemsim::scenario

@@ -120,6 +120,9 @@ struct Overrides {
   std::vector<std::string> sets;  // "/json/pointer=value"
 };
 
+// A JSON file (comments allowed); a missing file or a syntax error is an InputError.
+Json read_json_file(const std::string& path);
+
 // Reads and validates; throws core::InputError (exit 2) listing every problem.
 Scenario load_scenario(const std::string& path, const Overrides& ov = {});
 // Same, from an in-memory document (tests; `file` names it in messages).
