@@ -23,9 +23,11 @@ def did_you_mean(word, choices, n=3):
     """' (did you mean: a, b?)' for the closest choices, or ''."""
     close = difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)
     if not close:
-        # also try the last path component, e.g. 'anon_alloc' -> 'faults.anon_alloc'
-        tail = {c.rsplit(".", 1)[-1]: c for c in choices}
-        close = [tail[t] for t in difflib.get_close_matches(word.rsplit(".", 1)[-1], list(tail), n=n, cutoff=0.6)]
+        # also try the last path component: 'anon_aloc' -> 'faults.anon_alloc', 'thet' -> '/vms/0/workload/theta'
+        def last(x):
+            return x.replace("/", ".").rsplit(".", 1)[-1]
+        tail = {last(c): c for c in choices}
+        close = [tail[t] for t in difflib.get_close_matches(last(word), list(tail), n=n, cutoff=0.6)]
     return f" (did you mean: {', '.join(close)}?)" if close else ""
 
 

@@ -23,6 +23,7 @@ DPI = 120
 WIDTH = 9.0          # inches -> 1080 px
 ROW_HEIGHT = 4.5     # inches -> 540 px per row of axes
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+CHAR_PX = 9.5       # average width of a 10 pt character at DPI, for layout estimates
 COLORS = [matplotlib.colormaps["tab10"](i) for i in range(10)]
 LINESTYLES = ["-", "--", ":", "-."]
 MARKERS = ["o", "s", "^", "D", "v", "P"]
@@ -94,6 +95,21 @@ def _compact(v, _pos=None):
     return f"{v:.4g}"
 
 
+def zero_based(ax):
+    """y from 0 with headroom above the data (autoscale leaves none when the data are flat)."""
+    top = ax.dataLim.y1
+    if top > 0 and top == top:
+        ax.set_ylim(0, top * 1.08)
+    else:
+        ax.set_ylim(bottom=min(0, ax.get_ylim()[0]))
+
+
+def suptitle(fig, text):
+    """Figure title wrapped to the figure's width."""
+    chars = int(fig.get_figwidth() * DPI / (CHAR_PX * 1.1))
+    fig.suptitle(wrap(text, chars, break_long_words=False))
+
+
 def legend_outside(ax, handles=None, labels=None, title=None, ncols=1):
     """Legend to the right of the axes, so it never covers data."""
     kw = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, title=title, ncols=ncols)
@@ -102,6 +118,45 @@ def legend_outside(ax, handles=None, labels=None, title=None, ncols=1):
     return ax.legend(**kw)
 
 
-def wrap(text, width=24):
+class RunVmStyle:
+    """Colour/line style/legend for lines keyed by (run, entity).
+
+    One run: colour per VM, legend `run (seed N) / vm`. Several runs and one VM: colour per
+    run, same legend. Several runs and several VMs: colour per run, line style per VM and two
+    small legends (runs by colour, VMs by line style) instead of runs x VMs entries.
+    """
+
+    def __init__(self, run_labels, entities):
+        self.run_labels = run_labels
+        self.entities = list(entities)
+        self.split = len(run_labels) > 1 and len(self.entities) > 1
+
+    def __call__(self, i, e):
+        """(color, linestyle, label) of the line of run i, entity e."""
+        k = self.entities.index(e)
+        if len(self.run_labels) == 1:
+            return COLORS[k % 10], "-", f"{self.run_labels[i]} / {e}"
+        style = LINESTYLES[k % len(LINESTYLES)] if self.split else "-"
+        return COLORS[i % 10], style, f"{self.run_labels[i]} / {e}"
+
+    def legend(self, ax, entity_word="VM"):
+        if not self.split:
+            return legend_outside(ax)
+        # one legend with two sections (constrained layout makes room for one legend per axes)
+        from matplotlib.lines import Line2D
+        blank = Line2D([], [], linestyle="none")
+        handles = [blank] + [Line2D([], [], color=COLORS[i % 10], linewidth=2) for i in range(len(self.run_labels))]
+        labels = ["run (colour):"] + [wrap(l, 50) for l in self.run_labels]
+        handles += [blank] + [Line2D([], [], color="0.3", linestyle=LINESTYLES[k % len(LINESTYLES)], linewidth=1.6)
+                              for k in range(len(self.entities))]
+        labels += [f"{entity_word} (line style):"] + self.entities
+        leg = legend_outside(ax, handles, labels)
+        for text, label in zip(leg.get_texts(), labels):
+            if label.endswith(":"):
+                text.set_fontweight("bold")
+        return leg
+
+
+def wrap(text, width=24, break_long_words=True):
     import textwrap
-    return "\n".join(textwrap.wrap(text, width=width, break_long_words=True)) or text
+    return "\n".join(textwrap.wrap(text, width=width, break_long_words=break_long_words)) or text

@@ -326,11 +326,11 @@ def axis_label(m, interval_ns=None, per_second=False, stat_desc=""):
         unit = u.name
     if m.section == "timeseries" and u.counter:
         if per_second:
-            unit = "s per s" if u.time else f"{unit}/s"
+            unit = "s / s" if u.time else f"{unit} / s"
         elif interval_ns:
-            unit = f"{unit} per {_fmt_interval(interval_ns)} interval"
+            unit = f"{unit} / {_fmt_interval(interval_ns)}"
         else:
-            unit = f"{unit} per interval"
+            unit = f"{unit} / interval"
     elif u.time and m.kind == "histogram":
         unit = "latency"
     return f"{name} [{unit}]" if unit else name

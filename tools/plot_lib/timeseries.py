@@ -53,6 +53,7 @@ def run(args):
         rows.append(lines)
 
     entities = list(dict.fromkeys(e for lines in rows for _, e, _ in lines))
+    styler = figure.RunVmStyle(labels, entities)
     fig, axes = figure.new_figure(nrows=len(rows), row_height=3.6 if len(rows) > 1 else figure.ROW_HEIGHT,
                                   sharex=True)
     for ax, lines, metric in zip(axes, rows, args.metric):
@@ -70,29 +71,25 @@ def run(args):
             scale = metrics.display_scale(m.path)
             ys = [y * scale for y in ys]
             ts = [t / 1e9 for t in r.t_ns]
-            if len(runs) == 1:
-                color, style = figure.COLORS[entities.index(e) % 10], "-"
-            else:
-                color = figure.COLORS[i % 10]
-                style = figure.LINESTYLES[entities.index(e) % len(figure.LINESTYLES)]
+            color, style, label = styler(i, e)
             ax.plot(ts, ys, style, color=color, linewidth=1.6,
-                    marker="o" if len(ts) <= 40 else None, markersize=3,
-                    label=f"{labels[i]} / {e}")
+                    marker="o" if len(ts) <= 40 else None, markersize=3, label=label)
         m0 = lines[0][2]
-        ax.set_ylabel(figure.wrap(metrics.axis_label(m0, runs[0].interval_ns, per_second), 38))
+        ax.set_ylabel(figure.wrap(metrics.axis_label(m0, runs[0].interval_ns, per_second), 44))
         unit = metrics.unit_of(m0.path)
         figure.format_axis(ax.yaxis, unit.time, ratio=unit.name == "ratio")
         if unit.name == "ratio":
             ax.set_ylim(-0.02, 1.02)
         else:
-            ax.set_ylim(bottom=0)
+            figure.zero_based(ax)
         ax.set_xlim(left=0)
-        figure.legend_outside(ax)
+        if ax is axes[0]:
+            styler.legend(ax, "VM" if kind == "vms" else "host")
     axes[-1].set_xlabel("simulated time [s]")
     title = results.scenario_names(runs)
     if len(rows) == 1:
         axes[0].set_title(f"{title}: {rows[0][0][2].path}")
     else:
-        fig.suptitle(title)
+        figure.suptitle(fig, title)
     stem = "timeseries_" + "+".join(args.metric)
     figure.save(fig, args.output, stem)
