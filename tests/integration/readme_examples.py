@@ -32,6 +32,7 @@ def scratch_dir(binary, src):
     os.makedirs(os.path.join(d, "build"))
     os.symlink(os.path.abspath(binary), os.path.join(d, "build", "vmemsim"))
     os.symlink(os.path.join(os.path.abspath(src), "scenarios"), os.path.join(d, "scenarios"))
+    os.symlink(os.path.join(os.path.abspath(src), "tools"), os.path.join(d, "tools"))
     return d
 
 

@@ -113,9 +113,11 @@ def suptitle(fig, text):
 def legend_outside(ax, handles=None, labels=None, title=None, ncols=1):
     """Legend to the right of the axes, so it never covers data."""
     kw = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, title=title, ncols=ncols)
-    if handles is not None:
-        return ax.legend(handles, labels, **kw)
-    return ax.legend(**kw)
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    # Long labels are wrapped: an outside legend wider than about a third of the figure
+    # leaves constrained layout no room for the axes, and the legend gets clipped.
+    return ax.legend(handles, [wrap(l, 30) for l in labels], **kw)
 
 
 class RunVmStyle:

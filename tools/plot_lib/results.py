@@ -180,10 +180,12 @@ def param_label(run, pointers, limit=3):
 
 def run_labels(runs, with_seed):
     """One label per run: name [differing params] (seed N)."""
-    diff = differing_params(runs)
     labels = []
     for r in runs:
         lab = r.name
+        # Settings tell apart runs of the same scenario; different names already do.
+        same = [o for o in runs if o.name == r.name]
+        diff = differing_params(same) if len(same) > 1 else []
         if diff:
             lab += f" [{param_label(r, diff)}]"
         if with_seed and r.seed is not None:
