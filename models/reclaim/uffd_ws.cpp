@@ -98,23 +98,21 @@ class UffdWorkingSet final : public VmmPolicy {
 
       // 2. Scan: pages still marked were not touched during the interval.
       const TimeNs t1 = env.now();
-      std::vector<std::uint64_t> cold = scan_cold(0, as_.pages(), rwp);
+      scan_cold(rwp);
       ++scan_no_;
-      classify(cold, mark_time);
+      classify(mark_time);
       env.cpu(last_scan_cost_);
       s_.cpu_scan_ns += last_scan_cost_;
       env.slice("scan", t1, env.now());
 
-      // 3. Candidates: cold for age_threshold scans in a row, above the memory target.
-      std::vector<std::uint64_t> cand = candidates(cold);
-      if (cand.empty()) continue;
+      // 3. Candidates: cold for age_threshold scans in a row, above the memory target. They
+      //    are marked Pending: from here a fault on one drops it from this eviction (the
+      //    handler resolves it as usual) unless its pwrite has already started.
+      if (select_candidates() == 0) continue;
       const TimeNs t2 = env.now();
       if (c_.sync_eviction) set_mode(env, false);
-      if (c_.recheck) cand = recheck(env, cand, rwp);
-      // From here a fault on a candidate drops it from this eviction (the handler resolves
-      // it as usual) unless its pwrite has already started.
-      for (auto g : cand) set_state(g, Eviction::Pending);
-      evict(env, cand, mark_time);
+      if (c_.recheck) recheck(env, rwp);
+      evict(env, mark_time);
       if (c_.sync_eviction) set_mode(env, true);
       env.slice("evict", t2, env.now());
     }
@@ -183,10 +181,11 @@ class UffdWorkingSet final : public VmmPolicy {
     env.slice(async ? "set_mode(async)" : "set_mode(sync)", t, env.now());
   }
 
-  std::vector<std::uint64_t> scan_cold(std::uint64_t start, std::uint64_t len, bool rwp) {
+  // PAGEMAP_SCAN over the whole guest, in chunks of kScanChunk pages as a VMM with a bounded
+  // output buffer does; the cold pages land in a bitmap (1 bit per page).
+  static constexpr std::uint64_t kScanChunk = 1 << 16;
+  void scan_cold(bool rwp) {
     uffd::ScanArgs a;
-    a.start = start;
-    a.len = len;
     if (rwp) {
       a.category_mask = uffd::cat::kPresent | uffd::cat::kAccessed;
       a.category_inverted = uffd::cat::kAccessed;
@@ -196,32 +195,33 @@ class UffdWorkingSet final : public VmmPolicy {
       a.category_mask = uffd::cat::kPresent;
       a.category_inverted = uffd::cat::kPresent;
     }
-    const uffd::ScanResult r = uffd_.pagemap_scan(a);
+    cold_.assign((as_.pages() + 63) / 64, 0);
+    last_scan_cost_ = 0;
+    for (a.start = 0; a.start < as_.pages(); a.start += kScanChunk) {
+      a.len = kScanChunk;
+      const uffd::ScanResult r = uffd_.pagemap_scan(a);
+      s_.pages_walked += r.walked;
+      last_scan_cost_ += r.cost_ns;
+      for (const auto& reg : r.regions)
+        for (std::uint64_t g = reg.start; g < reg.start + reg.len; ++g)
+          if (as_.anon() || as_.in_page_cache(g)) cold_[g / 64] |= 1ull << (g % 64);  // shmem: SEEK_DATA skips holes
+    }
     ++s_.scans;
-    s_.pages_walked += r.walked;
-    last_scan_cost_ = r.cost_ns;
-    std::vector<std::uint64_t> out;
-    for (const auto& reg : r.regions)
-      for (std::uint64_t g = reg.start; g < reg.start + reg.len; ++g)
-        if (as_.anon() || as_.in_page_cache(g)) out.push_back(g);  // shmem: SEEK_DATA skips holes
-    return out;
   }
+  bool is_cold(std::uint64_t g) const { return (cold_[g / 64] >> (g % 64)) & 1; }
 
   // Compares the scan with ground truth (hidden from the VMM, read here only for metrics): a
   // page reported cold that was really accessed since marking is false-cold; a resident page
   // reported hot that was not is false-hot.
-  void classify(const std::vector<std::uint64_t>& cold, TimeNs mark_time) {
+  void classify(TimeNs mark_time) {
     std::uint64_t fc = 0, fh = 0, est = 0, truth = 0;
-    std::size_t ci = 0;
     for (std::uint64_t g = 0; g < as_.pages(); ++g) {
-      const bool is_cold = ci < cold.size() && cold[ci] == g;
-      if (is_cold) ++ci;
       const bool resident = as_.anon() ? pte::present(as_.pte_at(g)) && !pte::zero_page(as_.pte_at(g))
                                        : as_.in_page_cache(g);
       const bool accessed = as_.last_access(g) >= mark_time;
       truth += accessed;
       if (!resident) continue;
-      if (is_cold) {
+      if (is_cold(g)) {
         fc += accessed;
         set_age(g, age(g) + 1);
       } else {
@@ -238,68 +238,68 @@ class UffdWorkingSet final : public VmmPolicy {
     s_.wss_true = truth;
   }
 
-  std::vector<std::uint64_t> candidates(const std::vector<std::uint64_t>& cold) {
-    std::vector<std::uint64_t> out;
-    std::uint64_t budget = ~0ull;
+  std::uint64_t select_candidates() {
+    std::uint64_t budget = ~0ull, n = 0;
     if (c_.target_pages) {
       const std::uint64_t res = as_.resident_total();
       budget = res > c_.target_pages ? res - c_.target_pages : 0;
     }
-    for (auto g : cold) {
-      if (out.size() >= budget) break;
-      if (age(g) >= c_.age_threshold && !pte::zero_page(as_.pte_at(g))) out.push_back(g);
+    for (std::uint64_t g = 0; g < as_.pages() && n < budget; ++g) {
+      if (is_cold(g) && age(g) >= c_.age_threshold && !pte::zero_page(as_.pte_at(g))) {
+        set_state(g, Eviction::Pending);
+        ++n;
+      }
     }
-    return out;
+    return n;
   }
 
-  std::vector<std::uint64_t> recheck(VmmEnv& env, const std::vector<std::uint64_t>& cand, bool rwp) {
-    std::vector<std::uint64_t> out;
-    TimeNs cost = 0;
-    for (auto g : cand) {
+  // Under sync mode: keep only the candidates still cold (a page touched between the scan
+  // and SET_MODE(sync) was restored by the kernel without the handler seeing it).
+  void recheck(VmmEnv& env, bool rwp) {
+    TimeNs cost = uffd_.costs().ioctl_ns;
+    for (std::uint64_t g = 0; g < as_.pages(); ++g) {
+      if (state(g) != Eviction::Pending) continue;
       const std::uint32_t c = uffd_.categories(g);
       const bool still = rwp ? (c & uffd::cat::kPresent) && !(c & uffd::cat::kAccessed)
                        : as_.anon() ? (c & uffd::cat::kUffdDeactivated) != 0
                                     : !(c & uffd::cat::kPresent) && as_.in_page_cache(g);
-      if (still) out.push_back(g);
+      if (!still) set_state(g, Eviction::None);
       cost += uffd_.costs().scan_per_pte_ns;
     }
-    cost += uffd_.costs().ioctl_ns;
     env.cpu(cost);
     s_.cpu_scan_ns += cost;
-    return out;
   }
 
-  void evict(VmmEnv& env, const std::vector<std::uint64_t>& cand, TimeNs mark_time) {
-    std::size_t i = 0;
-    while (i < cand.size()) {
+  void evict(VmmEnv& env, TimeNs mark_time) {
+    std::uint64_t g = 0;
+    for (;;) {
       // The next batch: candidates no fault has claimed since they were chosen.
       std::vector<std::uint64_t> batch;
-      for (; i < cand.size() && batch.size() < c_.batch; ++i)
-        if (state(cand[i]) == Eviction::Pending) batch.push_back(cand[i]);
+      for (; g < as_.pages() && batch.size() < c_.batch; ++g)
+        if (state(g) == Eviction::Pending) batch.push_back(g);
       if (batch.empty()) break;
       // pwrite copies the data as it is now: record the version it carries.
-      for (auto g : batch) {
-        set_state(g, Eviction::InFlight);
-        meta_[g] = (meta_[g] & 0xffff) | meta::kInTier | (version16(as_.data_version(g)) << meta::kVersionShift);
+      for (auto b : batch) {
+        set_state(b, Eviction::InFlight);
+        meta_[b] = (meta_[b] & 0xffff) | meta::kInTier | (version16(as_.data_version(b)) << meta::kVersionShift);
         // ground truth: was the page really idle since marking? (metric only)
-        s_.evicted_while_hot += as_.last_access(g) >= mark_time;
+        s_.evicted_while_hot += as_.last_access(b) >= mark_time;
       }
       const std::uint64_t n = batch.size();
       env.tier_write(n);  // vCPUs keep running while the I/O is in flight
       s_.tier_bytes_written += n * core::kPageSize;
       charge(env, uffd_.dontneed(batch), s_.cpu_ioctl_ns);
       if (!as_.anon()) charge(env, uffd_.punch_hole(batch), s_.cpu_ioctl_ns);
-      for (auto g : batch) {
-        set_state(g, Eviction::None);
-        set_age(g, 0);
-        evict_scan_[g] = static_cast<std::uint16_t>(scan_no_);
+      for (auto b : batch) {
+        set_state(b, Eviction::None);
+        set_age(b, 0);
+        evict_scan_[b] = static_cast<std::uint16_t>(scan_no_);
       }
       s_.evicted_pages += n;
       s_.evicted_now += n;
       s_.tier_bytes_stored += n * stored_bytes_per_page();
       env.eviction_done();  // UFFDIO_WAKE: faults waiting on these pages retry (and go MISSING)
     }
-    for (; i < cand.size(); ++i) set_state(cand[i], Eviction::None);
   }
 
   uffd::IoctlResult fetch(const FaultMsg& m, VmmEnv& env) {
@@ -343,6 +343,7 @@ class UffdWorkingSet final : public VmmPolicy {
   uffd::Uffd uffd_;
   core::FlatArray<std::uint32_t> meta_;
   core::FlatArray<std::uint16_t> evict_scan_;  // scan number at eviction (mod 2^16)
+  std::vector<std::uint64_t> cold_;            // the latest scan's cold pages, 1 bit each
   std::uint64_t scan_no_ = 0;
   VmmStats s_;
   TimeNs last_scan_cost_ = 0;
