@@ -45,7 +45,6 @@ class HostMemory {
 
   unsigned node_of(std::uint32_t pfn) const;
   std::uint64_t owner(std::uint32_t pfn) const { return owner_[pfn]; }
-  void set_owner(std::uint32_t pfn, std::uint64_t o) { owner_[pfn] = o; }
 
   // Verifies frame accounting (used counts against the reverse map); throws InternalError.
   void check_invariants() const;

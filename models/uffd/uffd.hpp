@@ -98,7 +98,6 @@ class Uffd {
 
   const Costs& costs() const { return costs_; }
   bool registered() const { return as_.uffd().any(); }
-  bool async() const { return as_.uffd().async; }
   mm::Variant variant() const { return as_.config().variant; }
 
  private:

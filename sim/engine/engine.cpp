@@ -233,7 +233,6 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
           rt->lock_waiters.push_back(sem);
           sem->acquire();
         }
-        ++rt->vm->lock_stalls;
         rt->vm->lock_stall_ns += now_ns() - t0;
         st.timeline->slice(rt->vcpu_tracks[idx], "mmap_lock", t0, now_ns());
       }

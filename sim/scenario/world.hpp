@@ -21,7 +21,6 @@ struct VmModel {
   std::unique_ptr<reclaim::VmmPolicy> vmm;  // null: no VMM agent
   // Measured by the engine: how long vCPUs stayed blocked on sync userfaults.
   core::Log2Histogram stall_ns;
-  std::uint64_t lock_stalls = 0;
   core::TimeNs lock_stall_ns = 0;
 };
 
