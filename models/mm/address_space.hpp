@@ -1,11 +1,14 @@
 // One VM's memory as the host kernel sees it: an mm with its VMA(s), its page table as a flat
-// PTE array, the shmem page cache when the guest memory is a memfd, plus the hidden ground
-// truth of the run (last access time of every page) that the modelled kernel never reads.
+// array of page slots, the shmem page cache when the guest memory is a memfd, the VMA's
+// userfaultfd registration, plus the hidden ground truth of the run (last access time, data
+// versions, who set a PROT_NONE) that the modelled kernel and VMM never read for decisions.
 //
-// Lifecycle: built by the scenario/engine layer per VM; vCPU executors call accessible()/touch()
-// on the fast path and fault() on the slow path; the sampler reads counters and truth.
-// Mirrors: handle_mm_fault() -> do_anonymous_page() / do_wp_page() (zero-page COW) /
-// shmem_fault() in mm/memory.c and mm/shmem.c.
+// Lifecycle: built by the scenario layer per VM; vCPU executors check pte::accessible() on the
+// slot and stamp note_access() on the fast path, and call fault()/gup() on the slow path; uffd
+// ioctls and madvise use the primitives below; the sampler reads counters and truth.
+// Mirrors: handle_pte_fault() -> do_anonymous_page() / do_wp_page() / do_numa_page() /
+// do_swap_page() / shmem_fault() / handle_userfault() in mm/memory.c, mm/shmem.c,
+// fs/userfaultfd.c and the seed patches.
 #pragma once
 #include <array>
 #include <cstdint>
