@@ -1,7 +1,10 @@
 #include "models/mm/host_memory.hpp"
 
-#include "sim/core/error.hpp"
+#include <algorithm>
+#include <cmath>
+
 #include "models/mm/pte.hpp"
+#include "sim/core/error.hpp"
 
 namespace vmemsim::mm {
 
@@ -15,11 +18,11 @@ HostMemory::HostMemory(std::vector<std::uint64_t> node_frames) {
     base += n;
   }
   VMEMSIM_CHECK(base < pte::kZeroPfn, "host memory of " << base << " frames exceeds the 32-bit pfn space");
-  owner_ = core::FlatArray<std::uint64_t>(base);
+  frames_ = core::FlatArray<Frame>(base);
 }
 
-std::optional<std::uint32_t> HostMemory::alloc_on(unsigned node, std::uint64_t owner) {
-  Node& n = nodes_[node];
+std::optional<Pfn> HostMemory::alloc_on(NodeId node, Mapper owner) {
+  Node& n = nodes_[node.v];
   std::uint32_t pfn;
   if (!n.freed.empty()) {
     pfn = n.freed.back();
@@ -30,40 +33,132 @@ std::optional<std::uint32_t> HostMemory::alloc_on(unsigned node, std::uint64_t o
     return std::nullopt;
   }
   ++n.used;
-  owner_[pfn] = owner;
-  return pfn;
+  VMEMSIM_CHECK(owner.gfn.v <= 0xffffffffull, "gfn " << owner.gfn.v << " beyond the 32-bit rmap index");
+  frames_[pfn] = Frame{static_cast<std::uint32_t>(owner.gfn.v), static_cast<std::uint16_t>(owner.vm.v + 1), 0, 1, 0};
+  return Pfn(pfn);
 }
 
-std::optional<std::uint32_t> HostMemory::alloc(std::span<const unsigned> order, std::uint64_t owner) {
+std::optional<Pfn> HostMemory::alloc(std::span<const unsigned> order, Mapper owner) {
   for (unsigned node : order) {
-    if (auto p = alloc_on(node, owner)) return p;
+    if (auto p = alloc_on(NodeId(static_cast<std::uint16_t>(node)), owner)) return p;
   }
   return std::nullopt;
 }
 
-void HostMemory::free(std::uint32_t pfn) {
-  Node& n = nodes_[node_of(pfn)];
-  VMEMSIM_CHECK(owner_[pfn] != FrameOwner::kFree, "double free of pfn " << pfn);
-  owner_[pfn] = FrameOwner::kFree;
-  --n.used;
-  n.freed.push_back(pfn);
+void HostMemory::get(Pfn pfn) {
+  Frame& f = frames_[pfn.v];
+  VMEMSIM_CHECK(f.vm1 != 0, "get on free pfn " << pfn.v);
+  VMEMSIM_CHECK(f.refcount < 0xffff, "refcount overflow on pfn " << pfn.v);
+  ++f.refcount;
 }
 
-unsigned HostMemory::node_of(std::uint32_t pfn) const {
-  for (unsigned i = 0; i + 1 < nodes_.size(); ++i) {
-    if (pfn < nodes_[i + 1].base) return i;
+void HostMemory::put(Pfn pfn) {
+  Frame& f = frames_[pfn.v];
+  VMEMSIM_CHECK(f.vm1 != 0 && f.refcount > 0, "put on free pfn " << pfn.v);
+  VMEMSIM_CHECK(f.refcount > f.mapcount, "put would drop pfn " << pfn.v << " below its mapcount " << f.mapcount);
+  if (--f.refcount == 0) release(pfn);
+}
+
+void HostMemory::map(Pfn pfn, Mapper who) {
+  Frame& f = frames_[pfn.v];
+  VMEMSIM_CHECK(f.vm1 != 0, "map of free pfn " << pfn.v);
+  VMEMSIM_CHECK(f.mapcount < 0xffff, "mapcount overflow on pfn " << pfn.v);
+  auto it = extra_.find(pfn.v);
+  const std::size_t extras = it == extra_.end() ? 0 : it->second.size();
+  const bool owner_maps = f.mapcount > extras;
+  if (who == owner(pfn) && !owner_maps) {
+    ++f.mapcount;
+    return;
   }
-  return static_cast<unsigned>(nodes_.size() - 1);
+  auto& list = extra_[pfn.v];
+  VMEMSIM_CHECK(std::find(list.begin(), list.end(), who) == list.end() && !(who == owner(pfn)),
+                "pfn " << pfn.v << " mapped twice by the same page");
+  list.push_back(who);
+  ++f.mapcount;
+}
+
+void HostMemory::unmap(Pfn pfn, Mapper who) {
+  Frame& f = frames_[pfn.v];
+  VMEMSIM_CHECK(f.vm1 != 0 && f.mapcount > 0, "unmap of unmapped pfn " << pfn.v);
+  auto it = extra_.find(pfn.v);
+  if (it != extra_.end()) {
+    auto& list = it->second;
+    auto pos = std::find(list.begin(), list.end(), who);
+    if (pos != list.end()) {
+      list.erase(pos);
+      if (list.empty()) extra_.erase(it);
+      --f.mapcount;
+      return;
+    }
+  }
+  const std::size_t extras = it == extra_.end() ? 0 : it->second.size();
+  VMEMSIM_CHECK(who == owner(pfn) && f.mapcount > extras, "pfn " << pfn.v << " is not mapped by that page");
+  --f.mapcount;
+}
+
+std::vector<Mapper> HostMemory::mappers(Pfn pfn) const {
+  std::vector<Mapper> out;
+  const Frame& f = frames_[pfn.v];
+  if (f.vm1 == 0) return out;
+  auto it = extra_.find(pfn.v);
+  const std::size_t extras = it == extra_.end() ? 0 : it->second.size();
+  if (f.mapcount > extras) out.push_back(owner(pfn));
+  if (it != extra_.end()) out.insert(out.end(), it->second.begin(), it->second.end());
+  return out;
+}
+
+void HostMemory::release(Pfn pfn) {
+  Node& n = nodes_[node_of(pfn).v];
+  frames_[pfn.v] = Frame{};
+  --n.used;
+  n.freed.push_back(pfn.v);
+}
+
+NodeId HostMemory::node_of(Pfn pfn) const {
+  for (unsigned i = 0; i + 1 < nodes_.size(); ++i) {
+    if (pfn.v < nodes_[i + 1].base) return NodeId(static_cast<std::uint16_t>(i));
+  }
+  return NodeId(static_cast<std::uint16_t>(nodes_.size() - 1));
+}
+
+std::uint64_t HostMemory::default_min_free_kbytes(std::uint64_t total_pages) {
+  const std::uint64_t lowmem_kbytes = total_pages * 4;
+  std::uint64_t v = static_cast<std::uint64_t>(std::sqrt(static_cast<double>(lowmem_kbytes * 16)));
+  while (v * v > lowmem_kbytes * 16) --v;  // int_sqrt() rounds down
+  return std::clamp<std::uint64_t>(v, 128, 262144);
+}
+
+void HostMemory::setup_watermarks(std::uint64_t min_free_kbytes, unsigned watermark_scale_factor) {
+  const std::uint64_t pages_min = min_free_kbytes >> 2;  // >> (PAGE_SHIFT - 10)
+  std::uint64_t lowmem = 0;
+  for (const auto& n : nodes_) lowmem += n.capacity;
+  for (auto& n : nodes_) {
+    if (lowmem == 0) break;
+    const std::uint64_t min = pages_min * n.capacity / lowmem;
+    const std::uint64_t gap = std::max<std::uint64_t>(min >> 2, n.capacity * watermark_scale_factor / 10000);
+    n.wmark = {min, min + gap, min + 2 * gap};
+  }
 }
 
 void HostMemory::check_invariants() const {
   for (unsigned i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];
     std::uint64_t owned = 0;
-    for (std::uint64_t f = 0; f < n.bump; ++f) owned += owner_[n.base + f] != FrameOwner::kFree;
+    for (std::uint64_t k = 0; k < n.bump; ++k) {
+      const Frame& f = frames_[n.base + k];
+      if (f.vm1 == 0) {
+        VMEMSIM_CHECK(f.refcount == 0 && f.mapcount == 0, "free pfn " << n.base + k << " has references");
+        continue;
+      }
+      ++owned;
+      VMEMSIM_CHECK(f.refcount >= f.mapcount && f.refcount > 0,
+                    "pfn " << n.base + k << ": refcount " << f.refcount << " < mapcount " << f.mapcount);
+    }
     VMEMSIM_CHECK(owned == n.used, "node " << i << ": " << owned << " owned frames but used=" << n.used);
     VMEMSIM_CHECK(n.bump - n.freed.size() == n.used, "node " << i << ": free-list accounting broken");
   }
+  for (const auto& [pfn, list] : extra_)
+    VMEMSIM_CHECK(!list.empty() && frames_[pfn].mapcount >= list.size(), "rmap side table of pfn " << pfn);
 }
 
 }  // namespace vmemsim::mm

@@ -1,11 +1,20 @@
-// Host physical memory: frames per NUMA node, a free pool per node and the reverse map.
+// Host physical memory: frames per NUMA node, a free pool per node, and per frame its
+// refcount, mapcount and reverse map (struct page / struct folio, mm/rmap.c).
 //
-// Lifecycle: built once per simulated host from the scenario; address spaces allocate and free
-// frames through it. Frames of node n are the pfn range [base_n, base_n + capacity_n); a node's
-// pool hands out never-used frames by bumping a cursor and reuses freed ones from a stack, so
-// construction is O(nodes), not O(frames).
+// Lifecycle: built once per simulated host from the scenario; address spaces allocate frames
+// through it, take and drop references and mappings, and the frame returns to its node's pool
+// when its last reference goes (folio_put()). Frames of node n are the pfn range
+// [base_n, base_n + capacity_n); a node's pool hands out never-used frames by bumping a cursor
+// and reuses freed ones from a stack, so construction is O(nodes), not O(frames).
+//
+// Reference rules, as in the kernel: an anon frame holds one reference per mapping; a shmem
+// frame holds one for the page cache plus one per mapping; GUP pins add references. The rmap
+// keeps every (VM, page) that maps the frame, so a frame can be shared by several mappers of
+// different VMs (KSM, mm/ksm.c): its first mapper lives in the frame record, any further ones
+// in a side table that only shared frames use.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <vector>
@@ -15,16 +24,29 @@
 
 namespace vmemsim::mm {
 
-// Reverse map entry of a frame: which VM and which page (gfn / shmem index) uses it.
-// 0 = free. A KSM frame shared by several mappers keeps its stable-node link elsewhere.
-struct FrameOwner {
-  static constexpr std::uint64_t kFree = 0;
-  static std::uint64_t pack(std::uint16_t vm, std::uint64_t gfn) {
-    return (static_cast<std::uint64_t>(vm + 1) << 48) | gfn;
-  }
-  static std::uint16_t vm(std::uint64_t o) { return static_cast<std::uint16_t>((o >> 48) - 1); }
-  static std::uint64_t gfn(std::uint64_t o) { return o & ((1ull << 48) - 1); }
+using core::Gfn;
+using core::NodeId;
+using core::Pfn;
+using core::VmId;
+
+// One mapper of a frame: a page of a VM (an anon gfn, or a shmem file index).
+struct Mapper {
+  VmId vm;
+  Gfn gfn;
+  constexpr bool operator==(const Mapper&) const = default;
 };
+
+// The per-frame record, 12 bytes (DESIGN.md budget: page table + frame + policy state
+// <= 32 B per 4 KiB page). `reclaim` is room for the reclaim mechanism's per-frame state
+// (LRU list id, MGLRU generation, age bits); its list links, if it keeps any, are its own.
+struct Frame {
+  std::uint32_t gfn = 0;       // the first mapper's page (gfns are < 2^32 per VM)
+  std::uint16_t vm1 = 0;       // the first mapper's VM + 1; 0 = the frame is free
+  std::uint16_t mapcount = 0;  // PTEs that map the frame (folio_mapcount)
+  std::uint16_t refcount = 0;  // references (folio_ref_count): mappings + page cache + pins
+  std::uint16_t reclaim = 0;   // owned by the reclaim mechanism
+};
+static_assert(sizeof(Frame) == 12);
 
 class HostMemory {
  public:
@@ -35,30 +57,59 @@ class HostMemory {
   std::uint64_t capacity(unsigned node) const { return nodes_[node].capacity; }
   std::uint64_t used(unsigned node) const { return nodes_[node].used; }
   std::uint64_t free_frames(unsigned node) const { return nodes_[node].capacity - nodes_[node].used; }
-  std::uint64_t total_frames() const { return owner_.size(); }
+  std::uint64_t total_frames() const { return frames_.size(); }
 
-  // Allocates one frame on `node`, or nullopt if the node is full.
-  std::optional<std::uint32_t> alloc_on(unsigned node, std::uint64_t owner);
+  // Allocates one frame on `node` for `owner` with one reference and no mapping yet, or
+  // nullopt if the node is full.
+  std::optional<Pfn> alloc_on(NodeId node, Mapper owner);
   // Tries nodes in `order` (preferred first, then by distance): __alloc_pages' zonelist walk.
-  std::optional<std::uint32_t> alloc(std::span<const unsigned> order, std::uint64_t owner);
-  void free(std::uint32_t pfn);
+  std::optional<Pfn> alloc(std::span<const unsigned> order, Mapper owner);
 
-  unsigned node_of(std::uint32_t pfn) const;
-  std::uint64_t owner(std::uint32_t pfn) const { return owner_[pfn]; }
+  // folio_get() / folio_put(): the frame is freed when its last reference goes.
+  void get(Pfn pfn);
+  void put(Pfn pfn);
+  // A PTE of `who` now maps / no longer maps the frame (folio_add_*_rmap / folio_remove_rmap).
+  // map() does not take a reference: callers pair it with the reference their mapping holds.
+  void map(Pfn pfn, Mapper who);
+  void unmap(Pfn pfn, Mapper who);
 
-  // Verifies frame accounting (used counts against the reverse map); throws InternalError.
+  NodeId node_of(Pfn pfn) const;
+  const Frame& frame(Pfn pfn) const { return frames_[pfn.v]; }
+  Frame& frame(Pfn pfn) { return frames_[pfn.v]; }
+  bool is_free(Pfn pfn) const { return frames_[pfn.v].vm1 == 0; }
+  // The rmap walk (rmap_walk()): every mapper in a deterministic order, the first mapper first.
+  std::vector<Mapper> mappers(Pfn pfn) const;
+  // The frame's identity page: its first mapper (for anon, the page it was allocated for).
+  Mapper owner(Pfn pfn) const { return {VmId(static_cast<std::uint16_t>(frames_[pfn.v].vm1 - 1)), Gfn(frames_[pfn.v].gfn)}; }
+
+  // Per-node watermarks (zone->_watermark of a node's one zone), from min_free_kbytes and
+  // watermark_scale_factor as __setup_per_zone_wmarks() derives them (mm/page_alloc.c).
+  struct Watermarks {
+    std::uint64_t min = 0, low = 0, high = 0;  // pages
+  };
+  void setup_watermarks(std::uint64_t min_free_kbytes, unsigned watermark_scale_factor);
+  const Watermarks& watermarks(unsigned node) const { return nodes_[node].wmark; }
+  // calculate_min_free_kbytes(): int_sqrt(lowmem_kbytes * 16), clamped to [128, 262144].
+  static std::uint64_t default_min_free_kbytes(std::uint64_t total_pages);
+
+  // Verifies frame accounting (used counts, free list, refcount >= mapcount); throws InternalError.
   void check_invariants() const;
 
  private:
+  void release(Pfn pfn);
   struct Node {
     std::uint32_t base = 0;
     std::uint64_t capacity = 0;
     std::uint64_t used = 0;
     std::uint64_t bump = 0;             // frames [base, base+bump) have been handed out once
     std::vector<std::uint32_t> freed;   // recycled frames, LIFO
+    Watermarks wmark;
   };
   std::vector<Node> nodes_;
-  core::FlatArray<std::uint64_t> owner_;
+  core::FlatArray<Frame> frames_;
+  // Mappers beyond the first, for frames mapped by several pages (KSM); ordered by pfn, each
+  // list in mapping order, so an rmap walk never depends on pointer or hash order.
+  std::map<std::uint32_t, std::vector<Mapper>> extra_;
 };
 
 }  // namespace vmemsim::mm

@@ -10,6 +10,11 @@
 //   bit  37      UFFD      the uffd PTE bit (WP marker, or RWP marker with PROTNONE)
 //   bit  38      SWAP      a swap entry (PRESENT clear); UFFD survives in it
 //   bits 40..47  NUMA node of the frame, cached so the fast path never looks the frame up
+// A PTE that is exactly UFFD (nothing else set) is the uffd-wp PTE marker (PTE_MARKER_UFFD_WP,
+// include/linux/swapops.h): a none PTE that remembers a write protection. The kernel stores it
+// as a swap-format entry, so pte_none() is false for it and handle_pte_fault() takes it to
+// do_swap_page() -> handle_pte_marker() -> pte_marker_handle_uffd_wp(), which faults the page
+// in as for a none PTE and carries the bit into the new PTE (pte_mkuffd_wp).
 // PN_NUMA and rfc-v1's PN_DEACT are both PRESENT|PROTNONE with UFFD clear: the encoding
 // cannot tell them apart, exactly as in the kernel, and that is what produces the seed-000
 // protnone conflict. Who really set a PROT_NONE is hidden ground truth kept elsewhere.
@@ -36,6 +41,9 @@ constexpr Pte kNodeMask = 0xffull << kNodeShift;
 constexpr std::uint32_t kZeroPfn = 0xffffffffu;
 
 constexpr bool none(Pte p) { return p == 0; }
+constexpr bool marker(Pte p) { return p == kUffd; }
+// pte_none() || a uffd-wp marker: no page behind it either way.
+constexpr bool none_or_marker(Pte p) { return (p & ~kUffd) == 0; }
 constexpr bool present(Pte p) { return (p & kPresent) != 0; }
 constexpr bool protnone(Pte p) { return (p & (kPresent | kProtNone)) == (kPresent | kProtNone); }
 constexpr bool writable(Pte p) { return (p & kWrite) != 0; }

@@ -9,20 +9,20 @@ Vcpu::Vcpu(VcpuConfig cfg, AddressSpace& as, std::unique_ptr<workload::Generator
   VMEMSIM_CHECK(cfg_.latency_ns.size() <= kMaxNodes, "too many NUMA nodes");
   // Pad so that a zero-page PTE (node bits 0) and every node index read a valid entry.
   cfg_.latency_ns.resize(kMaxNodes, cfg_.latency_ns.empty() ? 0 : cfg_.latency_ns[0]);
-  epoch_hi_ = as_.epoch_ns();
+  epoch_hi_ = as_.truth().epoch_ns();
   device_rng_ = core::Rng::stream(cfg_.seed, cfg_.path + "/device");
   device_threshold_ = cfg_.device_share >= 1.0 ? ~0ull : static_cast<std::uint64_t>(cfg_.device_share * 0x1.0p64);
   tlb_seen_ = as_.tlb_flushes();
 }
 
 void Vcpu::advance_epoch(core::TimeNs t) {
-  const core::TimeNs len = as_.epoch_ns();
+  const core::TimeNs len = as_.truth().epoch_ns();
   auto e = static_cast<std::size_t>(t / len);
-  if (e >= as_.epoch_count()) e = as_.epoch_count() - 1;  // overrun past the duration
+  if (e >= as_.truth().epoch_count()) e = as_.truth().epoch_count() - 1;  // overrun past the duration
   epoch_ = e;
   epoch_lo_ = static_cast<core::TimeNs>(e) * len;
   epoch_hi_ = epoch_lo_ + len;
-  if (e == as_.epoch_count() - 1) epoch_hi_ = INT64_MAX;
+  if (e == as_.truth().epoch_count() - 1) epoch_hi_ = INT64_MAX;
 }
 
 void Vcpu::refill(core::TimeNs t) {
@@ -35,6 +35,8 @@ void Vcpu::refill(core::TimeNs t) {
 
 Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
   PageSlot* const slots = as_.slots();
+  GroundTruth& truth = as_.truth();
+  const core::NodeId node(static_cast<std::uint16_t>(cfg_.node));
   const core::TimeNs* const lat = cfg_.latency_ns.data();
   const core::TimeNs think = cfg_.think_ns;
   const std::uint64_t base = cfg_.region_base;
@@ -78,8 +80,8 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
           VMEMSIM_CHECK(tries < 4, "access to gfn " << g << " does not resolve, pte 0x" << std::hex << s.pte);
           bool invisible = false;
           const FaultOutcome f = workload::access_is_device(a)
-                                     ? as_.gup(g, w, cfg_.honor_numa_fault, cfg_.node, t, invisible)
-                                     : as_.fault(g, w, cfg_.node, t);
+                                     ? as_.gup(Gfn(g), w, cfg_.honor_numa_fault, cfg_.index, node, t, invisible)
+                                     : as_.fault(Gfn(g), w, cfg_.index, node, t);
           t += f.cost_ns;
           c_.fault_ns += f.cost_ns;
           if (f.result == FaultResult::Done) {
@@ -91,7 +93,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
             continue;
           }
           q.stop = f.result == FaultResult::Oom ? Stop::Oom : f.result == FaultResult::Blocked ? Stop::Blocked : Stop::LockWait;
-          q.gfn = g;
+          q.gfn = Gfn(g);
           q.write = w;
           q.reason = f.reason;
           break;
@@ -104,7 +106,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
       const unsigned n = pte::node(p);
       ++by_node[n];
       writes += w;
-      as_.note_access(s, t, w, lo, epoch);
+      truth.note_access(s, t, w, lo, epoch);
       t += think + lat[n];
     }
   }

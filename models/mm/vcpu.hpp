@@ -21,6 +21,7 @@ namespace vmemsim::mm {
 constexpr unsigned kMaxNodes = 64;
 
 struct VcpuConfig {
+  unsigned index = 0;                   // the vCPU's index in its VM (the faulting task)
   unsigned node = 0;                    // node whose cores run this vCPU
   std::uint64_t region_base = 0;        // generator page p -> gfn region_base + p
   core::TimeNs think_ns = 0;            // compute time between accesses
@@ -57,7 +58,7 @@ class Vcpu {
     core::TimeNs end;  // vCPU time reached (>= the requested end unless stopped)
     Stop stop = Stop::None;
     // Stop::Blocked: the userfault to deliver to the handler.
-    std::uint64_t gfn = 0;
+    Gfn gfn;
     bool write = false;
     UffdReason reason = UffdReason::Missing;
   };

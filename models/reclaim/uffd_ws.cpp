@@ -25,6 +25,7 @@ namespace {
 using core::Kind;
 using core::ParamSpec;
 namespace pte = mm::pte;
+using core::Gfn;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 const ParamSpec kParams[] = {
@@ -44,7 +45,7 @@ struct Config {
   std::uint64_t target_pages = 0;
   bool sync_eviction = true;
   bool recheck = true;
-  TierSpec tier;
+  std::unique_ptr<Tier> tier;
 };
 
 // Per-page VMM state, packed into 6 bytes so that page table + frame + policy state stay within
@@ -63,16 +64,16 @@ class UffdWorkingSet final : public VmmPolicy {
  public:
   UffdWorkingSet(Config c, const PolicyContext& ctx)
       : c_(std::move(c)),
-        as_(*ctx.as),
-        uffd_(*ctx.as, ctx.costs, ctx.vcpus),
-        meta_(ctx.as->pages()),
-        evict_scan_(ctx.as->pages()) {}
+        uffd_(*ctx.uffd),
+        as_(uffd_.mm()),
+        meta_(as_.pages()),
+        evict_scan_(as_.pages()) {}
 
   const VmmStats& stats() const override { return s_; }
-  const TierSpec& tier() const override { return c_.tier; }
+  const Tier& tier() const override { return *c_.tier; }
 
-  void run_agent(VmmEnv& env, TimeNs until) override {
-    const bool rwp = uffd_.variant() == mm::Variant::Rwp;
+  void start() override {
+    const bool rwp = uffd_.caps().rwp;
     uffd::Modes m;
     uffd::Features f;
     m.missing = true;  // evicted pages come back through MISSING faults
@@ -84,13 +85,19 @@ class UffdWorkingSet final : public VmmPolicy {
       f.minor_anon = as_.anon();
       f.minor_async = true;
     }
-    charge(env, uffd_.register_range(m, f), s_.cpu_ioctl_ns);
+    registration_ = uffd_.register_range(m, f);
+  }
+
+  void run_agent(VmmEnv& env, TimeNs until) override {
+    // The tracking verb the kernel offers: RWPROTECT (rwp) or DEACTIVATE (rfc-v1).
+    const bool rwp = uffd_.caps().rwp;
+    charge(env, registration_, s_.cpu_ioctl_ns);
 
     while (env.now() + c_.interval < until) {
       // 1. Mark every page: the next access to it is tracked (async: no vCPU stalls). The
       //    PTEs change when the ioctl starts; its CPU time follows.
       const TimeNs mark_time = env.now();
-      s_.marked += charge(env, rwp ? uffd_.rwprotect(0, as_.pages(), true) : uffd_.deactivate(0, as_.pages()),
+      s_.marked += charge(env, rwp ? uffd_.rwprotect(Gfn(0), as_.pages(), true) : uffd_.deactivate(Gfn(0), as_.pages()),
                           s_.cpu_ioctl_ns)
                        .ptes;
       env.slice("mark", mark_time, env.now());
@@ -118,21 +125,22 @@ class UffdWorkingSet final : public VmmPolicy {
     }
   }
 
-  void handle_fault(const FaultMsg& m, VmmEnv& env) override {
+  void handle_fault(const uffd::FaultMsg& m, VmmEnv& env) override {
     ++s_.handled_faults;
     env.cpu(uffd_.costs().roundtrip_ns);
     s_.cpu_handler_ns += uffd_.costs().roundtrip_ns;
-    if (state(m.gfn) == Eviction::InFlight) {
+    const std::uint64_t g = m.gfn.v;
+    if (state(g) == Eviction::InFlight) {
       // The page is being written out: let its batch finish, then the vCPU retries and takes
       // a MISSING fault that fetches it back.
-      while (state(m.gfn) == Eviction::InFlight) env.wait_eviction();
+      while (state(g) == Eviction::InFlight) env.wait_eviction();
       return;
     }
-    if (state(m.gfn) == Eviction::Pending) set_state(m.gfn, Eviction::None);  // touched: keep it
+    if (state(g) == Eviction::Pending) set_state(g, Eviction::None);  // touched: keep it
     uffd::IoctlResult r;
     switch (m.reason) {
       case mm::UffdReason::Missing:
-        if (!pte::none(as_.pte_at(m.gfn))) return;  // already resolved for another vCPU
+        if (!pte::none_or_marker(as_.pte_at(m.gfn))) return;  // already resolved for another vCPU
         r = fetch(m, env);
         break;
       case mm::UffdReason::Minor: r = uffd_.cont(m.gfn); break;
@@ -146,8 +154,7 @@ class UffdWorkingSet final : public VmmPolicy {
     // Pages still in the tier at the end were never fetched back: a write that raced their
     // eviction is lost all the same.
     for (std::uint64_t g = 0; g < as_.pages(); ++g)
-      if ((meta_[g] & meta::kInTier) && tier_version(g) != version16(as_.data_version(g)))
-        note_lost(-1, g, tier_version(g), version16(as_.data_version(g)));
+      if (meta_[g] & meta::kInTier) as_.truth().audit_copy(Gfn(g), tier_version(g));
   }
 
  private:
@@ -204,7 +211,7 @@ class UffdWorkingSet final : public VmmPolicy {
       last_scan_cost_ += r.cost_ns;
       for (const auto& reg : r.regions)
         for (std::uint64_t g = reg.start; g < reg.start + reg.len; ++g)
-          if (as_.anon() || as_.in_page_cache(g)) cold_[g / 64] |= 1ull << (g % 64);  // shmem: SEEK_DATA skips holes
+          if (as_.anon() || as_.in_page_cache(Gfn(g))) cold_[g / 64] |= 1ull << (g % 64);  // shmem: SEEK_DATA skips holes
     }
     ++s_.scans;
   }
@@ -216,9 +223,9 @@ class UffdWorkingSet final : public VmmPolicy {
   void classify(TimeNs mark_time) {
     std::uint64_t fc = 0, fh = 0, est = 0, truth = 0;
     for (std::uint64_t g = 0; g < as_.pages(); ++g) {
-      const bool resident = as_.anon() ? pte::present(as_.pte_at(g)) && !pte::zero_page(as_.pte_at(g))
-                                       : as_.in_page_cache(g);
-      const bool accessed = as_.last_access(g) >= mark_time;
+      const bool resident = as_.anon() ? pte::present(as_.pte_at(Gfn(g))) && !pte::zero_page(as_.pte_at(Gfn(g)))
+                                       : as_.in_page_cache(Gfn(g));
+      const bool accessed = as_.truth().last_access(Gfn(g)) >= mark_time;
       truth += accessed;
       if (!resident) continue;
       if (is_cold(g)) {
@@ -245,7 +252,7 @@ class UffdWorkingSet final : public VmmPolicy {
       budget = res > c_.target_pages ? res - c_.target_pages : 0;
     }
     for (std::uint64_t g = 0; g < as_.pages() && n < budget; ++g) {
-      if (is_cold(g) && age(g) >= c_.age_threshold && !pte::zero_page(as_.pte_at(g))) {
+      if (is_cold(g) && age(g) >= c_.age_threshold && !pte::zero_page(as_.pte_at(Gfn(g)))) {
         set_state(g, Eviction::Pending);
         ++n;
       }
@@ -259,10 +266,10 @@ class UffdWorkingSet final : public VmmPolicy {
     TimeNs cost = uffd_.costs().ioctl_ns;
     for (std::uint64_t g = 0; g < as_.pages(); ++g) {
       if (state(g) != Eviction::Pending) continue;
-      const std::uint32_t c = uffd_.categories(g);
+      const std::uint32_t c = uffd_.categories(Gfn(g));
       const bool still = rwp ? (c & uffd::cat::kPresent) && !(c & uffd::cat::kAccessed)
                        : as_.anon() ? (c & uffd::cat::kUffdDeactivated) != 0
-                                    : !(c & uffd::cat::kPresent) && as_.in_page_cache(g);
+                                    : !(c & uffd::cat::kPresent) && as_.in_page_cache(Gfn(g));
       if (!still) set_state(g, Eviction::None);
       cost += uffd_.costs().scan_per_pte_ns;
     }
@@ -274,79 +281,68 @@ class UffdWorkingSet final : public VmmPolicy {
     std::uint64_t g = 0;
     for (;;) {
       // The next batch: candidates no fault has claimed since they were chosen.
-      std::vector<std::uint64_t> batch;
+      std::vector<Gfn> batch;
       for (; g < as_.pages() && batch.size() < c_.batch; ++g)
-        if (state(g) == Eviction::Pending) batch.push_back(g);
+        if (state(g) == Eviction::Pending) batch.push_back(Gfn(g));
       if (batch.empty()) break;
       // pwrite copies the data as it is now: record the version it carries.
-      for (auto b : batch) {
+      for (auto gb : batch) {
+        const std::uint64_t b = gb.v;
         set_state(b, Eviction::InFlight);
-        meta_[b] = (meta_[b] & 0xffff) | meta::kInTier | (version16(as_.data_version(b)) << meta::kVersionShift);
+        // pwrite copies the page's data: the tier copy carries its current version.
+        meta_[b] = (meta_[b] & 0xffff) | meta::kInTier | (version16(as_.truth().data_version(gb)) << meta::kVersionShift);
         // ground truth: was the page really idle since marking? (metric only)
-        s_.evicted_while_hot += as_.last_access(b) >= mark_time;
+        s_.evicted_while_hot += as_.truth().last_access(gb) >= mark_time;
       }
       const std::uint64_t n = batch.size();
-      env.tier_write(n);  // vCPUs keep running while the I/O is in flight
+      c_.tier->write(env, n);  // vCPUs keep running while the I/O is in flight
       s_.tier_bytes_written += n * core::kPageSize;
       charge(env, uffd_.dontneed(batch), s_.cpu_ioctl_ns);
       if (!as_.anon()) charge(env, uffd_.punch_hole(batch), s_.cpu_ioctl_ns);
-      for (auto b : batch) {
+      for (auto gb : batch) {
+        const std::uint64_t b = gb.v;
         set_state(b, Eviction::None);
         set_age(b, 0);
         evict_scan_[b] = static_cast<std::uint16_t>(scan_no_);
       }
       s_.evicted_pages += n;
       s_.evicted_now += n;
-      s_.tier_bytes_stored += n * stored_bytes_per_page();
+      s_.tier_bytes_stored += c_.tier->stored_bytes(n);
       env.eviction_done();  // UFFDIO_WAKE: faults waiting on these pages retry (and go MISSING)
     }
   }
 
-  uffd::IoctlResult fetch(const FaultMsg& m, VmmEnv& env) {
-    const std::uint64_t g = m.gfn;
+  uffd::IoctlResult fetch(const uffd::FaultMsg& m, VmmEnv& env) {
+    const std::uint64_t g = m.gfn.v;
     if (!(meta_[g] & meta::kInTier)) {
-      // Never evicted: the first touch of the page (UFFDIO_ZEROPAGE for a read).
+      // Never evicted: the first touch of the page (UFFDIO_ZEROPAGE for a read, a zeroed
+      // UFFDIO_COPY for a write).
       ++s_.first_touch_faults;
-      const std::uint32_t latest = version16(as_.data_version(g));
-      if (latest != 0) note_lost(env.now(), g, 0, latest);
-      return uffd_.copy(g, m.cpu_node, !m.write);
+      return uffd_.copy(m.gfn, m.cpu_node, !m.write, 0, env.now());
     }
-    env.tier_read(1);
+    c_.tier->read(env, 1);
     s_.tier_bytes_read += core::kPageSize;
-    const std::uint32_t fetched = tier_version(g);
-    const std::uint32_t latest = version16(as_.data_version(g));
-    if (fetched != latest) note_lost(env.now(), g, fetched, latest);
     // "evicted, then touched again within the age window": the eviction was a mistake.
     if (static_cast<std::uint16_t>(scan_no_ - evict_scan_[g]) < c_.age_threshold) ++s_.false_cold_evictions;
+    const std::uint32_t fetched = tier_version(g);
     meta_[g] &= ~(meta::kInTier | (0xffffu << meta::kVersionShift));
     ++s_.fetched_pages;
     --s_.evicted_now;
-    s_.tier_bytes_stored -= stored_bytes_per_page();
-    return uffd_.copy(g, m.cpu_node, false);
-  }
-
-  // A compressed pool keeps 4 KiB / ratio per page; the SSD and a memory server a full page.
-  std::uint64_t stored_bytes_per_page() const {
-    if (c_.tier.kind != TierKind::Compressed) return core::kPageSize;
-    return static_cast<std::uint64_t>(static_cast<double>(core::kPageSize) / c_.tier.compression_ratio);
-  }
-
-  // t < 0: found by the end-of-run audit.
-  void note_lost(TimeNs t, std::uint64_t g, std::uint32_t fetched, std::uint32_t latest) {
-    ++s_.lost_writes;
-    if (s_.lost_log.size() < 10) s_.lost_log.push_back({t, g, fetched, latest});
-    as_.set_data_version(g, fetched);  // the data in memory is the old one from now on
+    s_.tier_bytes_stored -= c_.tier->stored_bytes(1);
+    // UFFDIO_COPY of the fetched data: the ground truth compares its version with the latest.
+    return uffd_.copy(m.gfn, m.cpu_node, false, fetched, env.now());
   }
 
   Config c_;
+  uffd::Uffd& uffd_;
   mm::AddressSpace& as_;
-  uffd::Uffd uffd_;
   core::FlatArray<std::uint32_t> meta_;
   core::FlatArray<std::uint16_t> evict_scan_;  // scan number at eviction (mod 2^16)
   std::vector<std::uint64_t> cold_;            // the latest scan's cold pages, 1 bit each
   std::uint64_t scan_no_ = 0;
   VmmStats s_;
   TimeNs last_scan_cost_ = 0;
+  uffd::IoctlResult registration_;
 };
 
 std::unique_ptr<VmmPolicy> make(core::Params& p, const PolicyContext& ctx, bool sync) {
@@ -357,14 +353,15 @@ std::unique_ptr<VmmPolicy> make(core::Params& p, const PolicyContext& ctx, bool 
   c.target_pages = static_cast<std::uint64_t>(p.get_size(kParams[3])) / core::kPageSize;
   c.recheck = sync ? p.get_bool(kParams[4]) : false;
   c.sync_eviction = sync;
-  c.tier = read_tier(p, ctx);
-  // The kernel's EINVAL, up front: the workflow needs MINOR_ANON/ASYNC (rfc-v1) or RWP.
-  if (ctx.variant == mm::Variant::Upstream)
+  c.tier = read_tier(p, ctx.tiers);
+  // The kernel's EINVAL, up front: the workflow needs MINOR_ANON/ASYNC + DEACTIVATE (rfc-v1)
+  // or RWP, and SET_MODE.
+  if (!ctx.caps->set_mode || !(ctx.caps->rwp || ctx.caps->deactivate))
     p.error("policy", "this workflow needs kernel.variant rfc-v1 (UFFDIO_DEACTIVATE, MINOR_ASYNC, SET_MODE) or rwp "
-                      "(UFFDIO_RWPROTECT); upstream would fail UFFDIO_API with EINVAL");
-  if (ctx.variant == mm::Variant::Rwp && ctx.backing == mm::Backing::Shmem)
+                      "(UFFDIO_RWPROTECT); " + std::string(ctx.caps->name) + " would fail UFFDIO_API with EINVAL");
+  if (ctx.caps->rwp && ctx.backing == mm::Backing::Shmem)
     p.error("policy", "the rwp series tracks anon memory here; use rfc-v1 for shmem (DEACTIVATE zaps)");
-  if (!ctx.as) return nullptr;
+  if (!ctx.uffd) return nullptr;
   return std::make_unique<UffdWorkingSet>(std::move(c), ctx);
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "models/mm/address_space.hpp"
+#include "models/reclaim/tier.hpp"
 #include "models/uffd/uffd.hpp"
 #include "sim/core/params.hpp"
 
@@ -21,51 +22,23 @@ namespace vmemsim::reclaim {
 
 using core::TimeNs;
 
-struct FaultMsg {
-  std::uint64_t gfn;
-  bool write;
-  mm::UffdReason reason;
-  unsigned cpu_node;
-};
-
-enum class TierKind : std::uint8_t { Ssd, Remote, Compressed };
-const char* tier_kind_name(TierKind k);
-
-struct TierSpec {
-  TierKind kind = TierKind::Ssd;
-  std::string server;              // Remote: memory server name
-  double compression_ratio = 2.5;  // Compressed: stored bytes = 4 KiB / ratio
-  TimeNs compress_ns = 2000;       // Compressed: CPU per page (lz4-class, ~2 GB/s)
-  TimeNs decompress_ns = 1000;
-};
-
-class VmmEnv {
+// The VMM threads' view of the platform; as a TierIo it also lends the tier its resources.
+class VmmEnv : public TierIo {
  public:
-  virtual ~VmmEnv() = default;
   virtual TimeNs now() = 0;
   virtual void sleep(TimeNs d) = 0;
-  virtual void cpu(TimeNs d) = 0;                   // the calling VMM thread computes for d
-  virtual void tier_write(std::uint64_t pages) = 0;  // pwrite of `pages` pages to the tier (blocks)
-  virtual void tier_read(std::uint64_t pages) = 0;   // read them back (blocks)
   virtual void mmap_write_lock() = 0;
   virtual void mmap_write_unlock() = 0;  // vCPUs waiting on the lock retry
-  virtual void wake_blocked_faults() = 0;  // sync->async: queued sync faults retry and auto-resolve
+  virtual void wake_blocked_faults() = 0;  // release the waiters uffd::Uffd::take_woken() hands back
   virtual void wait_eviction() = 0;        // handler: until the eviction batch in flight is done
   virtual void eviction_done() = 0;
   virtual void slice(const char* what, TimeNs start, TimeNs end) = 0;  // timeline phase
-};
-
-struct LostWrite {
-  TimeNs t;  // when found; -1 = by the end-of-run audit (never fetched back)
-  std::uint64_t gfn;
-  std::uint32_t fetched_version, latest_version;
 };
 
 // Everything a policy measures; the recorder reads it.
 struct VmmStats {
   std::uint64_t scans = 0, pages_walked = 0, marked = 0;
   std::uint64_t evicted_pages = 0, fetched_pages = 0, evicted_now = 0;
-  std::uint64_t lost_writes = 0;
   std::uint64_t false_cold_evictions = 0;  // fetched back within age_threshold scans of eviction
   std::uint64_t evicted_while_hot = 0;     // truth: accessed between marking and eviction
   std::uint64_t handled_faults = 0, first_touch_faults = 0;
@@ -75,33 +48,30 @@ struct VmmStats {
   // the latest scan, against ground truth
   std::uint64_t wss_estimate = 0, wss_true = 0, false_cold = 0, false_hot = 0;
   std::uint64_t false_cold_total = 0, false_hot_total = 0;
-  std::vector<LostWrite> lost_log;  // the first few
 };
 
 class VmmPolicy {
  public:
   virtual ~VmmPolicy() = default;
+  // Before any vCPU runs: open the VM's userfaultfd and register guest memory, as a VMM does
+  // before it starts its vCPU threads. Its CPU time is spent at the start of run_agent().
+  virtual void start() = 0;
   virtual void run_agent(VmmEnv& env, TimeNs until) = 0;
-  virtual void handle_fault(const FaultMsg& m, VmmEnv& env) = 0;
+  virtual void handle_fault(const uffd::FaultMsg& m, VmmEnv& env) = 0;
   // After the run: end-of-run audits (e.g. lost writes on pages never fetched back).
   virtual void finish() = 0;
   virtual const VmmStats& stats() const = 0;
-  virtual const TierSpec& tier() const = 0;
+  virtual const Tier& tier() const = 0;
 };
 
 struct PolicyContext {
-  mm::Variant variant = mm::Variant::Upstream;
+  const mm::KernelCaps* caps = &mm::kernel_caps(mm::Variant::Upstream);
   mm::Backing backing = mm::Backing::Anon;
   TimeNs duration_ns = 0;
-  std::vector<std::string> memory_servers;  // names a Remote tier may use
+  TierContext tiers;
   // Null while a scenario is only being validated: make() then checks and returns nullptr.
-  mm::AddressSpace* as = nullptr;
-  uffd::Costs costs;
-  unsigned vcpus = 1;
+  uffd::Uffd* uffd = nullptr;  // the VM's userfaultfd context (its mm is uffd->mm())
 };
-
-// The `tier` object of a vmm config, shared by every policy that evicts.
-TierSpec read_tier(core::Params& p, const PolicyContext& ctx);
 
 // Reads the policy's parameters (errors go to p's sink); `make` builds it once the scenario
 // is valid.

@@ -7,13 +7,13 @@
 namespace vmemsim::uffd {
 
 using mm::PnOrigin;
-using mm::Variant;
 namespace pte = mm::pte;
 
-Uffd::Uffd(mm::AddressSpace& as, Costs costs, unsigned vcpus) : as_(as), costs_(costs), vcpus_(vcpus) {}
+Uffd::Uffd(mm::AddressSpace& as, Costs costs, unsigned vcpus)
+    : as_(as), pt_(as.page_table()), costs_(costs), vcpus_(vcpus) {}
 
-std::uint64_t Uffd::clamp(std::uint64_t start, std::uint64_t len) const {
-  return std::min(as_.pages(), start + std::min(len, as_.pages()));
+std::uint64_t Uffd::clamp(Gfn start, std::uint64_t len) const {
+  return std::min(as_.pages(), start.v + std::min(len, as_.pages()));
 }
 
 IoctlResult Uffd::finish(std::uint64_t ptes, bool flush) const {
@@ -36,21 +36,24 @@ static IoctlResult einval(std::string why) {
 }
 
 IoctlResult Uffd::register_range(Modes m, Features f) {
-  const Variant v = variant();
-  if (m.minor && as_.anon() && !(v == Variant::RfcV1 && f.minor_anon))
+  const auto& c = caps();
+  if (m.minor && as_.anon() && !(c.minor_anon && f.minor_anon))
     return einval("MODE_MINOR on anonymous memory needs UFFD_FEATURE_MINOR_ANON (rfc-v1)");
-  if (f.minor_anon && v != Variant::RfcV1) return einval("UFFD_FEATURE_MINOR_ANON is an rfc-v1 feature");
-  if (f.minor_async && v != Variant::RfcV1) return einval("UFFD_FEATURE_MINOR_ASYNC is an rfc-v1 feature");
-  if ((m.rwp || f.rwp_async) && v != Variant::Rwp) return einval("VM_UFFD_RWP needs the rwp kernel");
+  if (f.minor_anon && !c.minor_anon) return einval("UFFD_FEATURE_MINOR_ANON is an rfc-v1 feature");
+  if (f.minor_async && !c.minor_async) return einval("UFFD_FEATURE_MINOR_ASYNC is an rfc-v1 feature");
+  if ((m.rwp || f.rwp_async) && !c.rwp) return einval("VM_UFFD_RWP needs the rwp kernel");
   if (m.rwp && m.wp) return einval("VM_UFFD_WP and VM_UFFD_RWP share the PTE bit and are exclusive");
   if (f.wp_async && !m.wp) return einval("UFFD_FEATURE_WP_ASYNC without MODE_WP");
-  auto& u = as_.uffd();
-  u.missing = m.missing;
-  u.wp = m.wp;
-  u.minor = m.minor;
-  u.rwp = m.rwp;
-  u.wp_async = f.wp_async;
-  u.async = f.minor_async || f.rwp_async;
+  auto& v = as_.uffd_vma();
+  v.missing = m.missing;
+  v.wp = m.wp;
+  v.minor = m.minor;
+  v.rwp = m.rwp;
+  f_ = f;
+  // 6.18 userfaultfd_api(): "WP_ASYNC requires WP_UNPOPULATED" -- asking for WP_ASYNC
+  // turns WP_UNPOPULATED on as well.
+  if (f_.wp_async) f_.wp_unpopulated = true;
+  async_ = f.minor_async || f.rwp_async;
   return finish(0, false);
 }
 
@@ -58,34 +61,43 @@ IoctlResult Uffd::unregister() {
   // userfaultfd_clear_vma(): drop every uffd-owned PTE state. rfc-v1 cannot tell a
   // deactivated PTE from a NUMA one, so every PROT_NONE in the range is restored.
   std::uint64_t n = 0;
-  const auto& u = as_.uffd();
-  for (std::uint64_t g = 0; g < as_.pages(); ++g) {
-    mm::Pte p = as_.pte_at(g);
-    if (pte::protnone(p) && (pte::uffd(p) || (u.minor && as_.anon()))) {
-      as_.restore_protnone(g, true);
+  const auto& v = as_.uffd_vma();
+  const bool all_pn = caps().unregister_clears_all_protnone && v.minor && as_.anon();
+  for (std::uint64_t i = 0; i < as_.pages(); ++i) {
+    const Gfn g(i);
+    const mm::Pte p = pt_.pte(g);
+    if (pte::protnone(p) && (pte::uffd(p) || all_pn)) {
+      pt_.restore(g, true, false);
+      ++n;
+    } else if (pte::marker(p)) {
+      pt_.clear(g);
+      ++n;
+    } else if (pte::swap(p) && pte::uffd(p)) {
+      pt_.set_swap_uffd(g, false);
       ++n;
     } else if (pte::uffd(p)) {
-      mm::Pte& q = as_.slots()[g].pte;
-      q &= ~pte::kUffd;
-      if (pte::present(q) && u.wp && !pte::zero_page(q)) q |= pte::kWrite;
+      pt_.clear_uffd_wp(g, v.wp);
       ++n;
     }
   }
-  as_.uffd() = mm::UffdVma{};
+  as_.uffd_vma() = mm::UffdVma{};
+  f_ = Features{};
+  async_ = false;
   return finish(n, true);
 }
 
-IoctlResult Uffd::deactivate(std::uint64_t start, std::uint64_t len) {
-  if (variant() != Variant::RfcV1) return einval("UFFDIO_DEACTIVATE is an rfc-v1 ioctl");
-  if (!as_.uffd().minor) return einval("UFFDIO_DEACTIVATE needs a MODE_MINOR registration");
+IoctlResult Uffd::deactivate(Gfn start, std::uint64_t len) {
+  if (!caps().deactivate) return einval("UFFDIO_DEACTIVATE is an rfc-v1 ioctl");
+  if (!as_.uffd_vma().minor) return einval("UFFDIO_DEACTIVATE needs a MODE_MINOR registration");
   std::uint64_t n = 0;
-  for (std::uint64_t g = start; g < clamp(start, len); ++g) {
-    const mm::Pte p = as_.pte_at(g);
+  for (std::uint64_t i = start.v; i < clamp(start, len); ++i) {
+    const Gfn g(i);
+    const mm::Pte p = pt_.pte(g);
     if (as_.anon()) {
       // 03/12: plain PROT_NONE, the page stays resident. A PTE already PROT_NONE (a NUMA
       // hint) is skipped like change_prot_numa() skips it: it stays NUMA's in truth.
       if (pte::present(p) && !pte::protnone(p)) {
-        as_.set_protnone(g, false, PnOrigin::Uffd);
+        pt_.protnone(g, false, PnOrigin::Uffd);
         ++n;
       }
     } else if (pte::present(p)) {
@@ -96,30 +108,26 @@ IoctlResult Uffd::deactivate(std::uint64_t start, std::uint64_t len) {
   return finish(n, true);
 }
 
-IoctlResult Uffd::rwprotect(std::uint64_t start, std::uint64_t len, bool protect) {
-  if (variant() != Variant::Rwp) return einval("UFFDIO_RWPROTECT is an rwp ioctl");
-  if (!as_.uffd().rwp) return einval("UFFDIO_RWPROTECT needs a MODE_RWP registration");
+IoctlResult Uffd::rwprotect(Gfn start, std::uint64_t len, bool protect) {
+  if (!caps().rwp) return einval("UFFDIO_RWPROTECT is an rwp ioctl");
+  if (!as_.uffd_vma().rwp) return einval("UFFDIO_RWPROTECT needs a MODE_RWP registration");
   std::uint64_t n = 0;
-  for (std::uint64_t g = start; g < clamp(start, len); ++g) {
-    mm::Pte& p = as_.slots()[g].pte;
+  for (std::uint64_t i = start.v; i < clamp(start, len); ++i) {
+    const Gfn g(i);
+    const mm::Pte p = pt_.pte(g);
     if (protect) {
       if (pte::swap(p)) {
-        if (!pte::uffd(p)) { p |= pte::kUffd; ++n; }  // the marker rides in the swap entry
-      } else if (pte::protnone(p)) {
-        if (!pte::uffd(p)) {  // a NUMA PROT_NONE is promoted to an RWP one
-          as_.set_protnone(g, true, PnOrigin::Uffd);
-          ++n;
-        }
-      } else if (pte::present(p)) {
-        as_.set_protnone(g, true, PnOrigin::Uffd);
+        if (!pte::uffd(p)) { pt_.set_swap_uffd(g, true); ++n; }  // the marker rides in the swap entry
+      } else if (pte::present(p) && !(pte::protnone(p) && pte::uffd(p))) {
+        pt_.protnone(g, true, PnOrigin::Uffd);  // a NUMA PROT_NONE is promoted to an RWP one
         ++n;
       }
     } else {
       if (pte::protnone(p) && pte::uffd(p)) {
-        as_.restore_protnone(g, true);
+        pt_.restore(g, true, false);
         ++n;
       } else if (pte::swap(p) && pte::uffd(p)) {
-        p &= ~pte::kUffd;
+        pt_.set_swap_uffd(g, false);
         ++n;
       }
     }
@@ -127,63 +135,81 @@ IoctlResult Uffd::rwprotect(std::uint64_t start, std::uint64_t len, bool protect
   return finish(n, protect);
 }
 
-IoctlResult Uffd::writeprotect(std::uint64_t start, std::uint64_t len, bool protect) {
-  if (!as_.uffd().wp) return einval("UFFDIO_WRITEPROTECT needs a MODE_WP registration");
+IoctlResult Uffd::writeprotect(Gfn start, std::uint64_t len, bool protect) {
+  if (!as_.uffd_vma().wp) return einval("UFFDIO_WRITEPROTECT needs a MODE_WP registration");
+  // uffd_wp_range() -> change_protection(MM_CP_UFFD_WP / MM_CP_UFFD_WP_RESOLVE).
+  // shmem always uses markers (userfaultfd_wp_use_markers), anon only with WP_UNPOPULATED.
+  const bool markers = !as_.anon() || f_.wp_unpopulated;
   std::uint64_t n = 0;
-  for (std::uint64_t g = start; g < clamp(start, len); ++g) {
-    mm::Pte& p = as_.slots()[g].pte;
-    if (pte::swap(p)) {  // pte_swp_mkuffd_wp(): the marker rides in the swap entry
-      if (protect != pte::uffd(p)) {
-        p ^= pte::kUffd;
+  for (std::uint64_t i = start.v; i < clamp(start, len); ++i) {
+    const Gfn g(i);
+    const mm::Pte p = pt_.pte(g);
+    if (pte::none(p)) {
+      // change_pte_range(): a none PTE gets a marker when the VMA uses markers
+      // (uffd_wp_protect_file / userfaultfd_wp_unpopulated).
+      if (protect && markers) {
+        pt_.set_marker(g);
         ++n;
       }
-      continue;
-    }
-    if (!pte::present(p)) continue;
-    if (pte::protnone(p)) {  // the marker is kept under a NUMA PROT_NONE; write stays off
-      if (protect != pte::uffd(p)) {
-        p = (p ^ pte::kUffd) & ~pte::kWrite;
+    } else if (pte::marker(p)) {
+      if (!protect) {
+        pt_.clear(g);  // MM_CP_UFFD_WP_RESOLVE drops the marker
         ++n;
       }
-      continue;
-    }
-    if (protect && !pte::uffd(p)) {
-      p = (p & ~pte::kWrite) | pte::kUffd;
+    } else if (pte::swap(p)) {  // pte_swp_mkuffd_wp(): the bit rides in the swap entry
+      if (protect != pte::uffd(p)) {
+        pt_.set_swap_uffd(g, protect);
+        ++n;
+      }
+    } else if (pte::protnone(p)) {
+      // change_pte_range() rebuilds the PTE with pte_modify(oldpte, vma->vm_page_prot): the
+      // PROT_NONE is replaced by the VMA's protection (a NUMA hint is lost) and the uffd bit
+      // is set or cleared; write permission comes back only through a write fault.
+      pt_.restore(g, false, false);
+      if (protect) pt_.set_uffd_wp(g);
+      ++n;
+    } else if (protect && !pte::uffd(p)) {
+      pt_.set_uffd_wp(g);
       ++n;
     } else if (!protect && pte::uffd(p)) {
-      p = (p & ~pte::kUffd) | (pte::zero_page(p) ? 0 : pte::kWrite);
+      pt_.clear_uffd_wp(g, true);
       ++n;
     }
   }
   return finish(n, protect);
 }
 
-IoctlResult Uffd::cont(std::uint64_t gfn) {
-  const mm::Pte p = as_.pte_at(gfn);
+IoctlResult Uffd::cont(Gfn g) {
+  const mm::Pte p = pt_.pte(g);
   if (as_.anon()) {
     // 04/12: CONTINUE on anon restores the deactivated PTE (with write permission).
-    if (!(variant() == Variant::RfcV1 && as_.uffd().minor)) return einval("UFFDIO_CONTINUE on anon needs rfc-v1 MINOR");
+    if (!(caps().minor_anon && as_.uffd_vma().minor)) return einval("UFFDIO_CONTINUE on anon needs rfc-v1 MINOR");
     if (pte::protnone(p)) {
-      as_.restore_protnone(gfn, true);
+      pt_.restore(g, true, false);
       return finish(1, false);
     }
     return finish(0, false);
   }
-  if (!as_.uffd().minor) return einval("UFFDIO_CONTINUE needs a MODE_MINOR registration");
-  if (pte::none(p) && as_.in_page_cache(gfn)) {
-    as_.map_from_cache(gfn);
+  if (!as_.uffd_vma().minor) return einval("UFFDIO_CONTINUE needs a MODE_MINOR registration");
+  if (pte::none_or_marker(p) && as_.in_page_cache(g)) {
+    if (pte::marker(p)) pt_.clear(g);
+    as_.map_from_cache(g);
     return finish(1, false);
   }
   return finish(0, false);
 }
 
-IoctlResult Uffd::copy(std::uint64_t gfn, unsigned cpu_node, bool zeropage) {
-  if (!pte::none(as_.pte_at(gfn))) {
+IoctlResult Uffd::copy(Gfn g, NodeId cpu_node, bool zeropage, std::uint32_t content_version, TimeNs now) {
+  // mfill_atomic_pte_copy(): EEXIST unless pte_none_mostly() (none or a marker, which the new
+  // PTE replaces).
+  const mm::Pte p = pt_.pte(g);
+  if (!pte::none_or_marker(p)) {
     IoctlResult r = finish(0, false);
     r.error = "EEXIST";
     return r;
   }
-  if (!as_.install(gfn, cpu_node, zeropage)) {
+  if (pte::marker(p)) pt_.clear(g);
+  if (!as_.install(g, cpu_node, zeropage, zeropage ? 0 : content_version, now)) {
     IoctlResult r = finish(0, false);
     r.error = "ENOMEM";
     return r;
@@ -194,74 +220,132 @@ IoctlResult Uffd::copy(std::uint64_t gfn, unsigned cpu_node, bool zeropage) {
 }
 
 IoctlResult Uffd::set_mode(bool async) {
-  if (variant() == Variant::Upstream) return einval("UFFDIO_SET_MODE is not in the upstream kernel");
+  if (!caps().set_mode) return einval("UFFDIO_SET_MODE is not in the upstream kernel");
   // 10/12: toggles MINOR_ASYNC (RWP_ASYNC) for the whole context under mmap_write_lock; no PTE
-  // changes. The caller holds the lock for cost_ns and wakes blocked faults on sync->async.
-  as_.uffd().async = async;
+  // changes. The caller holds the lock for cost_ns. Switching sync -> async wakes the queued
+  // minor/RWP faults, which retry and resolve in the kernel; MISSING and WP faults still need
+  // the handler (async mode cannot resolve them) and stay queued.
+  async_ = async;
+  if (async) {
+    std::deque<Pending> keep;
+    for (const auto& p : queue_) {
+      if (p.msg.reason == UffdReason::Minor || p.msg.reason == UffdReason::Rwp) woken_.push_back(p.waiter);
+      else keep.push_back(p);
+    }
+    queue_.swap(keep);
+  }
   IoctlResult r = finish(0, false);
   r.cost_ns += costs_.set_mode_ns;
   return r;
 }
 
-std::uint32_t Uffd::categories(std::uint64_t gfn) const {
-  const mm::Pte p = as_.pte_at(gfn);
-  const auto& u = as_.uffd();
+std::optional<Pending> Uffd::read() {
+  if (queue_.empty()) return std::nullopt;
+  Pending p = queue_.front();
+  queue_.pop_front();
+  delivered(p.msg.gfn, p.waiter, p.msg.cpu_node);
+  return p;
+}
+
+void Uffd::delivered(Gfn g, unsigned vcpu, NodeId cpu_node) {
+  const mm::Pte p = pt_.pte(g);
+  if (!pte::protnone(p)) return;  // MISSING / WP / shmem minor: no PROT_NONE involved
+  as_.truth().note_userfault(g, p);
+  // rfc-v1 cover letter ("NUMA stats fed from uffd fault path instead"): the minor fault path
+  // records the access for NUMA placement.
+  if (caps().uffd_path_feeds_numa && as_.config().patches.uffd_feeds_numa)
+    as_.task_numa_fault({g, vcpu, NodeId(static_cast<std::uint16_t>(pte::node(p))), cpu_node, false});
+}
+
+std::uint32_t Uffd::categories(Gfn g) const {
+  // pagemap_scan_test_walk() (per VMA) | pagemap_page_category() (per PTE), fs/proc/task_mmu.c.
+  const mm::Pte p = pt_.pte(g);
+  const auto& v = as_.uffd_vma();
   std::uint32_t c = 0;
-  if (u.wp) c |= cat::kWpAllowed;
+  // WPALLOWED: userfaultfd_wp_async(vma) && userfaultfd_wp_use_markers(vma)
+  if (v.wp && f_.wp_async && (!as_.anon() || f_.wp_unpopulated)) c |= cat::kWpAllowed;
   if (pte::present(p)) {
     c |= cat::kPresent;
     if (pte::zero_page(p)) c |= cat::kPfnZero;
     if (!as_.anon()) c |= cat::kFile;
-    if (!pte::uffd(p)) c |= cat::kWritten;  // pagemap: WRITTEN whenever the uffd-wp bit is clear
+    if (!pte::uffd(p)) c |= cat::kWritten;  // WRITTEN whenever the uffd-wp bit is clear
     // 09/12: anon PROT_NONE in a MINOR VMA -- a NUMA hinting PTE matches too.
-    if (variant() == Variant::RfcV1 && as_.anon() && u.minor && pte::protnone(p)) c |= cat::kUffdDeactivated;
-    if (variant() == Variant::Rwp && u.rwp && !pte::uffd(p)) c |= cat::kAccessed;
-  } else if (pte::swap(p)) {
+    if (caps().cat_uffd_deactivated && as_.anon() && v.minor && pte::protnone(p)) c |= cat::kUffdDeactivated;
+    if (caps().cat_accessed && v.rwp && !pte::uffd(p)) c |= cat::kAccessed;
+  } else if (pte::swap(p) || pte::marker(p)) {
+    // A marker is a swap-format PTE: SWAPPED, and not WRITTEN (pte_swp_uffd_wp_any()).
     c |= cat::kSwapped;
     if (!pte::uffd(p)) c |= cat::kWritten;
   }
   return c;
 }
 
-ScanResult Uffd::pagemap_scan(const ScanArgs& a) const {
+ScanResult Uffd::pagemap_scan(const ScanArgs& a) {
   // do_pagemap_scan(): a page matches when all of category_mask and (if given) one of
   // category_anyof_mask are set after XOR with category_inverted; adjacent matches with the
-  // same returned categories form one region.
+  // same returned categories form one region. PM_SCAN_WP_MATCHING write-protects what matched
+  // (make_uffd_wp_pte), then one TLB flush.
   ScanResult r;
+  const bool wp_allowed = (categories(Gfn(0)) & cat::kWpAllowed) != 0;
+  if ((a.flags & kScanCheckWpAsync) && !wp_allowed) {
+    r.error = "EPERM";
+    r.cost_ns = costs_.ioctl_ns;
+    return r;
+  }
+  const bool wp = (a.flags & kScanWpMatching) && wp_allowed;
   const std::uint64_t end = std::min(a.start + a.len, as_.pages());
-  for (std::uint64_t g = a.start; g < end; ++g) {
+  for (std::uint64_t i = a.start; i < end; ++i) {
+    const Gfn g(i);
     ++r.walked;
     const std::uint32_t c = categories(g) ^ a.category_inverted;
     if ((c & a.category_mask) != a.category_mask) continue;
     if (a.category_anyof_mask && !(c & a.category_anyof_mask)) continue;
     const std::uint32_t ret = (c ^ a.category_inverted) & a.return_mask;
-    if (!r.regions.empty() && r.regions.back().start + r.regions.back().len == g && r.regions.back().categories == ret)
+    if (!r.regions.empty() && r.regions.back().start + r.regions.back().len == i && r.regions.back().categories == ret)
       ++r.regions.back().len;
     else
-      r.regions.push_back({g, 1, ret});
+      r.regions.push_back({i, 1, ret});
     ++r.matched;
+    if (wp) {
+      const mm::Pte p = pt_.pte(g);
+      if (pte::none(p)) pt_.set_marker(g);
+      else if (pte::swap(p)) pt_.set_swap_uffd(g, true);
+      else if (pte::present(p) && !pte::uffd(p)) pt_.set_uffd_wp(g);
+      ++r.protected_ptes;
+    }
     if (a.max_pages && r.matched >= a.max_pages) break;
   }
   r.cost_ns = costs_.ioctl_ns + static_cast<TimeNs>(r.walked) * costs_.scan_per_pte_ns;
+  if (wp && r.protected_ptes) {
+    r.cost_ns += static_cast<TimeNs>(r.protected_ptes) * costs_.per_pte_ns + costs_.tlb_flush_ns +
+                 costs_.tlb_per_vcpu_ns * static_cast<TimeNs>(vcpus_);
+    as_.tlb_flush();
+  }
   return r;
 }
 
-IoctlResult Uffd::dontneed(const std::vector<std::uint64_t>& gfns) {
+IoctlResult Uffd::dontneed(const std::vector<Gfn>& gfns) {
+  // zap_pte_range(): anon drops everything, markers included; shmem keeps a uffd-wp marker
+  // where a protected PTE was (zap_install_uffd_wp_if_needed) and leaves markers alone.
   std::uint64_t n = 0;
+  const bool wp = as_.uffd_vma().wp;
   for (auto g : gfns) {
-    const mm::Pte p = as_.pte_at(g);
+    const mm::Pte p = pt_.pte(g);
     if (pte::present(p)) {
-      as_.zap(g);  // anon: the frame is freed; shmem: only the PTE goes
+      as_.zap(g, wp);
+      ++n;
+    } else if (pte::marker(p) && as_.anon()) {
+      pt_.clear(g);
       ++n;
     }
   }
   return finish(n, true);
 }
 
-IoctlResult Uffd::punch_hole(const std::vector<std::uint64_t>& gfns) {
+IoctlResult Uffd::punch_hole(const std::vector<Gfn>& gfns) {
   std::uint64_t n = 0;
   for (auto g : gfns) {
-    if (as_.in_page_cache(g) || pte::present(as_.pte_at(g))) {
+    if (as_.in_page_cache(g) || pte::present(pt_.pte(g))) {
       as_.punch_hole(g);
       ++n;
     }

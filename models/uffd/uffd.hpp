@@ -1,12 +1,19 @@
-// userfaultfd: one context per VM, registered over the VM's guest memory, and its ioctls
+// userfaultfd: the context of one VM (struct userfaultfd_ctx), registered over the VM's guest
+// memory: its features and mode, the message queue between faulting threads and the VMM's
+// handler, the rule for which blocked faults a mode switch wakes, and its ioctls
 // (KERNEL-MODEL.md §3 items 5-9; fs/userfaultfd.c, mm/userfaultfd.c and the seed patches).
 //
-// Lifecycle: the VMM (models/reclaim policies) opens it at the start of the run with
-// register_range(); ioctls change PTEs through mm::AddressSpace primitives and return their
-// cost; the fault side (handle_userfault) lives in mm::AddressSpace::fault(). A feature that
-// the kernel variant lacks is refused with the kernel's EINVAL, as a message.
+// Lifecycle: one per VM, created with the VM's kernel objects; the uffd fault handler
+// (uffd_faults.cpp, installed by the mechanism registry) queues sync faults here; the VMM
+// (models/reclaim policies) registers the range, reads messages through read() in its handler
+// thread and calls the ioctls, which change PTEs through the page table's transitions and
+// return their cost. A feature the kernel variant lacks is refused with the kernel's EINVAL.
+// The engine only supplies the wait channels: it parks a blocked vCPU under its waiter id and
+// releases the ids that read() and take_woken() hand back.
 #pragma once
 #include <cstdint>
+#include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +21,10 @@
 
 namespace vmemsim::uffd {
 
+using core::Gfn;
+using core::NodeId;
 using core::TimeNs;
+using mm::UffdReason;
 
 // Cost of the ioctls (ns), each a scenario knob (kernel.costs.uffd.*).
 struct Costs {
@@ -33,9 +43,10 @@ struct Modes {
 };
 struct Features {
   bool wp_async = false;
-  bool minor_anon = false;   // rfc-v1 UFFD_FEATURE_MINOR_ANON
-  bool minor_async = false;  // rfc-v1 UFFD_FEATURE_MINOR_ASYNC (start in async mode)
-  bool rwp_async = false;    // rwp UFFD_FEATURE_RWP_ASYNC (start in async mode)
+  bool minor_anon = false;     // rfc-v1 UFFD_FEATURE_MINOR_ANON
+  bool minor_async = false;    // rfc-v1 UFFD_FEATURE_MINOR_ASYNC (start in async mode)
+  bool rwp_async = false;      // rwp UFFD_FEATURE_RWP_ASYNC (start in async mode)
+  bool wp_unpopulated = false; // UFFD_FEATURE_WP_UNPOPULATED (6.18: implied by WP_ASYNC)
 };
 
 // PAGEMAP_SCAN categories (include/uapi/linux/fs.h); the last two are the seed series' flags.
@@ -48,12 +59,18 @@ constexpr std::uint32_t kSwapped = 1u << 4;
 constexpr std::uint32_t kPfnZero = 1u << 5;
 constexpr std::uint32_t kHuge = 1u << 6;
 constexpr std::uint32_t kSoftDirty = 1u << 7;
+constexpr std::uint32_t kGuard = 1u << 8;
 constexpr std::uint32_t kUffdDeactivated = 1u << 9;  // rfc-v1 09/12
 constexpr std::uint32_t kAccessed = 1u << 10;        // rwp
 }  // namespace cat
 
+// PAGEMAP_SCAN flags (include/uapi/linux/fs.h)
+constexpr std::uint32_t kScanWpMatching = 1u << 0;   // PM_SCAN_WP_MATCHING
+constexpr std::uint32_t kScanCheckWpAsync = 1u << 1; // PM_SCAN_CHECK_WPASYNC
+
 struct ScanArgs {
   std::uint64_t start = 0, len = 0;  // pages
+  std::uint32_t flags = 0;
   std::uint32_t category_mask = 0, category_inverted = 0, category_anyof_mask = 0, return_mask = 0;
   std::uint64_t max_pages = 0;  // 0 = no limit
 };
@@ -65,7 +82,9 @@ struct ScanResult {
   std::vector<ScanRegion> regions;
   std::uint64_t walked = 0;
   std::uint64_t matched = 0;
+  std::uint64_t protected_ptes = 0;  // PM_SCAN_WP_MATCHING
   TimeNs cost_ns = 0;
+  std::string error;
 };
 
 struct IoctlResult {
@@ -73,6 +92,18 @@ struct IoctlResult {
   std::uint64_t ptes = 0;  // PTEs changed
   bool flushed = false;    // a TLB flush was needed
   std::string error;       // non-empty: -EINVAL and why
+};
+
+// A sync fault's message (struct uffd_msg) and the thread waiting for it.
+struct FaultMsg {
+  Gfn gfn;
+  bool write;
+  UffdReason reason;
+  NodeId cpu_node;
+};
+struct Pending {
+  FaultMsg msg;
+  unsigned waiter;  // the blocked vCPU
 };
 
 class Uffd {
@@ -84,28 +115,51 @@ class Uffd {
   // UFFDIO_UNREGISTER / close(): PTE state owned by uffd is restored.
   IoctlResult unregister();
 
-  IoctlResult deactivate(std::uint64_t start, std::uint64_t len);              // rfc-v1
-  IoctlResult rwprotect(std::uint64_t start, std::uint64_t len, bool protect);  // rwp
-  IoctlResult writeprotect(std::uint64_t start, std::uint64_t len, bool protect);
-  IoctlResult cont(std::uint64_t gfn);                                          // UFFDIO_CONTINUE
-  IoctlResult copy(std::uint64_t gfn, unsigned cpu_node, bool zeropage);        // COPY / ZEROPAGE
-  IoctlResult set_mode(bool async);                                             // UFFDIO_SET_MODE
-  ScanResult pagemap_scan(const ScanArgs& a) const;
-  std::uint32_t categories(std::uint64_t gfn) const;
+  IoctlResult deactivate(Gfn start, std::uint64_t len);              // rfc-v1
+  IoctlResult rwprotect(Gfn start, std::uint64_t len, bool protect);  // rwp
+  IoctlResult writeprotect(Gfn start, std::uint64_t len, bool protect);
+  IoctlResult cont(Gfn g);                                            // UFFDIO_CONTINUE
+  // UFFDIO_COPY / UFFDIO_ZEROPAGE; `content_version` is the data version the source buffer
+  // holds (0 for zeroes), which the ground truth compares with the guest's latest.
+  IoctlResult copy(Gfn g, NodeId cpu_node, bool zeropage, std::uint32_t content_version, TimeNs now);
+  IoctlResult set_mode(bool async);                                   // UFFDIO_SET_MODE
+  ScanResult pagemap_scan(const ScanArgs& a);
+  std::uint32_t categories(Gfn g) const;
   // madvise(MADV_DONTNEED) and fallocate(PUNCH_HOLE): not uffd, but the VMM's eviction verbs.
-  IoctlResult dontneed(const std::vector<std::uint64_t>& gfns);
-  IoctlResult punch_hole(const std::vector<std::uint64_t>& gfns);
+  IoctlResult dontneed(const std::vector<Gfn>& gfns);
+  IoctlResult punch_hole(const std::vector<Gfn>& gfns);
+
+  // ---- the fault side (handle_userfault) ----
+  bool async() const { return async_; }
+  const Features& features() const { return f_; }
+  // A sync fault: queue its message; `waiter` blocks until read() or take_woken() releases it.
+  void enqueue(const FaultMsg& m, unsigned waiter) { queue_.push_back({m, waiter}); }
+  // The handler's read(): the oldest message. Consuming it is the notification (counted in
+  // the ground truth as spurious when uffd did not set the PROT_NONE it reports).
+  std::optional<Pending> read();
+  // Waiters released by SET_MODE(async): their faults retry and resolve in the kernel.
+  std::vector<unsigned> take_woken() { return std::exchange(woken_, {}); }
+  std::size_t queued() const { return queue_.size(); }
+  // A notification consumed for g (read by the handler, or resolved in the kernel in async
+  // mode): ground truth, and under rfc-v1 the task_numa_fault() feed.
+  void delivered(Gfn g, unsigned vcpu, NodeId cpu_node);
 
   const Costs& costs() const { return costs_; }
-  bool registered() const { return as_.uffd().any(); }
-  mm::Variant variant() const { return as_.config().variant; }
+  bool registered() const { return as_.uffd_vma().any(); }
+  const mm::KernelCaps& caps() const { return as_.caps(); }
+  mm::AddressSpace& mm() { return as_; }
 
  private:
   IoctlResult finish(std::uint64_t ptes, bool flush) const;
-  std::uint64_t clamp(std::uint64_t start, std::uint64_t len) const;  // end of a range, within the VMA
+  std::uint64_t clamp(Gfn start, std::uint64_t len) const;  // end of a range, within the VMA
   mm::AddressSpace& as_;
+  mm::PageTable& pt_;
   Costs costs_;
   unsigned vcpus_;
+  Features f_;
+  bool async_ = false;  // MINOR_ASYNC (rfc-v1) / RWP_ASYNC (rwp), toggled by UFFDIO_SET_MODE
+  std::deque<Pending> queue_;
+  std::vector<unsigned> woken_;
 };
 
 }  // namespace vmemsim::uffd

@@ -30,6 +30,12 @@ struct Platform {
   std::vector<std::vector<sg4::Host*>> node_hosts;
   std::vector<sg4::Disk*> swap;
   std::vector<sg4::Host*> servers;  // memory servers, in scenario order
+  std::vector<std::string> server_names;
+  sg4::Host* server(const std::string& name) const {
+    for (std::size_t i = 0; i < servers.size(); ++i)
+      if (server_names[i] == name) return servers[i];
+    throw std::runtime_error("no memory server named '" + name + "'");
+  }
 };
 
 // Hosts with cores per NUMA node (so vCPUs of one node share its cores), the swap SSD as a
@@ -72,6 +78,7 @@ Platform build_platform(const scenario::Scenario& sc) {
     host->seal();
     attach(host, make_nic(m.name, m.nic));
     pf.servers.push_back(host);
+    pf.server_names.push_back(m.name);
   }
   zone->seal();
   return pf;
@@ -80,23 +87,19 @@ Platform build_platform(const scenario::Scenario& sc) {
 // Synchronisation between the actors of a VM uses semaphores only: actors are cooperative,
 // so shared state needs no mutex between blocking calls, and an actor killed while waiting
 // (daemons are killed when the run ends) holds no lock to unwind.
-struct Pending {
-  reclaim::FaultMsg msg;
-  std::size_t vcpu;
-};
-
 struct RunState;
 
-// Everything one VM's actors share: the handler's queue, the wait channels, its I/O targets.
+// Everything one VM's actors share: the wait channels and the I/O targets. The message queue
+// and the wake rules are the uffd context's (models/uffd); the engine only parks and releases.
 struct VmRuntime {
   RunState* st = nullptr;
   scenario::VmModel* vm = nullptr;
+  uffd::Uffd* uffd = nullptr;
   const scenario::HostSpec* host = nullptr;
   sg4::Host* vmm_host = nullptr;
   sg4::Disk* swap = nullptr;
-  sg4::Host* server = nullptr;
+  const Platform* pf = nullptr;
   double flop_per_ns = 1;
-  std::deque<Pending> queue;                          // sync userfaults not yet read by the handler
   sg4::SemaphorePtr queue_sem = sg4::Semaphore::create(0);  // released once per queued message
   std::vector<sg4::SemaphorePtr> vcpu_sem;             // a blocked vCPU waits on its own
   std::vector<sg4::SemaphorePtr> lock_waiters;         // vCPUs waiting for the mmap write lock
@@ -139,22 +142,13 @@ class SimVmmEnv final : public reclaim::VmmEnv {
     if (d > 0) sg4::this_actor::sleep_for(to_seconds(d));
   }
   void cpu(TimeNs d) override { compute(rt_.flop_per_ns, d); }
-  void tier_write(std::uint64_t pages) override { io(pages, true); }
-  void tier_read(std::uint64_t pages) override { io(pages, false); }
   void mmap_write_lock() override { rt_.vm->as->set_mmap_write_locked(true); }
   void mmap_write_unlock() override {
     rt_.vm->as->set_mmap_write_locked(false);
     release_all(rt_.lock_waiters);
   }
   void wake_blocked_faults() override {
-    // sync -> async: queued minor/RWP faults retry and auto-resolve. MISSING and WP faults
-    // still need the handler (async mode cannot resolve them) and stay queued.
-    std::deque<Pending> keep;
-    for (const auto& p : rt_.queue) {
-      if (p.msg.reason == mm::UffdReason::Minor || p.msg.reason == mm::UffdReason::Rwp) rt_.vcpu_sem[p.vcpu]->release();
-      else keep.push_back(p);
-    }
-    rt_.queue.swap(keep);
+    for (unsigned w : rt_.uffd->take_woken()) rt_.vcpu_sem[w]->release();
   }
   void wait_eviction() override {
     auto sem = sg4::Semaphore::create(0);
@@ -164,35 +158,28 @@ class SimVmmEnv final : public reclaim::VmmEnv {
   void eviction_done() override { release_all(rt_.eviction_waiters); }
   void slice(const char* what, TimeNs start, TimeNs end) override;
 
- private:
-  void io(std::uint64_t pages, bool write) {
-    const auto& t = rt_.vm->vmm->tier();
-    const std::uint64_t bytes = pages * core::kPageSize;
-    switch (t.kind) {
-      case reclaim::TierKind::Ssd: {
-        // SimGrid disks model bandwidth sharing; the device latency is added per I/O. The I/O
-        // runs in a fresh short-lived actor that this one joins: in SimGrid 3.32 every disk I/O
-        // an actor makes stays on that actor's activity list, so each later execute() of the
-        // same actor walks all of its past I/Os (measured: 20k I/Os made a VMM thread's
-        // executes 4x slower).
-        sg4::Disk* disk = rt_.swap;
-        const TimeNs lat = rt_.host->swap.latency_ns;
-        sg4::Actor::create("io", rt_.vmm_host, [disk, lat, bytes, write] {
-          if (lat > 0) sg4::this_actor::sleep_for(to_seconds(lat));
-          if (write) disk->write(bytes);
-          else disk->read(bytes);
-        })->join();
-        break;
-      }
-      case reclaim::TierKind::Remote:
-        if (write) sg4::Comm::sendto(rt_.vmm_host, rt_.server, bytes);
-        else sg4::Comm::sendto(rt_.server, rt_.vmm_host, bytes);
-        break;
-      case reclaim::TierKind::Compressed:
-        cpu(static_cast<TimeNs>(pages) * (write ? t.compress_ns : t.decompress_ns));
-        break;
-    }
+  // ---- reclaim::TierIo: the resources tiers use ----
+  void disk_io(std::uint64_t bytes, bool write) override {
+    // SimGrid disks model bandwidth sharing; the device latency is added per I/O. The I/O
+    // runs in a fresh short-lived actor that this one joins: in SimGrid 3.32 every disk I/O
+    // an actor makes stays on that actor's activity list, so each later execute() of the
+    // same actor walks all of its past I/Os (measured: 20k I/Os made a VMM thread's
+    // executes 4x slower).
+    sg4::Disk* disk = rt_.swap;
+    const TimeNs lat = rt_.host->swap.latency_ns;
+    sg4::Actor::create("io", rt_.vmm_host, [disk, lat, bytes, write] {
+      if (lat > 0) sg4::this_actor::sleep_for(to_seconds(lat));
+      if (write) disk->write(bytes);
+      else disk->read(bytes);
+    })->join();
   }
+  void net_transfer(const std::string& server, std::uint64_t bytes, bool to_server) override {
+    sg4::Host* peer = rt_.pf->server(server);
+    if (to_server) sg4::Comm::sendto(rt_.vmm_host, peer, bytes);
+    else sg4::Comm::sendto(peer, rt_.vmm_host, bytes);
+  }
+
+ private:
   VmRuntime& rt_;
 };
 
@@ -220,7 +207,8 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
       if (r.stop == mm::Vcpu::Stop::Blocked) {
         VMEMSIM_CHECK(rt->vm->vmm, name << ": sync userfault without a handler");
         const TimeNs t0 = now_ns();
-        rt->queue.push_back({{r.gfn, r.write, r.reason, vcpu->config().node}, idx});
+        rt->uffd->enqueue({r.gfn, r.write, r.reason, core::NodeId(static_cast<std::uint16_t>(vcpu->config().node))},
+                          static_cast<unsigned>(idx));
         rt->queue_sem->release();
         rt->vcpu_sem[idx]->acquire();  // released by the handler, or by SET_MODE(async)
         const TimeNs t1 = now_ns();
@@ -249,14 +237,12 @@ void handler_actor(VmRuntime* rt) {
   try {
     for (;;) {
       rt->queue_sem->acquire();
-      if (rt->queue.empty()) continue;  // its message was woken by SET_MODE(async)
-      const Pending p = rt->queue.front();
-      rt->queue.pop_front();
+      const auto p = rt->uffd->read();
+      if (!p) continue;  // its message was woken by SET_MODE(async)
       const TimeNs t0 = now_ns();
-      rt->vm->as->userfault_delivered(p.msg.gfn);
-      rt->vm->vmm->handle_fault(p.msg, env);
-      rt->vcpu_sem[p.vcpu]->release();
-      rt->st->timeline->slice(rt->handler_track, mm::uffd_reason_name(p.msg.reason), t0, now_ns());
+      rt->vm->vmm->handle_fault(p->msg, env);
+      rt->vcpu_sem[p->waiter]->release();
+      rt->st->timeline->slice(rt->handler_track, mm::uffd_reason_name(p->msg.reason), t0, now_ns());
     }
   } catch (const std::exception& e) {
     fail(*rt->st, rt->vm->spec->name + ".uffd-handler: " + e.what());
@@ -269,6 +255,36 @@ void agent_actor(VmRuntime* rt) {
     rt->vm->vmm->run_agent(env, rt->st->sc->duration_ns);
   } catch (const std::exception& e) {
     fail(*rt->st, rt->vm->spec->name + ".vmm: " + e.what());
+  }
+}
+
+// The kernel daemons' view of the platform: CPU on the core the daemon runs on, TLB flushes
+// on a VM's mm (its vCPUs take the IPIs when they next run).
+class SimDaemonEnv final : public kernel::DaemonEnv {
+ public:
+  SimDaemonEnv(RunState& st, double flop_per_ns, int track) : st_(st), flop_per_ns_(flop_per_ns), track_(track) {}
+  TimeNs now() override { return now_ns(); }
+  void cpu(TimeNs d) override { compute(flop_per_ns_, d); }
+  void tlb_flush(core::VmId vm) override { st_.world->vms.at(vm.v).as->tlb_flush(); }
+  void slice(const char* what, TimeNs start, TimeNs end) override { st_.timeline->slice(track_, what, start, end); }
+
+ private:
+  RunState& st_;
+  double flop_per_ns_;
+  int track_;
+};
+
+void daemon_actor(RunState* st, kernel::KernelDaemon* d, double flop_per_ns, int track) {
+  SimDaemonEnv env(*st, flop_per_ns, track);
+  try {
+    for (;;) {
+      const TimeNs t = d->next_wakeup(now_ns());
+      if (t == kernel::kNever || t >= st->sc->duration_ns) return;
+      if (t > now_ns()) sg4::this_actor::sleep_for(to_seconds(t) - sg4::Engine::get_clock());
+      d->run_batch(env, now_ns());
+    }
+  } catch (const std::exception& e) {
+    fail(*st, d->name() + ": " + e.what());
   }
 }
 
@@ -317,6 +333,9 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
   // Actors are created in a fixed order (per VM: vCPUs by index, then the VMM agent and the
   // handler): SimGrid runs simultaneous events in creation order, which makes the run
   // deterministic.
+  // A VMM opens and registers its userfaultfd before it starts its vCPU threads.
+  for (auto& vm : world.vms)
+    if (vm.vmm) vm.vmm->start();
   std::vector<std::unique_ptr<VmRuntime>> rts;
   for (std::size_t v = 0; v < world.vms.size(); ++v) {
     auto& vm = world.vms[v];
@@ -326,6 +345,8 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
     rt->host = &sc.hosts[vm.spec->host];
     rt->flop_per_ns = rt->host->core_speed / 1e9;
     rt->swap = pf.swap[vm.spec->host];
+    rt->pf = &pf;
+    rt->uffd = vm.kernel.uffd.get();
     rt->vmm_host = pf.node_hosts[vm.spec->host][vm.spec->cpu_nodes.front()];
     for (std::size_t i = 0; i < vm.vcpus.size(); ++i) rt->vcpu_sem.push_back(sg4::Semaphore::create(0));
     const int pid = static_cast<int>(v);
@@ -336,16 +357,20 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
       sg4::Actor::create(name, pf.node_hosts[vm.spec->host][node], vcpu_actor, rt.get(), i, name);
     }
     if (vm.vmm) {
-      const auto& t = vm.vmm->tier();
-      if (t.kind == reclaim::TierKind::Remote)
-        for (std::size_t m = 0; m < sc.memory_servers.size(); ++m)
-          if (sc.memory_servers[m].name == t.server) rt->server = pf.servers[m];
       rt->agent_track = timeline.track(pid, vm.spec->name, "vmm");
       rt->handler_track = timeline.track(pid, vm.spec->name, "uffd-handler");
       sg4::Actor::create(vm.spec->name + ".vmm", rt->vmm_host, agent_actor, rt.get())->daemonize();
       sg4::Actor::create(vm.spec->name + ".uffd-handler", rt->vmm_host, handler_actor, rt.get())->daemonize();
     }
     rts.push_back(std::move(rt));
+  }
+  // Kernel daemons, in the world's (registry) order, each on a core of the node it names.
+  for (auto& d : world.daemons) {
+    sg4::Host* h = pf.node_hosts.at(d->host()).at(d->node());
+    VMEMSIM_CHECK(h, d->name() << " runs on a node without cores");
+    const int track = timeline.track(static_cast<int>(world.vms.size() + d->host()), sc.hosts[d->host()].name, d->name());
+    sg4::Actor::create(d->name(), h, daemon_actor, &st, d.get(), sc.hosts[d->host()].core_speed / 1e9, track)
+        ->daemonize();
   }
   sg4::Host* first = nullptr;
   for (auto* h : pf.node_hosts[0])

@@ -1,5 +1,7 @@
 #include "sim/output/recorder.hpp"
 
+#include <map>
+
 #include "sim/core/units.hpp"
 
 namespace vmemsim::output {
@@ -10,7 +12,7 @@ Recorder::Recorder(const scenario::World& w) : w_(w) {
     auto& s = vms_[i];
     const auto& host = w.sc->hosts[w.vms[i].spec->host];
     s.resident.resize(host.nodes.size());
-    s.faults.resize(mm::kFaultKinds);
+    s.faults.resize(w.vms[i].as->router().kinds().size());
     s.wss.resize(w.sc->output.wss_windows_ns.size());
   }
   host_free_.resize(w.hosts.size());
@@ -35,7 +37,10 @@ Recorder::VmTotals Recorder::totals(std::size_t i) const {
   t.stalls = vm.stall_ns.count();
   t.stall_ns = vm.stall_ns.sum();
   if (vm.vmm) t.vmm = vm.vmm->stats();
-  for (std::size_t k = 0; k < mm::kFaultKinds; ++k) t.faults[k] = vm.as->faults(static_cast<mm::FaultKind>(k));
+  t.lost_writes = vm.as->truth().stats().lost_writes;
+  const std::size_t kinds = vm.as->router().kinds().size();
+  t.faults.resize(kinds);
+  for (std::size_t k = 0; k < kinds; ++k) t.faults[k] = vm.as->faults(static_cast<mm::FaultKind>(k));
   return t;
 }
 
@@ -51,16 +56,17 @@ void Recorder::sample(TimeNs now) {
     s.accesses.push_back(acc);
     s.writes.push_back(t.writes - s.last.writes);
     s.remote_ratio.push_back(acc ? static_cast<double>(t.remote - s.last.remote) / static_cast<double>(acc) : 0.0);
-    for (std::size_t k = 0; k < mm::kFaultKinds; ++k) s.faults[k].push_back(t.faults[k] - s.last.faults[k]);
+    for (std::size_t k = 0; k < s.faults.size(); ++k)
+      s.faults[k].push_back(t.faults[k] - (k < s.last.faults.size() ? s.last.faults[k] : 0));
     s.fault_ns.push_back(t.fault_ns - s.last.fault_ns);
-    for (std::size_t k = 0; k < s.wss.size(); ++k) s.wss[k].push_back(as.true_wss(now, w_.sc->output.wss_windows_ns[k]));
+    for (std::size_t k = 0; k < s.wss.size(); ++k) s.wss[k].push_back(as.truth().true_wss(now, w_.sc->output.wss_windows_ns[k]));
     s.stalls.push_back(t.stalls - s.last.stalls);
     s.stall_ns.push_back(t.stall_ns - s.last.stall_ns);
     if (w_.vms[i].vmm) {
       s.evicted.push_back(t.vmm.evicted_now);
       s.wss_estimate.push_back(t.vmm.wss_estimate);
       s.wss_scan_true.push_back(t.vmm.wss_true);
-      s.lost_writes.push_back(t.vmm.lost_writes);
+      s.lost_writes.push_back(t.lost_writes);
       s.tier_written.push_back(t.vmm.tier_bytes_written - s.last.vmm.tier_bytes_written);
       s.tier_read.push_back(t.vmm.tier_bytes_read - s.last.vmm.tier_bytes_read);
     }
@@ -84,7 +90,7 @@ Json Recorder::body() const {
   Json summary = Json::object(), series = Json::object();
   Json svms = Json::object(), tvms = Json::object();
   std::uint64_t tot_acc = 0, tot_res = 0, tot_remote = 0;
-  std::array<std::uint64_t, mm::kFaultKinds> tot_faults{};
+  std::map<std::string, std::uint64_t> tot_faults;
   std::vector<std::uint64_t> host_acc(w_.hosts.size(), 0);
 
   for (std::size_t i = 0; i < w_.vms.size(); ++i) {
@@ -114,29 +120,32 @@ Json Recorder::body() const {
     v["device_accesses"] = t.device;
     v["histograms"] = {{"stall_latency_ns", vm.stall_ns.to_json()}};
     Json faults = Json::object();
-    for (std::size_t k = 0; k < mm::kFaultKinds; ++k) {
-      faults[mm::fault_kind_name(static_cast<mm::FaultKind>(k))] = t.faults[k];
-      tot_faults[k] += t.faults[k];
+    const auto& kinds = vm.as->router().kinds();
+    for (std::size_t k = 0; k < kinds.size(); ++k) {
+      faults[kinds[k]] = t.faults[k];
+      tot_faults[kinds[k]] += t.faults[k];
     }
+    const auto& truth = vm.as->truth().stats();
+    v["read_fault_maps"] = vm.as->config().use_zero_page ? "zero_page" : "private_page";
     v["counters"] = {{"mm",
                       {{"faults", faults},
-                       {"spurious_uffd", vm.as->spurious_uffd()},
+                       {"spurious_uffd", truth.spurious_uffd},
                        {"numa_faults_recorded", vm.as->numa_faults_recorded()},
-                       {"gup_invisible", vm.as->gup_invisible()},
+                       {"gup_invisible", truth.gup_invisible},
                        {"tlb_flushes", vm.as->tlb_flushes()},
                        {"mmap_lock_waits", vm.as->lock_waits()}}}};
     if (vm.vmm) {
       const auto& m = t.vmm;
       Json lost = Json::array();
-      for (const auto& l : m.lost_log)
+      for (const auto& l : truth.lost_log)
         lost.push_back({{"t_ns", l.t}, {"gfn", l.gfn}, {"fetched_version", l.fetched_version}, {"latest_version", l.latest_version}});
       v["vmm"] = {
           {"policy", vm.spec->vmm.policy},
-          {"tier", reclaim::tier_kind_name(vm.vmm->tier().kind)},
+          {"tier", vm.vmm->tier().kind()},
           {"evicted_pages", m.evicted_pages},
           {"fetched_pages", m.fetched_pages},
           {"evicted_now", m.evicted_now},
-          {"lost_writes", m.lost_writes},
+          {"lost_writes", truth.lost_writes},
           {"lost_writes_first", lost},
           {"false_cold_evictions", m.false_cold_evictions},
           {"evicted_while_hot", m.evicted_while_hot},
@@ -169,7 +178,7 @@ Json Recorder::body() const {
     ts["writes"] = s.writes;
     ts["remote_ratio"] = s.remote_ratio;
     Json tf = Json::object();
-    for (std::size_t k = 0; k < mm::kFaultKinds; ++k) tf[mm::fault_kind_name(static_cast<mm::FaultKind>(k))] = s.faults[k];
+    for (std::size_t k = 0; k < s.faults.size(); ++k) tf[vm.as->router().kinds()[k]] = s.faults[k];
     ts["faults"] = tf;
     ts["fault_time_ns"] = s.fault_ns;
     ts["uffd_stalls"] = s.stalls;
@@ -200,12 +209,15 @@ Json Recorder::body() const {
     thosts[sc.hosts[h].name] = {{"free_pages", tn}};
   }
   Json tfaults = Json::object();
-  for (std::size_t k = 0; k < mm::kFaultKinds; ++k) tfaults[mm::fault_kind_name(static_cast<mm::FaultKind>(k))] = tot_faults[k];
+  for (const auto& [k, n] : tot_faults) tfaults[k] = n;
+  Json daemons = Json::object();
+  for (const auto& d : w_.daemons) daemons[d->name()] = d->stats();
   summary["total"] = {{"accesses", tot_acc},
                       {"remote_ratio", tot_acc ? static_cast<double>(tot_remote) / static_cast<double>(tot_acc) : 0.0},
                       {"resident_pages", tot_res},
                       {"faults", tfaults}};
   summary["hosts"] = shosts;
+  summary["kernel"] = {{"daemons", daemons}};
   summary["vms"] = svms;
   series["t_ns"] = t_;
   series["hosts"] = thosts;

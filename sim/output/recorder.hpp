@@ -28,7 +28,8 @@ class Recorder {
  private:
   struct VmTotals {
     std::uint64_t accesses = 0, writes = 0, remote = 0;
-    std::array<std::uint64_t, mm::kFaultKinds> faults{};
+    std::vector<std::uint64_t> faults;  // by fault kind (the router's registration order)
+    std::uint64_t lost_writes = 0;
     TimeNs fault_ns = 0, memory_ns = 0, tlb_ns = 0;
     std::uint64_t device = 0;
     std::uint64_t stalls = 0, stall_ns = 0;

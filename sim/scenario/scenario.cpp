@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "models/kernel/registry.hpp"
 #include "models/reclaim/vmm.hpp"
 #include "models/workload/generator.hpp"
 #include "sim/core/rng.hpp"
@@ -74,7 +75,14 @@ const ParamSpec kVariant{"variant", Kind::Enum, "\"upstream\"",
                          "kernel: upstream, the April 2026 userfaultfd RFC (v1), or the VM_UFFD_RWP series",
                          -kInf, kInf, "upstream|rfc-v1|rwp"};
 const ParamSpec kZeroPage{"use_zero_page", Kind::Bool, "true",
-                          "anon read faults map the shared zero page (do_anonymous_page)"};
+                          "anon read faults map the shared zero page (do_anonymous_page, the kernel's default); false: "
+                          "a private zeroed page, as the virtualised hosts of KERNEL-MODEL.md §9 do"};
+const ParamSpec kMinFreeKbytes{"min_free_kbytes", Kind::Int, "0",
+                               "vm.min_free_kbytes per host; 0 = the kernel's int_sqrt(lowmem_kbytes * 16), clamped "
+                               "to [128, 262144] (calculate_min_free_kbytes)", 0, 1e12};
+const ParamSpec kWatermarkScale{"watermark_scale_factor", Kind::Int, "10",
+                                "vm.watermark_scale_factor: low/high watermark gap in 1/10000 of a node's memory", 1,
+                                3000};
 // Cost defaults (KERNEL-MODEL.md §6, §8): DRAM ~80-100 ns local (HeMem memsim fast tier 82 ns);
 // minor fault ~1-2 us (HeMem memsim 2000 ns page fault); clearing/copying 4 KiB at ~10-16 GB/s.
 const ParamSpec kDram{"dram_latency_ns", Kind::Int, "90",
@@ -85,7 +93,8 @@ const ParamSpec kPageCopy{"page_copy_ns", Kind::Int, "400", "copying a 4 KiB pag
 
 // Per-patch switches (KERNEL-MODEL.md §5): each can be turned off to ablate the patch.
 const ParamSpec kFeedsNuma{"uffd_feeds_numa", Kind::Bool, "true",
-                           "rfc-v1 07/12: the uffd minor fault path calls task_numa_fault()"};
+                           "rfc-v1 cover letter (\"NUMA stats fed from uffd fault path instead\"): the uffd minor "
+                           "fault path calls task_numa_fault(); not 07/12, which is the task_numa_work() skip"};
 const ParamSpec kGupRwp{"gup_rwp_fault", Kind::Bool, "true",
                         "rwp v2 07/14: GUP always faults on PROT_NONE in a VM_UFFD_RWP VMA"};
 const ParamSpec kTlbIpi{"tlb_ipi_ns", Kind::Int, "1000",
@@ -337,10 +346,10 @@ VmmSpec read_vmm(Params& p, const Scenario& sc, const std::string& pointer,
   v.policy = p.get_string(kPolicy);
   if (v.policy != "none" && reclaim::find_policy(v.policy)) {  // "" after a wrong-type error
     reclaim::PolicyContext ctx;
-    ctx.variant = sc.kernel.variant;
+    ctx.caps = &mm::kernel_caps(sc.kernel.variant);
     ctx.backing = backing;
     ctx.duration_ns = sc.duration_ns;
-    for (const auto& m : sc.memory_servers) ctx.memory_servers.push_back(m.name);
+    for (const auto& m : sc.memory_servers) ctx.tiers.memory_servers.push_back(m.name);
     (void)reclaim::find_policy(v.policy)->make(p, ctx);
   }
   p.finish();
@@ -449,6 +458,8 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
   {
     Params m = k.child("mm");
     sc.kernel.use_zero_page = m.get_bool(kZeroPage);
+    sc.kernel.min_free_kbytes = static_cast<std::uint64_t>(m.get_int(kMinFreeKbytes));
+    sc.kernel.watermark_scale_factor = static_cast<unsigned>(m.get_int(kWatermarkScale));
     m.finish();
     Params c = k.child("costs");
     sc.kernel.dram_latency_ns = c.get_int(kDram);
@@ -468,6 +479,13 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
     uc.roundtrip_ns = u.get_int(kRoundtrip);
     u.finish();
     c.finish();
+  }
+  // Kernel daemons: each registered daemon reads its own section kernel.<name>.
+  for (const auto& d : kernel::daemon_registry()) {
+    Params dp = k.child(d.name);
+    (void)d.make(dp, kernel::DaemonContext{});
+    dp.finish();
+    sc.kernel.daemons.push_back({d.name, dp.resolved(), dp.pointer()});
   }
   k.finish();
 

@@ -81,10 +81,20 @@ struct VmSpec {
   VmmSpec vmm;
 };
 
+// A kernel daemon's resolved section kernel.<name>, to build it once the world exists.
+struct DaemonSection {
+  std::string name;
+  Json params;
+  std::string pointer;
+};
+
 struct KernelSpec {
   mm::Variant variant = mm::Variant::Upstream;
   mm::KernelPatches patches;
   bool use_zero_page = true;
+  std::uint64_t min_free_kbytes = 0;  // 0 = the kernel's default for the host's memory
+  unsigned watermark_scale_factor = 10;
+  std::vector<DaemonSection> daemons;  // in daemon-registry order
   TimeNs dram_latency_ns = 90;
   mm::FaultCosts costs;
   uffd::Costs uffd;

@@ -27,8 +27,16 @@ World build_world(const Scenario& sc) {
   std::vector<std::vector<std::vector<unsigned>>> fallbacks;
   for (const auto& h : sc.hosts) {
     std::vector<std::uint64_t> frames;
-    for (const auto& n : h.nodes) frames.push_back(n.memory_bytes / core::kPageSize);
-    w.hosts.push_back(std::make_unique<mm::HostMemory>(std::move(frames)));
+    std::uint64_t total = 0;
+    for (const auto& n : h.nodes) {
+      frames.push_back(n.memory_bytes / core::kPageSize);
+      total += frames.back();
+    }
+    auto mem = std::make_unique<mm::HostMemory>(std::move(frames));
+    mem->setup_watermarks(sc.kernel.min_free_kbytes ? sc.kernel.min_free_kbytes
+                                                    : mm::HostMemory::default_min_free_kbytes(total),
+                          sc.kernel.watermark_scale_factor);
+    w.hosts.push_back(std::move(mem));
     fallbacks.push_back(fallback_orders(h));
   }
   for (std::size_t i = 0; i < sc.vms.size(); ++i) {
@@ -51,10 +59,15 @@ World build_world(const Scenario& sc) {
     VmModel vm;
     vm.spec = &vs;
     vm.as = std::make_unique<mm::AddressSpace>(std::move(cfg), *w.hosts[vs.host]);
+    vm.kernel.as = vm.as.get();
+    vm.kernel.vcpus = vs.vcpus;
+    vm.kernel.uffd_costs = sc.kernel.uffd;
+    kernel::install_fault_mechanisms(vm.kernel);
     unsigned idx = 0;
     for (const auto& g : vs.groups) {
       for (unsigned k = 0; k < g.vcpus; ++k, ++idx) {
         mm::VcpuConfig vc;
+        vc.index = idx;
         vc.node = vs.cpu_nodes[idx % vs.cpu_nodes.size()];
         vc.region_base = g.workload.region_offset_pages;
         vc.latency_ns = hs.latency_ns[vc.node];
@@ -76,19 +89,35 @@ World build_world(const Scenario& sc) {
     }
     if (vs.vmm.policy != "none") {
       reclaim::PolicyContext pc;
-      pc.variant = sc.kernel.variant;
+      pc.caps = &vm.as->caps();
       pc.backing = vs.backing;
       pc.duration_ns = sc.duration_ns;
-      for (const auto& m : sc.memory_servers) pc.memory_servers.push_back(m.name);
-      pc.as = vm.as.get();
-      pc.costs = sc.kernel.uffd;
-      pc.vcpus = vs.vcpus;
+      for (const auto& m : sc.memory_servers) pc.tiers.memory_servers.push_back(m.name);
+      pc.uffd = vm.kernel.uffd.get();
       core::ErrorSink sink(sc.file);
       core::Params p(&vs.vmm.params, vs.vmm.pointer, &sink, nullptr);
       vm.vmm = reclaim::find_policy(vs.vmm.policy)->make(p, pc);
       sink.throw_if_any();
     }
     w.vms.push_back(std::move(vm));
+  }
+  kernel::DaemonContext dc;
+  dc.duration_ns = sc.duration_ns;
+  for (std::size_t h = 0; h < sc.hosts.size(); ++h) {
+    kernel::HostKernel hk;
+    hk.name = sc.hosts[h].name;
+    hk.memory = w.hosts[h].get();
+    for (unsigned n = 0; n < sc.hosts[h].nodes.size(); ++n)
+      if (sc.hosts[h].nodes[n].cores > 0) hk.cpu_nodes.push_back(n);
+    for (auto& vm : w.vms)
+      if (vm.spec->host == h) hk.vms.push_back(vm.as.get());
+    dc.hosts.push_back(std::move(hk));
+  }
+  for (const auto& d : sc.kernel.daemons) {
+    core::ErrorSink sink(sc.file);
+    core::Params p(&d.params, d.pointer, &sink, nullptr);
+    for (auto& dm : kernel::find_daemon(d.name)->make(p, dc)) w.daemons.push_back(std::move(dm));
+    sink.throw_if_any();
   }
   return w;
 }

@@ -1,10 +1,11 @@
 // The models of one scenario, wired together (no SimGrid): per host its HostMemory, per VM its
-// AddressSpace and vCPUs with their generators. The engine drives it; tests and benchmarks can
+// AddressSpace, kernel mechanisms and vCPUs with their generators, and the kernel daemons. The engine drives it; tests and benchmarks can
 // drive it directly.
 #pragma once
 #include <memory>
 #include <vector>
 
+#include "models/kernel/registry.hpp"
 #include "models/mm/address_space.hpp"
 #include "models/mm/host_memory.hpp"
 #include "models/mm/vcpu.hpp"
@@ -17,6 +18,7 @@ namespace vmemsim::scenario {
 struct VmModel {
   const VmSpec* spec;
   std::unique_ptr<mm::AddressSpace> as;
+  kernel::VmKernel kernel;  // the mechanisms' per-VM objects: fault handlers, the uffd context
   std::vector<std::unique_ptr<mm::Vcpu>> vcpus;
   std::unique_ptr<reclaim::VmmPolicy> vmm;  // null: no VMM agent
   // Measured by the engine: how long vCPUs stayed blocked on sync userfaults.
@@ -28,6 +30,8 @@ struct World {
   const Scenario* sc = nullptr;
   std::vector<std::unique_ptr<mm::HostMemory>> hosts;
   std::vector<VmModel> vms;
+  // Kernel daemons in registry order (then by host): the order the engine starts them in.
+  std::vector<std::unique_ptr<kernel::KernelDaemon>> daemons;
 
   void check_invariants() const;
 };

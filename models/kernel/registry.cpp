@@ -1,0 +1,47 @@
+// The explicit registries of the modelled kernel: one line per mechanism, in the order that
+// matters (see registry.hpp).
+#include "models/kernel/registry.hpp"
+
+#include "models/kernel/vmstat.hpp"
+#include "models/mm/core_faults.hpp"
+#include "models/numa/numa_hint.hpp"
+#include "models/uffd/uffd_faults.hpp"
+
+namespace vmemsim::kernel {
+namespace {
+
+void install_uffd(VmKernel& vk) {
+  vk.uffd = std::make_unique<uffd::Uffd>(*vk.as, vk.uffd_costs, vk.vcpus);
+  vk.handlers.push_back(uffd::install_faults(*vk.as, *vk.uffd));
+}
+void install_numa_hint(VmKernel& vk) { vk.handlers.push_back(numa::install_hinting_faults(*vk.as)); }
+void install_core(VmKernel& vk) { vk.handlers.push_back(mm::install_core_faults(*vk.as)); }
+
+const FaultMechanismInfo kFaultMechanisms[] = {
+    {"uffd", "handle_userfault(): MISSING, MINOR, WP and the variant's PROT_NONE faults", install_uffd},
+    {"numa_hint", "do_numa_page(): PROT_NONE faults the variant gives to NUMA balancing", install_numa_hint},
+    {"core", "do_anonymous_page, shmem_fault, do_wp_page, do_swap_page", install_core},
+};
+
+}  // namespace
+
+std::span<const FaultMechanismInfo> fault_mechanisms() { return kFaultMechanisms; }
+
+void install_fault_mechanisms(VmKernel& vk) {
+  for (const auto& m : kFaultMechanisms) m.install(vk);
+}
+
+std::span<const DaemonInfo> daemon_registry() {
+  static const DaemonInfo table[] = {
+      vmstat_info(),
+  };
+  return table;
+}
+
+const DaemonInfo* find_daemon(std::string_view name) {
+  for (const auto& d : daemon_registry())
+    if (name == d.name) return &d;
+  return nullptr;
+}
+
+}  // namespace vmemsim::kernel

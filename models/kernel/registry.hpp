@@ -1,0 +1,64 @@
+// The mechanism registry: the explicit, ordered lists of what the modelled kernel is made of.
+//
+// - Fault mechanisms: per VM, each installs its fault handlers into the VM's fault router.
+//   The list's order is the order handlers are offered a fault, so a mechanism that takes
+//   some faults of a class sits before the kernel's default path for it.
+// - Kernel daemons: per scenario, each reads its own section kernel.<name> (every key declared
+//   in its ParamSpec table, `enabled` first) and builds zero or more daemons. The engine starts
+//   them in this order, which makes simultaneous wake-ups deterministic.
+// Adding a mechanism is a new folder plus a line in a table in registry.cpp.
+#pragma once
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "models/kernel/daemon.hpp"
+#include "models/mm/address_space.hpp"
+#include "models/mm/host_memory.hpp"
+#include "models/uffd/uffd.hpp"
+
+namespace vmemsim::kernel {
+
+// The kernel objects of one VM, as the mechanisms built them.
+struct VmKernel {
+  mm::AddressSpace* as = nullptr;
+  unsigned vcpus = 1;
+  uffd::Costs uffd_costs;
+  std::unique_ptr<uffd::Uffd> uffd;  // the VM's userfaultfd context (the VMM opens it)
+  std::vector<std::unique_ptr<mm::FaultHandler>> handlers;
+};
+
+struct FaultMechanismInfo {
+  const char* name;
+  const char* summary;
+  void (*install)(VmKernel& vk);
+};
+std::span<const FaultMechanismInfo> fault_mechanisms();
+// Runs every fault mechanism's install on a freshly built VM.
+void install_fault_mechanisms(VmKernel& vk);
+
+// What a daemon factory sees of the world.
+struct HostKernel {
+  std::string name;
+  mm::HostMemory* memory = nullptr;
+  std::vector<unsigned> cpu_nodes;      // nodes with cores, in index order
+  std::vector<mm::AddressSpace*> vms;   // the VMs on this host, in scenario order
+};
+struct DaemonContext {
+  std::vector<HostKernel> hosts;  // empty while a scenario is only being validated
+  TimeNs duration_ns = 0;
+};
+
+struct DaemonInfo {
+  const char* name;      // the scenario section kernel.<name>
+  const char* summary;
+  std::span<const core::ParamSpec> params;  // `enabled` (Bool) first
+  // Reads the section (problems go to p's sink); builds the daemons when ctx.hosts is set and
+  // the section is enabled.
+  std::vector<std::unique_ptr<KernelDaemon>> (*make)(core::Params& p, const DaemonContext& ctx);
+};
+std::span<const DaemonInfo> daemon_registry();
+const DaemonInfo* find_daemon(std::string_view name);
+
+}  // namespace vmemsim::kernel

@@ -1,0 +1,102 @@
+#include "models/mm/core_faults.hpp"
+
+namespace vmemsim::mm {
+namespace {
+
+class CoreFaults final : public FaultHandler {
+ public:
+  explicit CoreFaults(AddressSpace& as) {
+    auto& r = as.router();
+    anon_alloc_ = r.add_kind("anon_alloc");
+    zero_map_ = r.add_kind("zero_map");
+    cow_zero_ = r.add_kind("cow_zero");
+    cow_copy_ = r.add_kind("cow_copy");
+    shmem_alloc_ = r.add_kind("shmem_alloc");
+    shmem_minor_ = r.add_kind("shmem_minor");
+    wp_reuse_ = r.add_kind("wp_reuse");
+    swap_in_ = r.add_kind("swap_in");
+  }
+
+  std::optional<FaultOutcome> handle(AddressSpace& as, const Fault& f) override {
+    switch (f.cls) {
+      case FaultClass::None:
+      case FaultClass::Marker: return fill(as, f, f.cls == FaultClass::Marker);
+      case FaultClass::Write: return write(as, f);
+      case FaultClass::Swap: {
+        const auto& c = as.config().costs;
+        if (!as.swap_in(f.gfn, f.cpu_node)) return oom(as);
+        return as.count(swap_in_, c.minor_fault_ns + c.page_copy_ns);
+      }
+      default: return std::nullopt;
+    }
+  }
+
+ private:
+  FaultOutcome oom(AddressSpace& as) {
+    return as.count(as.router().oom_kind(), as.config().costs.minor_fault_ns, FaultResult::Oom);
+  }
+
+  // do_anonymous_page() / shmem_fault() + finish_fault(). A uffd-wp marker's bit is carried
+  // into the new PTE (pte_marker_handle_uffd_wp -> do_fault / do_anonymous_page with
+  // vmf_orig_pte_uffd_wp), so the page comes in write-protected and a write faults again.
+  FaultOutcome fill(AddressSpace& as, const Fault& f, bool carry) {
+    const auto& c = as.config().costs;
+    if (f.cls == FaultClass::Marker) as.page_table().clear(f.gfn);
+    if (as.anon()) {
+      if (!f.write && as.config().use_zero_page) {
+        as.map_zero_page(f.gfn, carry);
+        return as.count(zero_map_, c.minor_fault_ns);
+      }
+      // A private page, writable and dirty whatever the access (VM_WRITE).
+      auto pfn = as.alloc_frame(f.gfn, f.cpu_node);
+      if (!pfn) return oom(as);
+      as.map_frame(f.gfn, *pfn, true, carry);
+      return as.count(anon_alloc_, c.minor_fault_ns + c.page_clear_ns);
+    }
+    if (as.in_page_cache(f.gfn)) {
+      as.map_from_cache(f.gfn, carry);
+      return as.count(shmem_minor_, c.minor_fault_ns);
+    }
+    auto pfn = as.alloc_frame(f.gfn, f.cpu_node);
+    if (!pfn) return oom(as);
+    as.add_to_cache(f.gfn, *pfn);
+    as.host().get(*pfn);  // the mapping's reference beside the page cache's
+    as.map_frame(f.gfn, *pfn, true, carry);
+    return as.count(shmem_alloc_, c.minor_fault_ns + c.page_clear_ns);
+  }
+
+  // do_wp_page(): the zero page and a shared anon frame are copied (wp_page_copy), an
+  // exclusive anon page or a shared-mapping page just gets write permission (wp_page_reuse).
+  FaultOutcome write(AddressSpace& as, const Fault& f) {
+    const auto& c = as.config().costs;
+    const Pte p = as.pte_at(f.gfn);
+    if (pte::zero_page(p)) {
+      auto pfn = as.alloc_frame(f.gfn, f.cpu_node);
+      if (!pfn) return oom(as);
+      as.zap(f.gfn);
+      as.map_frame(f.gfn, *pfn, true);
+      return as.count(cow_zero_, c.minor_fault_ns + c.page_clear_ns);  // a clear: the source is zeroes
+    }
+    if (as.anon() && as.host().frame(Pfn(pte::pfn(p))).mapcount > 1) {
+      auto pfn = as.alloc_frame(f.gfn, f.cpu_node);
+      if (!pfn) return oom(as);
+      as.zap(f.gfn);
+      as.map_frame(f.gfn, *pfn, true);
+      return as.count(cow_copy_, c.minor_fault_ns + c.page_copy_ns);
+    }
+    as.page_table().mkwrite(f.gfn);
+    return as.count(wp_reuse_, c.minor_fault_ns);
+  }
+
+  FaultKind anon_alloc_, zero_map_, cow_zero_, cow_copy_, shmem_alloc_, shmem_minor_, wp_reuse_, swap_in_;
+};
+
+}  // namespace
+
+std::unique_ptr<FaultHandler> install_core_faults(AddressSpace& as) {
+  auto h = std::make_unique<CoreFaults>(as);
+  for (auto c : {FaultClass::None, FaultClass::Marker, FaultClass::Write, FaultClass::Swap}) as.router().add(c, h.get());
+  return h;
+}
+
+}  // namespace vmemsim::mm

@@ -1,0 +1,107 @@
+// One VM's page table: the only code that writes PTE bits (KERNEL-MODEL.md §2).
+//
+// Lifecycle: owned by the AddressSpace. The vCPU executor is the MMU: it reads PTEs through
+// slots() on the fast path and sets the accessed/dirty bits of a PTE that allowed an access,
+// as the hardware does. Every other change is one of the named transitions below, each the
+// model of a kernel primitive (set_pte_at / pte_mk* / ptep_modify_prot_commit /
+// pte_clear / make_pte_marker). Transitions that set or clear PROT_NONE record who did it in
+// the ground truth, which nothing but metrics reads.
+#pragma once
+#include <cstdint>
+
+#include "models/mm/ground_truth.hpp"
+#include "models/mm/pte.hpp"
+#include "sim/core/error.hpp"
+#include "sim/core/flat_array.hpp"
+#include "sim/core/types.hpp"
+
+namespace vmemsim::mm {
+
+using core::NodeId;
+using core::Pfn;
+
+class PageTable {
+ public:
+  explicit PageTable(std::uint64_t pages) : pages_(pages), slots_(pages) {}
+
+  std::uint64_t pages() const { return pages_; }
+  Pte pte(Gfn g) const { return slots_[g.v].pte; }
+  // The MMU's view (vCPU fast path, ground-truth stamps). Only the hardware A/D update of an
+  // access the PTE allowed is written through it.
+  PageSlot* slots() { return slots_.data(); }
+  const PageSlot* slots() const { return slots_.data(); }
+  void attach_truth(GroundTruth* t) { truth_ = t; }
+
+  // set_pte_at(mk_pte(...)): map a frame. `uffd_wp` carries a uffd-wp bit into the new PTE
+  // (pte_mkuffd_wp write-protects it, as on x86).
+  void map(Gfn g, Pfn pfn, NodeId node, bool writable, bool uffd_wp = false) {
+    Pte p = pte::make_present(pfn.v, node.v, writable && !uffd_wp);
+    if (uffd_wp) p |= pte::kUffd;
+    slots_[g.v].pte = p;
+    truth_->set_origin(g, PnOrigin::None);
+  }
+  // The shared zero page, read-only (do_anonymous_page's read path).
+  void map_zero(Gfn g, bool uffd_wp = false) {
+    slots_[g.v].pte = pte::make_present(pte::kZeroPfn, 0, false) | (uffd_wp ? pte::kUffd : 0);
+    truth_->set_origin(g, PnOrigin::None);
+  }
+  // ptep_get_and_clear(): the PTE becomes none; returns what it was.
+  Pte clear(Gfn g) {
+    const Pte old = slots_[g.v].pte;
+    slots_[g.v].pte = 0;
+    truth_->set_origin(g, PnOrigin::None);
+    return old;
+  }
+  // make_pte_marker(PTE_MARKER_UFFD_WP) on a none PTE (or a zapped one that keeps its marker).
+  void set_marker(Gfn g) {
+    slots_[g.v].pte = pte::kUffd;
+    truth_->set_origin(g, PnOrigin::None);
+  }
+  // change_pte_range() with MM_CP_PROT_NUMA / PAGE_NONE: the frame stays mapped, the write bit
+  // is kept as the saved write permission; `uffd_bit` adds the RWP marker.
+  void protnone(Gfn g, bool uffd_bit, PnOrigin origin) {
+    Pte& p = slots_[g.v].pte;
+    VMEMSIM_CHECK(pte::present(p), "PROT_NONE on a non-present pte at gfn " << g.v);
+    p |= pte::kProtNone | (uffd_bit ? pte::kUffd : 0);
+    truth_->set_origin(g, origin);
+  }
+  // PROT_NONE -> accessible, young (pte_modify + pte_mkyoung); `mkwrite` keeps write permission
+  // where the page had it; `keep_uffd` keeps a uffd-wp bit (do_numa_page's pte_modify keeps it).
+  void restore(Gfn g, bool mkwrite, bool keep_uffd) {
+    Pte& p = slots_[g.v].pte;
+    p &= ~(pte::kProtNone | (keep_uffd ? 0 : pte::kUffd));
+    if (!mkwrite || pte::uffd(p)) p &= ~pte::kWrite;
+    p |= pte::kAccessed;
+    truth_->set_origin(g, PnOrigin::None);
+  }
+  // uffd-wp on a present PTE (pte_mkuffd_wp: the bit and no write), or its removal
+  // (pte_clear_uffd_wp, with write permission back when `mkwrite`).
+  void set_uffd_wp(Gfn g) { slots_[g.v].pte = (slots_[g.v].pte & ~pte::kWrite) | pte::kUffd; }
+  void clear_uffd_wp(Gfn g, bool mkwrite) {
+    Pte& p = slots_[g.v].pte;
+    p &= ~pte::kUffd;
+    if (mkwrite && pte::present(p) && !pte::protnone(p) && !pte::zero_page(p)) p |= pte::kWrite;
+  }
+  // pte_swp_mkuffd_wp / pte_swp_clear_uffd_wp: the bit rides in a swap entry.
+  void set_swap_uffd(Gfn g, bool on) {
+    Pte& p = slots_[g.v].pte;
+    VMEMSIM_CHECK(pte::swap(p), "not a swap entry at gfn " << g.v);
+    p = on ? (p | pte::kUffd) : (p & ~pte::kUffd);
+  }
+  // maybe_mkwrite(): the write fault's reuse of an exclusive page.
+  void mkwrite(Gfn g) { slots_[g.v].pte |= pte::kWrite; }
+  // Reclaim: the PTE becomes a swap entry for `slot`, keeping a uffd bit (pte_swp_mkuffd_wp);
+  // a NUMA PROT_NONE is lost.
+  void to_swap(Gfn g, std::uint32_t slot) {
+    Pte& p = slots_[g.v].pte;
+    p = pte::kSwap | (p & pte::kUffd) | slot;
+    truth_->set_origin(g, PnOrigin::None);
+  }
+
+ private:
+  std::uint64_t pages_;
+  core::FlatArray<PageSlot> slots_;
+  GroundTruth* truth_ = nullptr;
+};
+
+}  // namespace vmemsim::mm
