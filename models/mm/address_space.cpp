@@ -88,7 +88,9 @@ void AddressSpace::map_from_cache(Gfn g, bool uffd_wp) {
 
 void AddressSpace::punch_hole(Gfn g) {
   VMEMSIM_CHECK(!anon(), "PUNCH_HOLE on anon memory");
-  if (pte::present(pt_.pte(g))) zap(g);
+  // unmap_mapping_range() keeps uffd-wp state as markers, as MADV_DONTNEED does on shmem
+  // (measured: tests/kernel/FINDINGS.md d).
+  if (pte::present(pt_.pte(g))) zap(g, vma_uffd_.wp);
   if (cache_[g.v] != 0) {
     const Pfn pfn = cache_pfn(g);
     cache_[g.v] = 0;

@@ -60,6 +60,9 @@ struct KernelPatches {
 // reader (sim/scenario), where each is a knob.
 struct FaultCosts {
   TimeNs minor_fault_ns = 1500;
+  // The faulting side of a sync userfault up to the sleep: exception entry, VMA lookup,
+  // handle_userfault() queueing the message. No page is allocated (UFFDIO_COPY does that).
+  TimeNs userfault_ns = 500;
   TimeNs page_clear_ns = 250;
   TimeNs page_copy_ns = 400;
   TimeNs tlb_ipi_ns = 1000;  // time a vCPU loses to one TLB-shootdown IPI

@@ -276,6 +276,12 @@ std::uint32_t Uffd::categories(Gfn g) const {
     // A marker is a swap-format PTE: SWAPPED, and not WRITTEN (pte_swp_uffd_wp_any()).
     c |= cat::kSwapped;
     if (!pte::uffd(p)) c |= cat::kWritten;
+  } else if (v.any()) {
+    // A none PTE has no uffd-wp bit, so 6.18 reports it WRITTEN (measured on the live kernel,
+    // tests/kernel/FINDINGS.md a: pagemap_scan_pte_hole() and the per-PTE path agree in a
+    // registered VMA). Outside a registered VMA it depends on whether a page table exists
+    // (WRITTEN in an existing table, nothing in a hole), which the model does not track.
+    c |= cat::kWritten;
   }
   return c;
 }

@@ -35,7 +35,7 @@ struct Costs {
   TimeNs scan_per_pte_ns = 5;     // PAGEMAP_SCAN walk per PTE
   TimeNs copy_ns = 400;           // UFFDIO_COPY: copying 4 KiB into a new page
   TimeNs set_mode_ns = 2000;      // UFFDIO_SET_MODE with the mmap write lock held
-  TimeNs roundtrip_ns = 5000;     // sync fault: read() of the message + wake of the faulting thread
+  TimeNs roundtrip_ns = 1500;     // sync fault: handler wake-up, read() of the message, wake of the faulting thread
 };
 
 struct Modes {

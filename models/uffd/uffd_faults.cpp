@@ -29,13 +29,16 @@ class UffdFaults final : public mm::FaultHandler {
   std::optional<FaultOutcome> handle(mm::AddressSpace& as, const Fault& f) override {
     const auto& v = as.uffd_vma();
     if (!v.any()) return std::nullopt;
+    // A fault that blocks costs the entry into handle_userfault(); one resolved in the kernel
+    // (async mode, shmem minor) costs an ordinary minor fault.
     const TimeNs cost = as.config().costs.minor_fault_ns;
+    const TimeNs block = as.config().costs.userfault_ns;
     switch (f.cls) {
       case FaultClass::None:
       case FaultClass::Marker:
         if (as.anon()) {
           // do_anonymous_page(): a MISSING-registered range hands every missing page to userspace.
-          if (v.missing) return as.count(missing_, cost, FaultResult::Blocked, UffdReason::Missing);
+          if (v.missing) return as.count(missing_, block, FaultResult::Blocked, UffdReason::Missing);
           return std::nullopt;
         }
         // shmem_get_folio_gfp(): a folio still in the page cache is a minor fault.
@@ -47,9 +50,9 @@ class UffdFaults final : public mm::FaultHandler {
             as.map_from_cache(f.gfn, f.cls == FaultClass::Marker);
             return as.count(minor_async_, cost);
           }
-          return as.count(minor_sync_, cost, FaultResult::Blocked, UffdReason::Minor);
+          return as.count(minor_sync_, block, FaultResult::Blocked, UffdReason::Minor);
         }
-        if (v.missing) return as.count(missing_, cost, FaultResult::Blocked, UffdReason::Missing);
+        if (v.missing) return as.count(missing_, block, FaultResult::Blocked, UffdReason::Missing);
         return std::nullopt;
       case FaultClass::ProtNoneUffd: {
         const bool rwp = ctx_.caps().protnone_reason == UffdReason::Rwp;
@@ -60,12 +63,12 @@ class UffdFaults final : public mm::FaultHandler {
           as.page_table().restore(f.gfn, ctx_.caps().async_mkwrite, false);
           return as.count(rwp ? rwp_async_ : minor_async_, cost);
         }
-        return as.count(rwp ? rwp_sync_ : minor_sync_, cost, FaultResult::Blocked, ctx_.caps().protnone_reason);
+        return as.count(rwp ? rwp_sync_ : minor_sync_, block, FaultResult::Blocked, ctx_.caps().protnone_reason);
       }
       case FaultClass::Write:
         // do_wp_page() checks the uffd-wp bit before anything else, the zero page included.
         if (!(pte::uffd(f.pte) && v.wp)) return std::nullopt;
-        if (!ctx_.features().wp_async) return as.count(wp_sync_, cost, FaultResult::Blocked, UffdReason::Wp);
+        if (!ctx_.features().wp_async) return as.count(wp_sync_, block, FaultResult::Blocked, UffdReason::Wp);
         // WP_ASYNC: drop the bit and resolve the write in place (PAGE_IS_WRITTEN from now on);
         // on the zero page the ordinary COW follows.
         as.page_table().clear_uffd_wp(f.gfn, true);
