@@ -50,6 +50,7 @@ struct TierContext {
 struct TierInfo {
   const char* name;  // the `kind` value
   const char* summary;
+  std::span<const core::ParamSpec> params;  // its keys in the `tier` object, beside `kind`
   // Reads the tier's own keys of the `tier` object (problems go to p's sink) and builds it.
   std::unique_ptr<Tier> (*make)(core::Params& p, const TierContext& ctx);
 };

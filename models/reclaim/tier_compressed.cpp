@@ -8,9 +8,11 @@ namespace {
 
 using core::Kind;
 constexpr double kInf = std::numeric_limits<double>::infinity();
-const core::ParamSpec kRatio{"compression_ratio", Kind::Number, "2.5", "compressed: 4 KiB / stored bytes", 1, 64};
-const core::ParamSpec kComp{"compress_ns", Kind::Duration, "2000", "compressed: CPU time to compress a page", 0, kInf};
-const core::ParamSpec kDecomp{"decompress_ns", Kind::Duration, "1000", "compressed: CPU time to decompress a page", 0, kInf};
+const core::ParamSpec kParams[] = {
+    {"compression_ratio", Kind::Number, "2.5", "4 KiB / stored bytes", 1, 64},
+    {"compress_ns", Kind::Duration, "2000", "CPU time to compress a page", 0, kInf},
+    {"decompress_ns", Kind::Duration, "1000", "CPU time to decompress a page", 0, kInf},
+};
 
 class CompressedTier final : public Tier {
  public:
@@ -30,11 +32,11 @@ class CompressedTier final : public Tier {
 }  // namespace
 
 TierInfo compressed_tier_info() {
-  return {"compressed", "a compressed pool in host RAM (CPU per page, 4 KiB / ratio stored)",
+  return {"compressed", "a compressed pool in host RAM (CPU per page, 4 KiB / ratio stored)", kParams,
           [](core::Params& p, const TierContext&) -> std::unique_ptr<Tier> {
-            const double r = p.get_number(kRatio);
-            const TimeNs c = p.get_duration(kComp);
-            const TimeNs d = p.get_duration(kDecomp);
+            const double r = p.get_number(kParams[0]);
+            const TimeNs c = p.get_duration(kParams[1]);
+            const TimeNs d = p.get_duration(kParams[2]);
             return std::make_unique<CompressedTier>(r, c, d);
           }};
 }

@@ -7,7 +7,9 @@
 namespace vmemsim::reclaim {
 namespace {
 
-const core::ParamSpec kServer{"server", core::Kind::String, "\"\"", "remote: memory server name (default: the first)"};
+const core::ParamSpec kParams[] = {
+    {"server", core::Kind::String, "\"\"", "memory server name (default: the first of memory_servers)"},
+};
 
 class RemoteTier final : public Tier {
  public:
@@ -22,7 +24,7 @@ class RemoteTier final : public Tier {
 };
 
 std::unique_ptr<Tier> make(core::Params& p, const TierContext& ctx) {
-  std::string server = p.get_string(kServer);
+  std::string server = p.get_string(kParams[0]);
   if (ctx.memory_servers.empty()) {
     p.error("kind", "a remote tier needs a memory server (top-level memory_servers)");
   } else if (server.empty()) {
@@ -40,7 +42,7 @@ std::unique_ptr<Tier> make(core::Params& p, const TierContext& ctx) {
 }  // namespace
 
 TierInfo remote_tier_info() {
-  return {"remote", "a remote memory server over the NICs (memory_servers[], tier.server)", make};
+  return {"remote", "a remote memory server over the NICs (memory_servers[], tier.server)", kParams, make};
 }
 
 }  // namespace vmemsim::reclaim

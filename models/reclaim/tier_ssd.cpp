@@ -16,7 +16,7 @@ class SsdTier final : public Tier {
 }  // namespace
 
 TierInfo ssd_tier_info() {
-  return {"ssd", "the host's swap SSD (a SimGrid disk: hosts[].swap)",
+  return {"ssd", "the host's swap SSD (a SimGrid disk: hosts[].swap)", {},
           [](core::Params&, const TierContext&) -> std::unique_ptr<Tier> { return std::make_unique<SsdTier>(); }};
 }
 

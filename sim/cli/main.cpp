@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "models/kernel/registry.hpp"
 #include "models/reclaim/vmm.hpp"
 #include "models/workload/generator.hpp"
 #include "sim/cli/sweep.hpp"
@@ -75,15 +76,38 @@ int cmd_list() {
   std::cout << "VMM policies (vms[].vmm.policy, or the top-level vmm):\n";
   std::printf("  %-12s %s\n", "none", "no VMM agent: the guest runs untracked");
   for (const auto& p : reclaim::policy_registry()) std::printf("  %-12s %s\n", p.name, p.summary);
+  std::cout << "tiers (vmm.tier.kind):\n";
+  for (const auto& t : reclaim::tier_registry()) std::printf("  %-12s %s\n", t.name, t.summary);
+  std::cout << "kernel variants (kernel.variant):\n";
+  for (const auto& v : mm::kernel_variants()) std::printf("  %-12s %s\n", v.name, v.summary);
+  std::cout << "kernel daemons (kernel.<name>, in start order):\n";
+  for (const auto& d : kernel::daemon_registry()) std::printf("  %-12s %s\n", d.name, d.summary);
+  std::cout << "fault mechanisms (in the order a fault is offered to them):\n";
+  for (const auto& m : kernel::fault_mechanisms()) std::printf("  %-12s %s\n", m.name, m.summary);
   return 0;
 }
 
 int cmd_describe(const std::string& name) {
   if (const auto* p = reclaim::find_policy(name)) {
+    std::string kinds, keys;
+    for (const auto& t : reclaim::tier_registry()) {
+      kinds += (kinds.empty() ? "" : "|") + std::string(t.name);
+      for (const auto& k : t.params) keys += std::string(", ") + k.name;
+    }
     std::cout << p->name << ": " << p->summary << "\n\nparameters of " << p->name << ":\n"
-              << core::describe_params(p->params)
-              << "  tier (object: kind ssd|remote|compressed, server, compression_ratio, compress_ns, decompress_ns)\n"
-              << "      where evicted pages go; see scenarios/schema.json\n";
+              << core::describe_params(p->params) << "  tier (object: kind " << kinds << keys << ")\n"
+              << "      where evicted pages go; each kind's keys: vmemsim describe <kind>\n";
+    return 0;
+  }
+  for (const auto& t : reclaim::tier_registry()) {
+    if (name != t.name) continue;
+    std::cout << t.name << ": " << t.summary << "\n\nkeys of vmm.tier with kind " << t.name << ":\n"
+              << (t.params.empty() ? std::string("  (none)\n") : core::describe_params(t.params));
+    return 0;
+  }
+  if (const auto* d = kernel::find_daemon(name)) {
+    std::cout << d->name << ": " << d->summary << "\n\nkeys of kernel." << d->name << ":\n"
+              << core::describe_params(d->params);
     return 0;
   }
   const auto* g = workload::find_generator(name);
@@ -91,6 +115,8 @@ int cmd_describe(const std::string& name) {
     std::vector<std::string> names;
     for (const auto& x : workload::generator_registry()) names.push_back(x.name);
     for (const auto& x : reclaim::policy_registry()) names.push_back(x.name);
+    for (const auto& x : reclaim::tier_registry()) names.push_back(x.name);
+    for (const auto& x : kernel::daemon_registry()) names.push_back(x.name);
     std::string m = "vmemsim describe: nothing registered as '" + name + "'";
     auto d = core::did_you_mean(name, names);
     if (!d.empty()) m += " (did you mean '" + d + "'?)";
@@ -162,9 +188,9 @@ int main(int argc, char** argv) {
   sweep->add_flag("--dry-run", sw.dry_run, "list the points (and which are already done); run nothing");
   sweep->add_flag("-q,--quiet", sw.quiet, "no progress or summary on stderr");
 
-  auto* list = app.add_subcommand("list", "list registered workload generators and VMM policies");
+  auto* list = app.add_subcommand("list", "list registered generators, policies, tiers, kernel variants, daemons and fault mechanisms");
   std::string dname;
-  auto* describe = app.add_subcommand("describe", "parameters of a registered generator or VMM policy");
+  auto* describe = app.add_subcommand("describe", "parameters of a registered generator, VMM policy, tier or kernel daemon");
   describe->add_option("name", dname, "registered name")->required();
 
   try {

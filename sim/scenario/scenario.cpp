@@ -71,9 +71,15 @@ const ParamSpec kDeviceHonor{"device_honor_numa_fault", Kind::Bool, "false",
 const ParamSpec kGroupVcpus{"vcpus", Kind::Int, nullptr, "vCPUs in this group", 1, 1024};
 
 // ---- kernel ----
+// The capability table's rows (models/mm/kernel_variant.cpp), in table order.
+const std::string kVariantNames = [] {
+  std::string s;
+  for (const auto& v : mm::kernel_variants()) s += (s.empty() ? "" : "|") + std::string(v.name);
+  return s;
+}();
 const ParamSpec kVariant{"variant", Kind::Enum, "\"upstream\"",
                          "kernel: upstream, the April 2026 userfaultfd RFC (v1), or the VM_UFFD_RWP series",
-                         -kInf, kInf, "upstream|rfc-v1|rwp"};
+                         -kInf, kInf, kVariantNames.c_str()};
 const ParamSpec kZeroPage{"use_zero_page", Kind::Bool, "true",
                           "anon read faults map the shared zero page (do_anonymous_page, the kernel's default); false: "
                           "a private zeroed page, as the virtualised hosts of KERNEL-MODEL.md §9 do"};
@@ -457,7 +463,7 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
   Params k = top.child("kernel");
   {
     const std::string v = k.get_string(kVariant);
-    sc.kernel.variant = v == "rfc-v1" ? mm::Variant::RfcV1 : v == "rwp" ? mm::Variant::Rwp : mm::Variant::Upstream;
+    if (const auto* caps = mm::find_variant(v)) sc.kernel.variant = caps->variant;  // else reported by get_string
     Params pt = k.child("patches");
     sc.kernel.patches.uffd_feeds_numa = pt.get_bool(kFeedsNuma);
     sc.kernel.patches.gup_rwp_fault = pt.get_bool(kGupRwp);
