@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "models/kernel/registry.hpp"
 #include "models/mm/address_space.hpp"
 #include "models/mm/host_memory.hpp"
 #include "models/mm/vcpu.hpp"
@@ -29,6 +30,7 @@ std::unique_ptr<workload::Generator> make_gen(const char* type) {
 struct Fixture {
   mm::HostMemory host{std::vector<std::uint64_t>{2 * kPages}};
   std::unique_ptr<mm::AddressSpace> as;
+  kernel::VmKernel vk;
   Fixture() {
     mm::AddressSpaceConfig cfg;
     cfg.pages = kPages;
@@ -36,7 +38,9 @@ struct Fixture {
     cfg.epoch_ns = 100 * core::kNsPerMs;
     cfg.duration_ns = 3600 * core::kNsPerSec;
     as = std::make_unique<mm::AddressSpace>(cfg, host);
-    for (std::uint64_t g = 0; g < kPages; ++g) as->fault(g, true, 0, 0);  // fully resident
+    vk.as = as.get();
+    kernel::install_fault_mechanisms(vk);
+    for (std::uint64_t g = 0; g < kPages; ++g) as->fault(core::Gfn(g), true, 0, core::NodeId(0), 0);  // fully resident
   }
 };
 
