@@ -10,8 +10,7 @@ AddressSpace::AddressSpace(AddressSpaceConfig cfg, HostMemory& host)
       host_(host),
       pt_(cfg_.pages),
       truth_(pt_.slots(), cfg_.pages, cfg_.epoch_ns, cfg_.duration_ns),
-      cache_(cfg_.backing == Backing::Shmem ? cfg_.pages : 0),
-      resident_(host.node_count(), 0) {
+      cache_(cfg_.backing == Backing::Shmem ? cfg_.pages : 0) {
   VMEMSIM_CHECK(cfg_.fallback.size() == host.node_count(), "fallback table needs one row per node");
   VMEMSIM_CHECK(cfg_.pages <= (1ull << 32), "a VM of " << cfg_.pages << " pages exceeds the 32-bit rmap index");
   pt_.attach_truth(&truth_);
@@ -19,7 +18,7 @@ AddressSpace::AddressSpace(AddressSpaceConfig cfg, HostMemory& host)
 
 std::uint64_t AddressSpace::resident_total() const {
   std::uint64_t s = 0;
-  for (auto r : resident_) s += r;
+  for (unsigned n = 0; n < host_.node_count(); ++n) s += resident(n);
   return s;
 }
 
@@ -40,9 +39,7 @@ std::optional<Pfn> AddressSpace::alloc_frame(Gfn g, NodeId cpu_node) {
     // mpol interleave for a VMA mapping: node picked by page offset (interleave_nid()).
     case Placement::Interleave: first = cfg_.interleave_nodes[g.v % cfg_.interleave_nodes.size()]; break;
   }
-  auto p = host_.alloc(cfg_.fallback[first], self(g));
-  if (p) ++resident_[host_.node_of(*p).v];
-  return p;
+  return host_.alloc(cfg_.fallback[first], self(g));
 }
 
 void AddressSpace::map_frame(Gfn g, Pfn pfn, bool writable, bool uffd_wp) {
@@ -57,10 +54,7 @@ void AddressSpace::map_zero_page(Gfn g, bool uffd_wp) {
 
 void AddressSpace::drop_frame(Gfn g, Pfn pfn) {
   host_.unmap(pfn, self(g));
-  const Mapper owner = host_.owner(pfn);
-  const NodeId node = host_.node_of(pfn);
   host_.put(pfn);
-  if (host_.is_free(pfn) && owner.vm == vm()) --resident_[node.v];
 }
 
 void AddressSpace::zap(Gfn g, bool keep_marker) {
@@ -94,9 +88,7 @@ void AddressSpace::punch_hole(Gfn g) {
   if (cache_[g.v] != 0) {
     const Pfn pfn = cache_pfn(g);
     cache_[g.v] = 0;
-    const NodeId node = host_.node_of(pfn);
     host_.put(pfn);
-    if (host_.is_free(pfn)) --resident_[node.v];
   }
 }
 
@@ -177,7 +169,7 @@ FaultOutcome AddressSpace::gup(Gfn g, bool write, bool honor_numa_fault, unsigne
 }
 
 void AddressSpace::check_invariants() const {
-  std::vector<std::uint64_t> owned(resident_.size(), 0);
+  std::vector<std::uint64_t> owned(host_.node_count(), 0);
   std::uint64_t zero = 0;
   for (std::uint64_t i = 0; i < cfg_.pages; ++i) {
     const Gfn g(i);
@@ -208,8 +200,8 @@ void AddressSpace::check_invariants() const {
     }
   }
   for (std::size_t n = 0; n < owned.size(); ++n)
-    VMEMSIM_CHECK(owned[n] == resident_[n], "node " << n << ": " << owned[n] << " frames owned, resident counter "
-                                                    << resident_[n]);
+    VMEMSIM_CHECK(owned[n] <= resident(n), "node " << n << ": " << owned[n] << " frames owned and mapped, resident "
+                                                   << resident(n));
   VMEMSIM_CHECK(zero == zero_maps_, "zero-page maps " << zero << " vs counter " << zero_maps_);
   truth_.check_invariants();
 }

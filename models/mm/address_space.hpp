@@ -171,7 +171,7 @@ class AddressSpace {
   std::uint64_t tlb_flushes() const { return tlb_flushes_; }
 
   // ---- counters ----
-  std::uint64_t resident(unsigned node) const { return resident_[node]; }
+  std::uint64_t resident(unsigned node) const { return host_.owned(vm(), node); }
   std::uint64_t resident_total() const;
   std::uint64_t faults(FaultKind k) const { return k < faults_.size() ? faults_[k] : 0; }
   FaultOutcome count(FaultKind k, TimeNs cost, FaultResult r = FaultResult::Done, UffdReason why = UffdReason::Missing);
@@ -197,7 +197,6 @@ class AddressSpace {
   UffdVma vma_uffd_;
   bool mmap_write_locked_ = false;
   std::uint64_t tlb_flushes_ = 0;
-  std::vector<std::uint64_t> resident_;  // frames owned by this VM, per node
   std::vector<std::uint64_t> faults_;    // per fault kind
   std::vector<std::function<void(const NumaFaultInfo&)>> numa_listeners_;
   std::uint64_t zero_maps_ = 0, numa_recorded_ = 0, lock_waits_ = 0;

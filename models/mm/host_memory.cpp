@@ -33,6 +33,8 @@ std::optional<Pfn> HostMemory::alloc_on(NodeId node, Mapper owner) {
     return std::nullopt;
   }
   ++n.used;
+  if (owner.vm.v >= owned_.size()) owned_.resize(owner.vm.v + 1, std::vector<std::uint64_t>(nodes_.size(), 0));
+  ++owned_[owner.vm.v][node.v];
   VMEMSIM_CHECK(owner.gfn.v <= 0xffffffffull, "gfn " << owner.gfn.v << " beyond the 32-bit rmap index");
   frames_[pfn] = Frame{static_cast<std::uint32_t>(owner.gfn.v), static_cast<std::uint16_t>(owner.vm.v + 1), 0, 1, 0};
   return Pfn(pfn);
@@ -108,7 +110,9 @@ std::vector<Mapper> HostMemory::mappers(Pfn pfn) const {
 }
 
 void HostMemory::release(Pfn pfn) {
-  Node& n = nodes_[node_of(pfn).v];
+  const NodeId node = node_of(pfn);
+  Node& n = nodes_[node.v];
+  --owned_[owner(pfn).vm.v][node.v];
   frames_[pfn.v] = Frame{};
   --n.used;
   n.freed.push_back(pfn.v);
@@ -155,6 +159,9 @@ void HostMemory::check_invariants() const {
                     "pfn " << n.base + k << ": refcount " << f.refcount << " < mapcount " << f.mapcount);
     }
     VMEMSIM_CHECK(owned == n.used, "node " << i << ": " << owned << " owned frames but used=" << n.used);
+    std::uint64_t by_vm = 0;
+    for (const auto& v : owned_) by_vm += v[i];
+    VMEMSIM_CHECK(by_vm == n.used, "node " << i << ": per-VM owned counts sum to " << by_vm << ", used=" << n.used);
     VMEMSIM_CHECK(n.bump - n.freed.size() == n.used, "node " << i << ": free-list accounting broken");
   }
   for (const auto& [pfn, list] : extra_)

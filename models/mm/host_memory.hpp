@@ -92,6 +92,12 @@ class HostMemory {
   // calculate_min_free_kbytes(): int_sqrt(lowmem_kbytes * 16), clamped to [128, 262144].
   static std::uint64_t default_min_free_kbytes(std::uint64_t total_pages);
 
+  // Frames owned (allocated for, see owner()) by VM `vm` on `node`: the VM's resident memory,
+  // whoever drops the frame's last reference.
+  std::uint64_t owned(VmId vm, unsigned node) const {
+    return vm.v < owned_.size() ? owned_[vm.v][node] : 0;
+  }
+
   // Verifies frame accounting (used counts, free list, refcount >= mapcount); throws InternalError.
   void check_invariants() const;
 
@@ -110,6 +116,7 @@ class HostMemory {
   // Mappers beyond the first, for frames mapped by several pages (KSM); ordered by pfn, each
   // list in mapping order, so an rmap walk never depends on pointer or hash order.
   std::map<std::uint32_t, std::vector<Mapper>> extra_;
+  std::vector<std::vector<std::uint64_t>> owned_;  // [vm][node]
 };
 
 }  // namespace vmemsim::mm

@@ -29,7 +29,7 @@ std::unique_ptr<Tier> make(core::Params& p, const TierContext& ctx) {
     p.error("kind", "a remote tier needs a memory server (top-level memory_servers)");
   } else if (server.empty()) {
     server = ctx.memory_servers.front();
-    p.resolved()["server"] = server;
+    if (p.has_resolved()) p.resolved()["server"] = server;
   } else if (std::find(ctx.memory_servers.begin(), ctx.memory_servers.end(), server) == ctx.memory_servers.end()) {
     std::string m = "no memory server named '" + server + "'";
     auto d = core::did_you_mean(server, ctx.memory_servers);

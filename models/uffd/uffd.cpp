@@ -165,7 +165,10 @@ IoctlResult Uffd::writeprotect(Gfn start, std::uint64_t len, bool protect) {
       // change_pte_range() rebuilds the PTE with pte_modify(oldpte, vma->vm_page_prot): the
       // PROT_NONE is replaced by the VMA's protection (a NUMA hint is lost) and the uffd bit
       // is set or cleared; write permission comes back only through a write fault.
-      pt_.restore(g, false, false);
+      // MM_CP_TRY_CHANGE_WRITABLE on resolve: can_change_pte_writable() makes an exclusive
+      // anon page writable again.
+      const bool exclusive = as_.anon() && !pte::zero_page(p) && as_.host().frame(core::Pfn(pte::pfn(p))).mapcount == 1;
+      pt_.restore(g, !protect && exclusive, false);
       if (protect) pt_.set_uffd_wp(g);
       ++n;
     } else if (protect && !pte::uffd(p)) {

@@ -77,6 +77,7 @@ class Params {
   const std::string& pointer() const { return pointer_; }
   ErrorSink& sink() { return *sink_; }
   Json& resolved() { return *resolved_; }
+  bool has_resolved() const { return resolved_ != nullptr; }
   bool present() const { return obj_ != nullptr; }
 
  private:

@@ -17,9 +17,13 @@ Checks:
      and the schema must still accept those documents (it is not stricter than it claims);
   5. other spellings and combinations the reader accepts (units with spaces, unit-less strings, µs,
      null for an optional key, a policy's optional keys, ...) are accepted by both;
-  6. the schema's `default`s equal the defaults the reader fills into minimal scenarios, the
-     workload `type` enum and each generator's keys and defaults match `vmemsim list`/`describe`,
-     and so do the VMM `policy` enum and each policy's keys, defaults and tier keys.
+  6. the schema's `default`s equal the defaults the reader fills into minimal scenarios (every
+     generator, every VMM policy, every tier kind, every kernel daemon), and the registries match
+     `vmemsim list`/`describe`: the workload `type` enum and each generator's keys and defaults,
+     the VMM `policy` enum and each policy's keys and defaults, the tier `kind` enum, the tier keys
+     a policy lists and each kind's own keys and defaults (one if/then branch per kind in
+     $defs/tier), the kernel.variant enum, and every registered kernel daemon's kernel.<name>
+     object (its keys and defaults against `vmemsim describe <name>`; no other kernel section).
 
 A mutation's base is an example's file name, or (file name, ((pointer, value), ...)) to apply
 some changes first. Like `vmemsim --set`, a mutation creates missing objects on its way.
@@ -236,6 +240,8 @@ def schema_errors(validator, doc):
 Q, F, P = "quickstart.json", "numa-fleet.json", "phase-shift.json"
 A, SH, R, N = "uffd-anon-async.json", "uffd-shmem.json", "uffd-rwp.json", "naive-async-loses-writes.json"
 AM = (A, (("/memory_servers", [{"name": "mem0"}]),))  # uffd-anon-async with a memory server
+AR = (A, (("/memory_servers", [{"name": "mem0"}]), ("/vms/0/vmm/tier/kind", "remote")))  # ... and a remote tier
+AC = (A, (("/vms/0/vmm/tier/kind", "compressed"),))  # uffd-anon-async with a compressed tier
 PH = "/vms/0/vcpu_groups/0/workload/phases"  # the phases of phase-shift's vCPU 0
 MUTATIONS = [
     # unknown keys, at every depth, with did-you-mean where a near key exists
@@ -343,7 +349,18 @@ MUTATIONS = [
     ("unknown key", A, "/kernel/costs/tlb_ipi_n", 1000, "/kernel/costs/tlb_ipi_n", "(did you mean 'tlb_ipi_ns'?)"),
     ("unknown key", A, "/kernel/costs/uffd/ioctl_n", 700, "/kernel/costs/uffd/ioctl_n", "(did you mean 'ioctl_ns'?)"),
     ("unknown key", A, "/vms/0/vmm/intervl", "1s", "/vms/0/vmm/intervl", "(did you mean 'interval'?)"),
-    ("unknown key", A, "/vms/0/vmm/tier/compres_ns", 5, "/vms/0/vmm/tier/compres_ns", "(did you mean 'compress_ns'?)"),
+    ("unknown key", AC, "/vms/0/vmm/tier/compres_ns", 5, "/vms/0/vmm/tier/compres_ns", "(did you mean 'compress_ns'?)"),
+    ("unknown key", AR, "/vms/0/vmm/tier/sever", "mem0", "/vms/0/vmm/tier/sever", "(did you mean 'server'?)"),
+    ("unknown key (a compressed key with kind ssd)", A, "/vms/0/vmm/tier/compress_ns", 2000,
+     "/vms/0/vmm/tier/compress_ns", "unknown key 'compress_ns'"),
+    ("unknown key (a compressed key, kind absent = ssd)", A, "/vms/0/vmm/tier", {"compression_ratio": 2},
+     "/vms/0/vmm/tier/compression_ratio", "unknown key 'compression_ratio'"),
+    ("unknown key (a remote key with kind compressed)", AC, "/vms/0/vmm/tier/server", "mem0",
+     "/vms/0/vmm/tier/server", "unknown key 'server'"),
+    ("unknown key (a compressed key with kind remote)", AR, "/vms/0/vmm/tier/decompress_ns", 1000,
+     "/vms/0/vmm/tier/decompress_ns", "unknown key 'decompress_ns'"),
+    ("unknown key (after a kind change)", (A, (("/vms/0/vmm/tier", {"kind": "compressed", "compress_ns": "1us"}),)),
+     "/vms/0/vmm/tier/kind", "ssd", "/vms/0/vmm/tier/compress_ns", "unknown key 'compress_ns'"),
     ("unknown key (a uffd-ws key under naive-async)", N, "/vms/0/vmm/recheck_after_sync", False,
      "/vms/0/vmm/recheck_after_sync", "unknown key 'recheck_after_sync'"),
     ("unknown key (policy none takes no other key)", Q, "/vms/0/vmm", {"policy": "none", "interval": "1s"},
@@ -378,15 +395,15 @@ MUTATIONS = [
     ("wrong type", A, "/vms/0/vmm/age_threshold", 2.5, "/vms/0/vmm/age_threshold", "expected integer"),
     ("wrong type", A, "/vms/0/vmm/recheck_after_sync", "yes", "/vms/0/vmm/recheck_after_sync", "expected boolean"),
     ("wrong type", A, "/vms/0/vmm/tier", "ssd", "/vms/0/vmm/tier", "expected an object"),
-    ("wrong type", A, "/vms/0/vmm/tier/server", 5, "/vms/0/vmm/tier/server", "expected string"),
-    ("wrong type", A, "/vms/0/vmm/tier/compression_ratio", "2.5", "/vms/0/vmm/tier/compression_ratio",
+    ("wrong type", AR, "/vms/0/vmm/tier/server", 5, "/vms/0/vmm/tier/server", "expected string"),
+    ("wrong type", AC, "/vms/0/vmm/tier/compression_ratio", "2.5", "/vms/0/vmm/tier/compression_ratio",
      "expected number"),
     ("wrong type", Q, "/memory_servers", {"name": "mem0"}, "/memory_servers", "expected an array"),
     ("wrong type", Q, "/memory_servers", ["mem0"], "/memory_servers/0", "expected an object"),
     ("wrong type", Q, "/memory_servers", [{"name": 0}], "/memory_servers/0/name", "expected string"),
     ("bad unit", A, "/vms/0/vmm/interval", "200 msec", "/vms/0/vmm/interval", "unknown time unit"),
     ("bad unit", A, "/vms/0/vmm/memory_target", "1 gb", "/vms/0/vmm/memory_target", "unknown size unit 'gb'"),
-    ("bad unit", A, "/vms/0/vmm/tier/decompress_ns", "1 usec", "/vms/0/vmm/tier/decompress_ns",
+    ("bad unit", AC, "/vms/0/vmm/tier/decompress_ns", "1 usec", "/vms/0/vmm/tier/decompress_ns",
      "unknown time unit"),
     ("bad unit", Q, "/memory_servers", [{"name": "mem0", "nic": {"bandwidth": "10Gbit/s"}}],
      "/memory_servers/0/nic/bandwidth", "unknown size unit 'Gbit'"),
@@ -396,9 +413,9 @@ MUTATIONS = [
     ("out of range", A, "/vms/0/vmm/batch_pages", 0, "/vms/0/vmm/batch_pages", "out of range [1, "),
     ("out of range", N, "/vms/0/vmm/batch_pages", 1048577, "/vms/0/vmm/batch_pages", "out of range [1, "),
     ("out of range", A, "/vms/0/vmm/memory_target", -4096, "/vms/0/vmm/memory_target", "out of range [0, inf]"),
-    ("out of range", A, "/vms/0/vmm/tier/compression_ratio", 0.5, "/vms/0/vmm/tier/compression_ratio",
+    ("out of range", AC, "/vms/0/vmm/tier/compression_ratio", 0.5, "/vms/0/vmm/tier/compression_ratio",
      "out of range [1, 64]"),
-    ("out of range", A, "/vms/0/vmm/tier/compress_ns", "-1us", "/vms/0/vmm/tier/compress_ns", "out of range [0, inf]"),
+    ("out of range", AC, "/vms/0/vmm/tier/compress_ns", "-1us", "/vms/0/vmm/tier/compress_ns", "out of range [0, inf]"),
     ("out of range", A, "/vms/0/workload/device_share", 1.5, "/vms/0/workload/device_share", "out of range [0, 1]"),
     ("out of range", A, "/vms/0/workload/device_share", -0.1, "/vms/0/workload/device_share", "out of range [0, 1]"),
     ("out of range", A, "/kernel/costs/tlb_ipi_ns", -1, "/kernel/costs/tlb_ipi_ns", "out of range [0, 1e+09]"),
@@ -413,6 +430,41 @@ MUTATIONS = [
     ("bad enum", A, "/vms/0/vmm/tier/kind", "nvme", "/vms/0/vmm/tier/kind", "is not one of ssd|remote|compressed"),
     ("missing required", Q, "/memory_servers", [{"nic": {}}], "/memory_servers/0/name",
      "missing required string 'name'"),
+
+    # ---- kernel.mm watermarks, kernel.costs.userfault_ns, kernel daemons (kernel.vmstat) ----
+    ("unknown key", F, "/kernel/mm/min_free_kbyte", 1024, "/kernel/mm/min_free_kbyte",
+     "(did you mean 'min_free_kbytes'?)"),
+    ("unknown key", A, "/kernel/costs/userfault", 500, "/kernel/costs/userfault", "(did you mean 'userfault_ns'?)"),
+    ("unknown key (a kernel section no daemon reads)", Q, "/kernel/vmstats", {}, "/kernel/vmstats",
+     "(did you mean 'vmstat'?)"),
+    ("unknown key", Q, "/kernel/vmstat/enable", True, "/kernel/vmstat/enable", "(did you mean 'enabled'?)"),
+    ("unknown key", Q, "/kernel/vmstat/cost_per_node", 100, "/kernel/vmstat/cost_per_node",
+     "(did you mean 'cost_per_node_ns'?)"),
+    ("wrong type", F, "/kernel/mm/watermark_scale_factor", "10", "/kernel/mm/watermark_scale_factor",
+     "expected integer, got string"),
+    ("wrong type", F, "/kernel/mm/min_free_kbytes", 1024.5, "/kernel/mm/min_free_kbytes", "expected integer"),
+    ("wrong type", A, "/kernel/costs/userfault_ns", 1.5, "/kernel/costs/userfault_ns", "expected integer, got number"),
+    ("wrong type", Q, "/kernel/vmstat", True, "/kernel/vmstat", "expected an object, got boolean"),
+    ("wrong type", Q, "/kernel/vmstat", None, "/kernel/vmstat", "expected an object, got null"),
+    ("wrong type", Q, "/kernel/vmstat/enabled", 1, "/kernel/vmstat/enabled", "expected boolean, got number"),
+    ("wrong type", Q, "/kernel/vmstat/cost_per_node_ns", "200ns", "/kernel/vmstat/cost_per_node_ns",
+     "expected integer, got string"),
+    ("bad unit", Q, "/kernel/vmstat/interval", "1 sec", "/kernel/vmstat/interval", "unknown time unit 'sec'"),
+    ("out of range", F, "/kernel/mm/min_free_kbytes", -1, "/kernel/mm/min_free_kbytes", "out of range [0, 1e+12]"),
+    ("out of range", F, "/kernel/mm/min_free_kbytes", 2000000000000, "/kernel/mm/min_free_kbytes",
+     "out of range [0, 1e+12]"),
+    ("out of range", F, "/kernel/mm/watermark_scale_factor", 0, "/kernel/mm/watermark_scale_factor",
+     "out of range [1, 3000]"),
+    ("out of range", F, "/kernel/mm/watermark_scale_factor", 3001, "/kernel/mm/watermark_scale_factor",
+     "out of range [1, 3000]"),
+    ("out of range", A, "/kernel/costs/userfault_ns", -1, "/kernel/costs/userfault_ns", "out of range [0, 1e+09]"),
+    ("out of range", A, "/kernel/costs/userfault_ns", 2000000000, "/kernel/costs/userfault_ns",
+     "out of range [0, 1e+09]"),
+    ("out of range", Q, "/kernel/vmstat/interval", 999, "/kernel/vmstat/interval", "out of range [1000, inf]"),
+    ("out of range", Q, "/kernel/vmstat/cost_per_node_ns", -1, "/kernel/vmstat/cost_per_node_ns",
+     "out of range [0, 1e+09]"),
+    ("out of range", Q, "/kernel/vmstat/cost_per_node_ns", 2000000000, "/kernel/vmstat/cost_per_node_ns",
+     "out of range [0, 1e+09]"),
     # cross-field rules the schema expresses (its top-level allOf)
     ("cross-field (a policy needs rfc-v1 or rwp)", A, "/kernel/variant", "upstream", "/vms/0/vmm/policy",
      "needs kernel.variant rfc-v1"),
@@ -443,6 +495,8 @@ READER_ONLY = [
     ("duplicate VM name", Q, "/vms/1/name", "web", "/vms/1/name", "VM name 'web' is already used at /vms/0"),
     ("home node beyond the host's nodes", A, "/vms/0/home_node", 1, "/vms/0/home_node", "host has 1 node(s)"),
     ("a string value against a range", A, "/vms/0/vmm/interval", "0.5us", "/vms/0/vmm/interval",
+     "out of range [1000, inf]"),
+    ("a string value against a range", Q, "/kernel/vmstat/interval", "999ns", "/kernel/vmstat/interval",
      "out of range [1000, inf]"),
 ]
 
@@ -480,14 +534,31 @@ ACCEPTED = [
     (A, "/vms/0/vmm/interval", "0.5 s"), (A, "/vms/0/vmm/interval", 1000),
     (A, "/vms/0/vmm/memory_target", "64MiB"), (A, "/vms/0/vmm/memory_target", None),
     (A, "/vms/0/vmm/age_threshold", 255), (A, "/vms/0/vmm/batch_pages", 1048576),
-    (A, "/vms/0/vmm/tier", {}), (A, "/vms/0/vmm/tier/kind", None), (A, "/vms/0/vmm/tier/server", None),
+    (A, "/vms/0/vmm/tier", {}), (A, "/vms/0/vmm/tier/kind", None), (A, "/vms/0/vmm/tier", {"kind": None}),
     (A, "/vms/0/vmm/tier", {"kind": "compressed", "compression_ratio": 64, "compress_ns": "2us", "decompress_ns": 0}),
+    (A, "/vms/0/vmm/tier", {"kind": "compressed"}), (AC, "/vms/0/vmm/tier/compress_ns", None),
     (AM, "/vms/0/vmm/tier", {"kind": "remote"}), (AM, "/vms/0/vmm/tier", {"kind": "remote", "server": "mem0"}),
+    (AR, "/vms/0/vmm/tier/server", None), (AR, "/vms/0/vmm/tier/server", ""),
     (AM, "/vmm", {"policy": "naive-async", "tier": {"kind": "remote"}}),
     ((SH, (("/kernel/variant", "rwp"),)), "/vms/0/vmm", {"policy": "none"}),
     ((SH, (("/kernel/variant", "rwp"), ("/vmm", {"policy": "uffd-ws"}))), "/vms/0/vmm", {"policy": "none"}),
     ((SH, (("/vms/0/vmm", DEL),)), "/vmm", {"policy": "uffd-ws"}),
     ((SH, (("/kernel/variant", "rwp"), ("/vms/0/vmm", DEL))), "/vms/0/backing", "anon"),
+    # kernel.mm watermarks, kernel.costs.userfault_ns, kernel daemons
+    (F, "/kernel/mm/min_free_kbytes", 65536), (F, "/kernel/mm/min_free_kbytes", 0), (F, "/kernel/mm/min_free_kbytes", None),
+    (F, "/kernel/mm/watermark_scale_factor", 3000), (F, "/kernel/mm/watermark_scale_factor", 1),
+    (A, "/kernel/costs/userfault_ns", 0), (A, "/kernel/costs/userfault_ns", None),
+    (Q, "/kernel/vmstat", {}), (Q, "/kernel/vmstat", {"enabled": True}),
+    (Q, "/kernel/vmstat", {"enabled": True, "interval": "100 ms", "cost_per_node_ns": 0}),
+    (Q, "/kernel/vmstat", {"enabled": None, "interval": None, "cost_per_node_ns": None}),
+    (Q, "/kernel/vmstat/interval", 1000), (Q, "/kernel/vmstat/interval", "1us"),
+]
+
+# Defaults that stand for a value the reader derives and writes into the resolved scenario:
+# (pattern of the resolved pointer, the schema's default, what the reader resolves it to in a
+# minimal scenario `doc`).
+RESOLVED_DEFAULTS = [
+    (r"/vmm/tier/server$", "", lambda doc: doc["memory_servers"][0]["name"]),  # "" = the first memory server
 ]
 
 
@@ -621,12 +692,16 @@ def main():
     minimal = {"name": "minimal", "duration": "10s", "hosts": host,
                "vms": [{"name": "v", "vcpus": len(groups), "memory": "64MiB", "vcpu_groups": groups}]}
     # The VMM's keys only resolve under a policy, which needs rfc-v1 (so the variant's own default
-    # comes from the first scenario); a memory server resolves its NIC's defaults.
+    # comes from the first scenario), and a tier's keys only under its kind: one VM per policy,
+    # then one per tier kind (under the first policy); a memory server resolves its NIC's defaults.
     policies = [p for p in walker.target("#/$defs/policy")["enum"] if p is not None]
+    kinds = [k for k in walker.target("#/$defs/tier/properties/kind")["enum"] if k is not None]
+    active = [p for p in policies if p != "none"]
+    vmms = [{"policy": p} for p in policies] + [{"policy": active[0], "tier": {"kind": k}} for k in kinds]
     minimal_vmm = {"name": "minimal-vmm", "duration": "10s", "hosts": host, "kernel": {"variant": "rfc-v1"},
                    "memory_servers": [{"name": "mem0"}],
                    "vms": [{"name": f"v{i}", "vcpus": 1, "memory": "64MiB", "workload": {"type": "uniform"},
-                            "vmm": {"policy": p}} for i, p in enumerate(policies)]}
+                            "vmm": v} for i, v in enumerate(vmms)]}
     compared, bad = [], []
     for doc in (minimal, minimal_vmm):
         mpath = os.path.join(tmp, doc["name"] + ".json")
@@ -634,7 +709,7 @@ def main():
             json.dump(doc, f)
         r = run(binary, "validate", mpath, "--print")
         if not c.ok(r.returncode == 0 and "{" in r.stdout, f"{doc['name']}: a minimal scenario validates "
-                    f"({'every generator' if doc is minimal else 'every VMM policy, a memory server'})",
+                    f"({'every generator, every kernel daemon' if doc is minimal else 'every VMM policy, every tier kind, a memory server'})",
                     r.stderr.strip()[:400]):
             continue
         resolved = json.loads(r.stdout[r.stdout.index("{"):])
@@ -652,6 +727,9 @@ def main():
                 if not has or default is None:
                     continue
                 want = [base_units(x, kind) for x in default] if isinstance(default, list) else base_units(default, kind)
+                for pattern, sd, derive in RESOLVED_DEFAULTS:
+                    if re.search(pattern, ptr_join(ptr, k)) and default == sd:
+                        want = derive(doc)
                 got = v
                 same = (want == got if not isinstance(want, float) and not isinstance(got, float)
                         else math.isclose(float(want), float(got), rel_tol=1e-12))
@@ -682,19 +760,29 @@ def main():
     c.ok(declared <= seen, "every property with a default appears in a minimal resolved scenario",
          "not seen: " + ", ".join(sorted(declared - seen)))
 
-    print("\ngenerators and VMM policies: `vmemsim list` and `vmemsim describe` against the schema")
+    print("\ngenerators, VMM policies, tiers, kernel variants and daemons: `vmemsim list` and `vmemsim describe` "
+          "against the schema")
     r = run(binary, "list")
     sections = re.split(r"^(?=\S)", r.stdout, flags=re.M)
+    heads = {"workload generators": "generators", "VMM policies": "policies", "tiers": "tiers",
+             "kernel variants": "variants", "kernel daemons": "daemons"}
     listed = {}
     for sec in sections:
         head = sec.split("\n", 1)[0]
-        key = "generators" if head.startswith("workload generators") else "policies" if head.startswith("VMM policies") else None
+        key = next((v for h, v in heads.items() if head.startswith(h + " (")), None)
         if key:
             listed[key] = re.findall(r"^  (\S+)\s{2,}", sec, re.M)
-    c.ok(r.returncode == 0 and listed.get("generators") == gens, "workload type enum = `vmemsim list` (same order)",
+    c.ok(r.returncode == 0 and set(listed) == set(heads.values()), "`vmemsim list` has every section",
+         f"sections: {sorted(listed)}")
+    c.ok(listed.get("generators") == gens, "workload type enum = `vmemsim list` (same order)",
          f"list: {listed.get('generators')}, schema: {gens}")
     c.ok(listed.get("policies") == policies, "vmm policy enum = `vmemsim list` (same order)",
          f"list: {listed.get('policies')}, schema: {policies}")
+    c.ok(listed.get("tiers") == kinds, "tier kind enum = `vmemsim list` (same order)",
+         f"list: {listed.get('tiers')}, schema: {kinds}")
+    variants = [v for v in walker.target("#/$defs/kernel/properties/variant")["enum"] if v is not None]
+    c.ok(listed.get("variants") == variants, "kernel.variant enum = `vmemsim list` (same order)",
+         f"list: {listed.get('variants')}, schema: {variants}")
     for wdef in ("workload", "phase_workload"):
         branches = {b["if"]["properties"]["type"]["const"]: b["then"] for b in walker.target(f"#/$defs/{wdef}")["allOf"]}
         c.ok(sorted(branches) == sorted(gens), f"$defs/{wdef} has one if/then branch per generator", str(sorted(branches)))
@@ -733,22 +821,57 @@ def main():
     c.ok(set(vmm_branches) == set(walker.target("#/$defs/policy")["enum"]),
          "$defs/vmm has an if/then branch for every policy (none and null share one)", str(sorted(map(str, vmm_branches))))
     c.ok(set(vmm_branches.get("none", {}).get("properties", {})) == {"policy"}, "policy none allows no other key")
+    # The tier: one if/then branch per kind (ssd also takes an absent or null kind), each with
+    # only its own keys; a policy's describe lists every kind's keys, `describe <kind>` one kind's.
     tier = walker.target("#/$defs/tier")
+    tier_branches = {}
+    for b in tier.get("allOf", []):
+        kd = b["if"]["properties"]["kind"]
+        for k in kd.get("enum", [kd.get("const")]):
+            tier_branches[k] = b["then"]
+    c.ok(set(tier_branches) == set(tier["properties"]["kind"]["enum"]),
+         "$defs/tier has an if/then branch for every kind (ssd and null share one)", str(sorted(map(str, tier_branches))))
+    c.ok(all(b.get("additionalProperties") is False for b in tier_branches.values()),
+         "every tier kind's branch allows no key of another kind (additionalProperties false)")
+    tier_keys = ["kind"] + [k for kind in kinds for k in tier_branches.get(kind, {}).get("properties", {}) if k != "kind"]
     for p in policies:
         if p == "none":
             continue
         params, rest = described(p, f"parameters of {p}")
         compare(f"{p}: keys and defaults match `vmemsim describe {p}`", params, vmm_branches[p]["properties"], ("policy",))
-        tm = re.match(r"object: kind ([\w|-]+), (.*)$", rest.get("tier", ""))
-        tier_keys = ["kind"] + (tm.group(2).split(", ") if tm else [])
-        c.ok(tm is not None and tm.group(1).split("|") == [k for k in tier["properties"]["kind"]["enum"] if k]
-             and tier_keys == list(tier["properties"]),
+        tm = re.match(r"object: kind ([\w|-]+)((?:, \w+)*)$", rest.get("tier", ""))
+        said = ["kind"] + (tm.group(2).split(", ")[1:] if tm else [])
+        c.ok(tm is not None and tm.group(1).split("|") == kinds and said == tier_keys,
              f"{p}: tier kinds and keys match `vmemsim describe {p}`",
-             f"describe: {rest.get('tier')!r}, schema: {list(tier['properties'])} {tier['properties']['kind']['enum']}")
+             f"describe: {rest.get('tier')!r}, schema: {tier_keys} {kinds}")
+    for k in kinds:
+        params, _ = described(k, f"keys of vmm.tier with kind {k}")
+        compare(f"tier {k}: keys and defaults match `vmemsim describe {k}`", params,
+                tier_branches.get(k, {}).get("properties", {}), ("kind",))
+    c.ok(tier["propertyNames"]["enum"] == tier_keys, "$defs/tier propertyNames = the union of the kinds' keys",
+         f"propertyNames: {tier['propertyNames']['enum']}, branches: {tier_keys}")
     prop_enum = walker.target("#/$defs/vmm")["propertyNames"]["enum"]
     union = set().union(*(set(b.get("properties", {})) for b in vmm_branches.values()))
     c.ok(set(prop_enum) == union, "$defs/vmm propertyNames = the union of the policies' keys",
          f"propertyNames: {sorted(prop_enum)}, branches: {sorted(union)}")
+
+    # Kernel daemons: each registered daemon reads the object kernel.<name>; the kernel has no
+    # other sections than its fixed ones and the daemons'.
+    kernel = walker.target("#/$defs/kernel")["properties"]
+    fixed = ("variant", "patches", "mm", "costs")
+    daemons = listed.get("daemons") or []
+    c.ok(daemons and set(kernel) == set(fixed) | set(daemons),
+         "$defs/kernel = its fixed keys + one section per daemon in `vmemsim list`",
+         f"schema: {sorted(kernel)}, daemons: {daemons}")
+    for d in daemons:
+        sec = kernel.get(d, {})
+        while isinstance(sec, dict) and "$ref" in sec and "properties" not in sec:
+            sec = walker.target(sec["$ref"])
+        params, _ = described(d, f"keys of kernel.{d}")
+        is_obj = isinstance(sec, dict) and sec.get("type") == "object" and sec.get("additionalProperties") is False
+        c.ok(is_obj, f"kernel.{d}: an object with no other key", json.dumps(sec)[:200])
+        compare(f"daemon {d}: kernel.{d} keys and defaults match `vmemsim describe {d}`", params,
+                sec.get("properties", {}) if isinstance(sec, dict) else {}, ())
 
     print(f"\n{c.count - len(c.failures)}/{c.count} checks passed")
     if c.failures:

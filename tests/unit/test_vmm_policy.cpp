@@ -4,17 +4,23 @@
 // raced an eviction.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 
 #include "models/mm/address_space.hpp"
 #include "models/reclaim/vmm.hpp"
+#include "tests/unit/kernel_fixture.hpp"
 
 using namespace vmemsim;
 using namespace vmemsim::mm;
+using core::Gfn;
+using core::NodeId;
 
 namespace {
 
+// The engine's side of a VMM: time advances on every call that takes simulated time; the
+// tier (ssd by default) spends its time in disk_io, 1 us per page.
 class FakeEnv : public reclaim::VmmEnv {
  public:
   core::TimeNs t = 0;
@@ -27,15 +33,20 @@ class FakeEnv : public reclaim::VmmEnv {
     if (on_sleep) on_sleep();
   }
   void cpu(core::TimeNs d) override { t += d; }
-  void tier_write(std::uint64_t pages) override {
-    log.push_back("tier_write");
-    written += pages;
-    t += static_cast<core::TimeNs>(pages) * 1000;
-    if (on_tier_write) on_tier_write();
+  void disk_io(std::uint64_t bytes, bool write) override {
+    const std::uint64_t pages = bytes / core::kPageSize;
+    if (write) {
+      log.push_back("tier_write");
+      written += pages;
+      t += static_cast<core::TimeNs>(pages) * 1000;
+      if (on_tier_write) on_tier_write();
+    } else {
+      read += pages;
+      t += 1000;
+    }
   }
-  void tier_read(std::uint64_t pages) override {
-    read += pages;
-    t += 1000;
+  void net_transfer(const std::string& server, std::uint64_t bytes, bool to_server) override {
+    log.push_back("net:" + server);
   }
   void mmap_write_lock() override { log.push_back("lock"); locked_ = true; as_->set_mmap_write_locked(true); }
   void mmap_write_unlock() override { log.push_back("unlock"); locked_ = false; as_->set_mmap_write_locked(false); }
@@ -49,9 +60,10 @@ class FakeEnv : public reclaim::VmmEnv {
 
 struct World {
   HostMemory host{std::vector<std::uint64_t>{64}};
-  AddressSpace as;
-  explicit World(Variant v) : as(cfg(v), host) {
-    for (std::uint64_t g = 0; g < 16; ++g) REQUIRE(as.fault(g, true, 0, 0).ok());
+  test::TestVm vm;
+  AddressSpace& as;
+  explicit World(Variant v) : vm(cfg(v), host, 2), as(vm.as()) {
+    for (std::uint64_t g = 0; g < 16; ++g) REQUIRE(vm.fault(g, true).ok());
   }
   static AddressSpaceConfig cfg(Variant v) {
     AddressSpaceConfig c;
@@ -62,36 +74,41 @@ struct World {
     c.duration_ns = 100000000;
     return c;
   }
-  // A vCPU access: fault until the PTE allows it (async mode), then the truth is updated.
-  // Returns false if the access blocked (sync mode).
+  // A vCPU access: fault until the PTE allows it (async mode), then the MMU sets the accessed
+  // bit and the truth is updated. Returns false if the access blocked (sync mode).
   bool touch(std::uint64_t g, bool write, core::TimeNs t) {
     for (int i = 0; i < 4; ++i) {
-      if (pte::accessible(as.pte_at(g), write)) {
+      if (pte::accessible(as.pte_at(Gfn(g)), write)) {
         as.slots()[g].pte |= pte::kAccessed;
-        as.note_access(as.slots()[g], t, write, 0, 0);
+        as.truth().note_access(as.slots()[g], t, write, 0, 0);
         return true;
       }
-      auto f = as.fault(g, write, 0, t);
+      auto f = vm.fault(g, write, 0, t);
       if (!f.ok()) return false;
     }
     return false;
   }
+  const TruthStats& truth() const { return as.truth().stats(); }
 };
 
-std::unique_ptr<reclaim::VmmPolicy> make(const reclaim::PolicyInfo& info, AddressSpace& as, Variant v,
-                                         const char* json) {
+// Builds the policy as build_world() does and opens its userfaultfd (start()).
+std::unique_ptr<reclaim::VmmPolicy> make(const reclaim::PolicyInfo& info, World& w, const char* json) {
   core::Json j = core::Json::parse(json);
   core::ErrorSink sink("t");
   core::Params p(&j, "", &sink, nullptr);
   reclaim::PolicyContext ctx;
-  ctx.variant = v;
-  ctx.as = &as;
-  ctx.vcpus = 2;
+  ctx.caps = &w.as.caps();
+  ctx.backing = w.as.config().backing;
+  ctx.uffd = &w.vm.uffd();
   auto pol = info.make(p, ctx);
   p.finish();
   sink.throw_if_any();
+  REQUIRE(pol);
+  pol->start();
   return pol;
 }
+
+uffd::FaultMsg msg(std::uint64_t g, bool write, UffdReason r) { return {Gfn(g), write, r, NodeId(0)}; }
 
 }  // namespace
 
@@ -100,7 +117,7 @@ TEST_CASE("every registered policy honours the VMM contract", "[vmm]") {
     for (Variant v : {Variant::RfcV1, Variant::Rwp}) {
       DYNAMIC_SECTION(info.name << " on " << variant_name(v)) {
         World w(v);
-        auto pol = make(info, w.as, v, R"({"interval": "1ms", "age_threshold": 1, "batch_pages": 4})");
+        auto pol = make(info, w, R"({"interval": "1ms", "age_threshold": 1, "batch_pages": 4})");
         FakeEnv env;
         env.as_ = &w.as;
         env.on_sleep = [&] {  // pages 0-3 are hot: touched in every interval
@@ -109,15 +126,15 @@ TEST_CASE("every registered policy honours the VMM contract", "[vmm]") {
         pol->run_agent(env, 5000000);
         const auto& s = pol->stats();
         THEN("exactly the cold pages were evicted, and the lock was released") {
-          for (std::uint64_t g = 0; g < 4; ++g) CHECK(pte::present(w.as.pte_at(g)));
-          for (std::uint64_t g = 4; g < 16; ++g) CHECK(pte::none(w.as.pte_at(g)));
+          for (std::uint64_t g = 0; g < 4; ++g) CHECK(pte::present(w.as.pte_at(Gfn(g))));
+          for (std::uint64_t g = 4; g < 16; ++g) CHECK(pte::none(w.as.pte_at(Gfn(g))));
           CHECK(s.evicted_pages == 12);
           CHECK(s.evicted_now == 12);
           CHECK(env.written == 12);
           CHECK(s.tier_bytes_written == 12 * 4096);
           CHECK(w.as.resident_total() == 4);
           CHECK_FALSE(w.as.mmap_write_locked());
-          CHECK(s.lost_writes == 0);
+          CHECK(w.truth().lost_writes == 0);
           CHECK(s.scans >= 2);
           CHECK(s.wss_estimate == 4);
           CHECK(s.false_cold == 0);
@@ -135,15 +152,15 @@ TEST_CASE("every registered policy honours the VMM contract", "[vmm]") {
           }
         }
         THEN("a touched evicted page comes back from the tier through a MISSING fault") {
-          auto f = w.as.fault(7, false, 0, env.t);
+          auto f = w.vm.fault(7, false, 0, env.t);
           REQUIRE(f.result == FaultResult::Blocked);
           REQUIRE(f.reason == UffdReason::Missing);
-          pol->handle_fault({7, false, UffdReason::Missing, 0}, env);
-          CHECK(pte::present(w.as.pte_at(7)));
+          pol->handle_fault(msg(7, false, UffdReason::Missing), env);
+          CHECK(pte::present(w.as.pte_at(Gfn(7))));
           CHECK(pol->stats().fetched_pages == 1);
           CHECK(pol->stats().evicted_now == 11);
           CHECK(env.read == 1);
-          CHECK(pol->stats().lost_writes == 0);
+          CHECK(w.truth().lost_writes == 0);
         }
       }
     }
@@ -154,7 +171,7 @@ SCENARIO("the lost-write oracle sees a write that races the eviction", "[vmm]") 
   for (const char* name : {"uffd-ws", "naive-async"}) {
     DYNAMIC_SECTION(name) {
       World w(Variant::RfcV1);
-      auto pol = make(*reclaim::find_policy(name), w.as, Variant::RfcV1,
+      auto pol = make(*reclaim::find_policy(name), w,
                       R"({"interval": "1ms", "age_threshold": 1, "batch_pages": 16})");
       FakeEnv env;
       env.as_ = &w.as;
@@ -167,22 +184,22 @@ SCENARIO("the lost-write oracle sees a write that races the eviction", "[vmm]") 
         else blocked = true;
       };
       pol->run_agent(env, 2500000);
-      REQUIRE(pte::none(w.as.pte_at(9)));
-      REQUIRE(w.as.fault(9, false, 0, env.t).result == FaultResult::Blocked);
-      pol->handle_fault({9, false, UffdReason::Missing, 0}, env);
+      REQUIRE(pte::none(w.as.pte_at(Gfn(9))));
+      REQUIRE(w.vm.fault(9, false, 0, env.t).result == FaultResult::Blocked);
+      pol->handle_fault(msg(9, false, UffdReason::Missing), env);
       if (std::string(name) == "uffd-ws") {
         THEN("sync mode blocked the write, so nothing is lost") {
           CHECK(blocked);
           CHECK_FALSE(wrote);
-          CHECK(pol->stats().lost_writes == 0);
+          CHECK(w.truth().lost_writes == 0);
         }
       } else {
         THEN("async mode let it through and MADV_DONTNEED dropped it") {
           CHECK(wrote);
-          CHECK(pol->stats().lost_writes == 1);
-          REQUIRE(pol->stats().lost_log.size() == 1);
-          CHECK(pol->stats().lost_log[0].gfn == 9);
-          CHECK(pol->stats().lost_log[0].fetched_version + 1 == pol->stats().lost_log[0].latest_version);
+          CHECK(w.truth().lost_writes == 1);
+          REQUIRE(w.truth().lost_log.size() == 1);
+          CHECK(w.truth().lost_log[0].gfn == 9);
+          CHECK(w.truth().lost_log[0].fetched_version + 1 == w.truth().lost_log[0].latest_version);
         }
       }
     }
@@ -194,7 +211,7 @@ SCENARIO("a candidate touched while an earlier batch is in flight is dropped fro
   // a vCPU reads page 15 (a later batch), blocks, the handler resolves it, and the vCPU then
   // writes it. The page must not be evicted afterwards: its write would be lost.
   World w(Variant::RfcV1);
-  auto pol = make(*reclaim::find_policy("uffd-ws"), w.as, Variant::RfcV1,
+  auto pol = make(*reclaim::find_policy("uffd-ws"), w,
                   R"({"interval": "1ms", "age_threshold": 1, "batch_pages": 2})");
   FakeEnv env;
   env.as_ = &w.as;
@@ -204,13 +221,13 @@ SCENARIO("a candidate touched while an earlier batch is in flight is dropped fro
     if (done) return;
     done = true;
     REQUIRE_FALSE(w.touch(15, false, env.t));  // sync: blocks
-    pol->handle_fault({15, false, UffdReason::Minor, 0}, env);
+    pol->handle_fault(msg(15, false, UffdReason::Minor), env);
     REQUIRE(w.touch(15, true, env.t));
   };
   pol->run_agent(env, 1500000);
   pol->finish();
   CHECK(done);
-  CHECK(pte::present(w.as.pte_at(15)));
-  CHECK(pol->stats().lost_writes == 0);
+  CHECK(pte::present(w.as.pte_at(Gfn(15))));
+  CHECK(w.truth().lost_writes == 0);
   CHECK(pol->stats().evicted_pages == 14);  // cold pages 1-15, less page 15
 }
