@@ -42,10 +42,10 @@ long long peak_rss_bytes() {
 
 int cmd_run(const std::string& file, const scenario::Overrides& ov, const std::string& out_dir,
             const std::string& results_root, bool quiet, bool check, const std::string& timeline,
-            const std::vector<std::string>& sg_args) {
+            const std::vector<std::string>& sg_log) {
   scenario::Scenario sc = scenario::load_scenario(find_scenario(file), ov);
   engine::RunOptions opt;
-  opt.simgrid_args = sg_args;
+  opt.simgrid_log = sg_log;
   opt.progress = !quiet && ::isatty(STDERR_FILENO);
   opt.check_invariants = check;
   opt.timeline = !timeline.empty();
@@ -134,18 +134,29 @@ int cmd_describe(const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // SimGrid's own options pass through untouched; CLI11 never sees them.
-  std::vector<std::string> sg_args;
+  // SimGrid's own options; CLI11 never sees them. --log=... passes through to SimGrid as it is
+  // (it changes what SimGrid prints, not the result). --cfg=name:value settings can change the
+  // result: they become part of the scenario (appended to /simgrid/cfg), so the resolved
+  // scenario records them and the run id depends on them.
+  std::vector<std::string> sg_log, sg_cfg;
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
-    if (i > 0 && (a.rfind("--log=", 0) == 0 || a.rfind("--cfg=", 0) == 0)) sg_args.push_back(a);
-    else rest.push_back(argv[i]);
+    if (i > 0 && a.rfind("--log=", 0) == 0) {
+      sg_log.push_back(a);
+    } else if (i > 0 && a.rfind("--cfg=", 0) == 0) {
+      for (auto& c : scenario::split_simgrid_cfg(a.substr(6))) sg_cfg.push_back(c);
+    } else {
+      rest.push_back(argv[i]);
+    }
   }
 
   CLI::App app{"vmemsim: deterministic discrete-event simulator of multi-VM hosts"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "vmemsim 0.1.0");
+  app.footer("SimGrid options (run, validate, sweep): --cfg=name:value is a SimGrid setting, recorded in the\n"
+             "scenario's simgrid.cfg (so in the run id); --log=... passes through and changes only what\n"
+             "SimGrid prints. README \"SimGrid models\" lists the settings vmemsim makes itself.");
 
   std::string file = "scenarios/quickstart.json", out_dir, results_root = "results";
   std::uint64_t seed = 0;
@@ -201,21 +212,31 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if ((*list || *describe) && (!sg_log.empty() || !sg_cfg.empty())) {
+      std::cerr << "vmemsim: --cfg=... and --log=... go with run, validate and sweep\n";
+      return 2;
+    }
     if (*run) {
       scenario::Overrides ov;
       if (*seed_opt) ov.seed = seed;
       ov.sets = sets;
-      return cmd_run(file, ov, out_dir, results_root, quiet, check, timeline, sg_args);
+      ov.simgrid_cfg = sg_cfg;
+      return cmd_run(file, ov, out_dir, results_root, quiet, check, timeline, sg_log);
     }
     if (*validate) {
       scenario::Overrides ov;
       ov.sets = sets;
+      ov.simgrid_cfg = sg_cfg;
       auto sc = scenario::load_scenario(find_scenario(vfile), ov);
       if (print_resolved) std::cout << sc.resolved.dump(2) << "\n";
       else std::cout << sc.file << ": ok (" << sc.vms.size() << " VMs on " << sc.hosts.size() << " host(s))\n";
       return 0;
     }
-    if (*sweep) return cli::cmd_sweep(sw);
+    if (*sweep) {
+      sw.simgrid_cfg = sg_cfg;
+      sw.simgrid_log = sg_log;
+      return cli::cmd_sweep(sw);
+    }
     if (*list) return cmd_list();
     if (*describe) return cmd_describe(dname);
   } catch (const core::InputError& e) {

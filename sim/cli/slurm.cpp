@@ -102,7 +102,9 @@ std::string slurm_script(const SweepRun& run, std::size_t tasks, const SweepOpti
     std::snprintf(buf, sizeof buf, "timeout -k 5 %g ", opt.point_timeout);
     s << buf;
   }
-  s << shq(run.binary) << " run \"$dir/scenario.json\" --out \"$dir\" -q >/dev/null 2>\"$dir/stderr.log\"\n"
+  s << shq(run.binary) << " run \"$dir/scenario.json\" --out \"$dir\" -q";
+  for (const auto& a : run.simgrid_log) s << " " << shq(a);
+  s << " >/dev/null 2>\"$dir/stderr.log\"\n"
     << "rc=$?\n"
     << "echo \"$rc\" >\"$dir/exit_status.tmp.$$\" && mv -f \"$dir/exit_status.tmp.$$\" \"$dir/exit_status\"\n"
     << "exit \"$rc\"\n";

@@ -219,6 +219,7 @@ struct SweepSpec {
   Json sets = Json::object();  // pointer -> value, applied to every point before the axes
   std::vector<SweepAxis> axes;
   std::vector<std::string> metrics{"/summary/total"};
+  std::vector<std::string> cfg;  // --cfg settings, appended to every point's /simgrid/cfg last
 };
 
 const std::vector<std::string> kSweepKeys{"name", "description", "base", "set", "axes", "mode", "summary_metrics"};
@@ -437,6 +438,11 @@ std::string strip_set_prefix(std::string m) {
   return m;
 }
 
+std::string strip_cfg_prefix(std::string m) {
+  if (m.rfind("--cfg: ", 0) == 0) m = m.substr(7);
+  return m;
+}
+
 // Expands the axes into points and validates each as a full scenario. Throws InputError
 // naming the axis (and value) responsible for every problem found.
 std::vector<SweepPoint> expand_points(const SweepSpec& sp) {
@@ -496,6 +502,14 @@ std::vector<SweepPoint> expand_points(const SweepSpec& sp) {
           add("/axes/" + std::to_string(a) + "/pointer", "'" + ax.pointer + "': " + strip_set_prefix(p.message));
         ok = false;
       }
+    }
+    // --cfg settings, as `vmemsim run point.json --cfg=...` would append them: written into the
+    // point's scenario.json, so its resolved scenario and id record them.
+    try {
+      scenario::append_simgrid_cfg(doc, sp.cfg, sp.base_file);
+    } catch (const core::InputError& e) {
+      for (const auto& p : e.problems()) add("/cfg", "--cfg: " + sp.base_file + ":" + p.pointer + ": " + strip_cfg_prefix(p.message));
+      ok = false;
     }
     SweepPoint pt;
     try {
@@ -581,8 +595,9 @@ bool run_local(SweepRun& run, const std::vector<std::size_t>& todo, unsigned job
       const std::size_t i = todo[next++];
       SweepPoint& p = run.points[i];
       clean_point_dir(p.dir);
-      pid_t pid = spawn_process({"/proc/self/exe", "run", p.dir + "/scenario.json", "--out", p.dir, "-q"},
-                                "/dev/null", p.dir + "/stderr.log", false);
+      std::vector<std::string> argv = {"/proc/self/exe", "run", p.dir + "/scenario.json", "--out", p.dir, "-q"};
+      argv.insert(argv.end(), run.simgrid_log.begin(), run.simgrid_log.end());
+      pid_t pid = spawn_process(argv, "/dev/null", p.dir + "/stderr.log", false);
       running.push_back({i, pid, Clock::now()});
       p.status = "running";
     }
@@ -933,6 +948,7 @@ void SweepRun::write_outputs(bool force) {
   idx["scenario"] = base;
   idx["mode"] = mode;
   idx["set"] = OJson(sets);
+  idx["simgrid_cfg"] = simgrid_cfg;
   OJson ax = OJson::array();
   for (const auto& a : axes) {
     OJson vals = OJson::array();
@@ -1076,6 +1092,7 @@ int cmd_sweep(const SweepOptions& opt) {
                                                "(it goes into #SBATCH lines)"}});
 
   // 3. Every point, validated as a full scenario, before anything is written.
+  sp.cfg = opt.simgrid_cfg;
   check_axes(sp);
   std::vector<SweepPoint> points = expand_points(sp);
 
@@ -1087,6 +1104,8 @@ int cmd_sweep(const SweepOptions& opt) {
   run.sets = sp.sets;
   run.axes = sp.axes;
   run.metrics = sp.metrics;
+  run.simgrid_cfg = opt.simgrid_cfg;
+  run.simgrid_log = opt.simgrid_log;
   run.points = std::move(points);
   run.quiet = opt.quiet;
   run.progress = !opt.quiet && ::isatty(STDERR_FILENO);

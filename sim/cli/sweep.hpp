@@ -11,7 +11,7 @@
 //
 // Layout of the output directory:
 //   index.json, summary.csv
-//   points/<id>/scenario.json   the base scenario with the point's overrides applied
+//   points/<id>/scenario.json   the base scenario with the point's overrides (and --cfg) applied
 //   points/<id>/result.json     written by `vmemsim run` (atomically)
 //   points/<id>/stderr.log      the point's stderr (removed when empty)
 // <id> is the run id `vmemsim run` would give the point: a stable hash of its resolved scenario.
@@ -50,6 +50,8 @@ struct SweepOptions {
   double wait_timeout = 86400;       // Slurm: give up (scancel) after this many seconds
   bool dry_run = false;
   bool quiet = false;
+  std::vector<std::string> simgrid_cfg;  // --cfg=name:value: appended to every point's /simgrid/cfg
+  std::vector<std::string> simgrid_log;  // --log=...: passed to every point's `vmemsim run`
 };
 
 // Exit code: 0 every point ok, 1 some point failed or timed out, 130 interrupted.
@@ -87,6 +89,8 @@ class SweepRun {
   Json sets = Json::object();                   // fixed overrides (pointer -> value)
   std::vector<SweepAxis> axes;
   std::vector<std::string> metrics;
+  std::vector<std::string> simgrid_cfg;  // --cfg settings appended to every point (index.json)
+  std::vector<std::string> simgrid_log;  // --log options given to every point's `vmemsim run`
   std::vector<SweepPoint> points;
   std::string binary;  // absolute path of this vmemsim binary
   bool progress = false, quiet = false;

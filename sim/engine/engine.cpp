@@ -9,6 +9,7 @@
 #include <deque>
 #include <stdexcept>
 
+#include "sim/core/error.hpp"
 #include "sim/output/recorder.hpp"
 #include "sim/output/timeline.hpp"
 #include "sim/scenario/world.hpp"
@@ -313,16 +314,65 @@ void sampler_actor(RunState* st) {
   }
 }
 
+// ---- SimGrid models (README "SimGrid models") ----
+// A scenario states each NIC's latency and bandwidth and each swap SSD's bandwidths as the times
+// they should produce. SimGrid 3.32's default host model runs the LV08 network model, which does
+// not honour them: it multiplies every route latency by 13.01 (network/latency-factor), scales
+// bandwidth by 0.97 (network/bandwidth-factor), penalises flows by weight-S / bandwidth
+// (network/weight-S 20537), bounds every flow by a TCP window (network/TCP-gamma, 4 MiB: rate <=
+// gamma / (2 x route latency)), and with cross traffic (network/crosstraffic, on by default for
+// every model) makes each flow also use 5% of its rate on the reverse route. A 4 KiB page from a
+// memory server with a 3 us NIC to a host with a 2 us, 4.096 GB/s NIC took 66 us instead of 6 us.
+// So before the platform is built (sources: SimGrid v3.32 src/surf/network_cm02.cpp,
+// src/kernel/resource/NetworkModel.cpp, src/kernel/routing/NetZoneImpl.cpp):
+//  - network/model:CM02 -- the same max-min flow model without the corrective factors: its
+//    initialisation sets latency-factor 1, bandwidth-factor 1 and weight-S 0 (as defaults, so a
+//    user's setting of them still wins). A non-default network model makes SimGrid pick the
+//    "compound" host model: Cas01 CPUs, as before, with the chosen network model.
+//  - network/crosstraffic:0 -- no reverse-route share: a page write (host -> server) and a page
+//    read (server -> host) cross different halves of the split-duplex NICs and do not interfere.
+//  - network/TCP-gamma:1e300 -- a window so large that gamma / (2 x latency) never binds.
+// Then B bytes sent from host S to host D, alone on their route, take
+//     lat(S.nic) + lat(D.nic) + B / min(bw(S.nic), bw(D.nic))
+// (a route of the star zone is the sender's NIC up, then the receiver's NIC down; the fluid model
+// pipelines the links, so the bandwidth term is the slowest link's, not a sum). Flows that share
+// a link get max-min shares weighted by the inverse of their route latency (CM02's RTT
+// unfairness): flows over routes of equal latency share equally.
+// Disks (the default S19 model) have no factors: an I/O of B bytes alone takes B / read_bw or
+// B / write_bw, plus the scenario's per-I/O latency (a sleep, SimVmmEnv::io); concurrent reads
+// and writes also share max(read_bw, write_bw). CPUs (Cas01): execute(f) alone on a core takes
+// f / core_speed. tests/integration/test_simgrid_models.py checks all three against these values.
+// The scenario's simgrid.cfg settings (also `--cfg=name:value`) are applied after these, so they
+// may override them; they are part of the resolved scenario and hence of the run id.
+constexpr const char* kModelSettings[] = {"network/model:CM02", "network/crosstraffic:0", "network/TCP-gamma:1e300"};
+
+// contexts/* settings take effect only when given to the Engine's constructor.
+bool before_engine(const std::string& setting) { return setting.rfind("contexts/", 0) == 0; }
+
 }  // namespace
 
 RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
   std::vector<std::string> args = {"vmemsim", "--cfg=contexts/factory:raw"};
-  for (const auto& a : opt.simgrid_args) args.push_back(a);
+  for (const auto& c : sc.simgrid_cfg)
+    if (before_engine(c)) args.push_back("--cfg=" + c);
+  for (const auto& a : opt.simgrid_log) args.push_back(a);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   int argc = static_cast<int>(argv.size());
   xbt_log_control_set("root.thresh:critical");
   sg4::Engine e(&argc, argv.data());
+  for (const char* m : kModelSettings) sg4::Engine::set_config(m);
+  for (std::size_t i = 0; i < sc.simgrid_cfg.size(); ++i) {
+    if (before_engine(sc.simgrid_cfg[i])) continue;
+    try {
+      sg4::Engine::set_config(sc.simgrid_cfg[i]);
+    } catch (const std::exception& ex) {
+      std::string why = ex.what();
+      why = why.substr(0, why.find('\n'));  // "Bad config key" goes on to list every key
+      throw core::InputError(sc.file, {{"/simgrid/cfg/" + std::to_string(i),
+                                        "SimGrid refused '" + sc.simgrid_cfg[i] + "': " + why}});
+    }
+  }
 
   Platform pf = build_platform(sc);
   scenario::World world = scenario::build_world(sc);

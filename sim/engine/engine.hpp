@@ -12,7 +12,9 @@
 namespace vmemsim::engine {
 
 struct RunOptions {
-  std::vector<std::string> simgrid_args;  // --log=... / --cfg=... passed through to SimGrid
+  // --log=... options passed through to SimGrid. They change what SimGrid prints, never the
+  // result; SimGrid settings (--cfg) are part of the scenario instead (Scenario::simgrid_cfg).
+  std::vector<std::string> simgrid_log;
   bool progress = false;                  // progress line on stderr
   bool check_invariants = false;          // verify model invariants at every sample
   bool timeline = false;                  // collect the Chrome trace-event timeline

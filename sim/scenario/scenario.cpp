@@ -371,6 +371,41 @@ VmmSpec read_vmm(Params& p, const Scenario& sc, const std::string& pointer,
   return v;
 }
 
+// `simgrid.cfg`: SimGrid settings the engine applies after its own (README "SimGrid models").
+// Each is one "name:value" as SimGrid's --cfg=name:value takes it; whether SimGrid knows the name
+// and accepts the value is checked when the run starts (the reader knows no SimGrid).
+std::vector<std::string> read_simgrid_cfg(Params& top) {
+  std::vector<std::string> out;
+  Params sg = top.child("simgrid");
+  if (const core::Json* c = sg.raw("cfg")) {
+    if (!c->is_array()) {
+      sg.error("cfg", "expected an array of SimGrid settings \"name:value\", got " + std::string(c->type_name()));
+    } else {
+      for (std::size_t i = 0; i < c->size(); ++i) {
+        const std::string at = sg.pointer_of("cfg") + "/" + std::to_string(i);
+        const auto& x = (*c)[i];
+        if (!x.is_string()) {
+          sg.sink().add(at, std::string("expected a string \"name:value\", got ") + x.type_name());
+          continue;
+        }
+        const std::string t = x.get<std::string>();
+        const auto colon = t.find(':');
+        if (!t.empty() && t[0] == '-')
+          sg.sink().add(at, "'" + t + "': give the setting without the --cfg= prefix, e.g. \"network/latency-factor:2\"");
+        else if (t.find_first_of(" \t\n\r,") != std::string::npos)
+          sg.sink().add(at, "'" + t + "': one setting per item (SimGrid splits a setting at spaces and commas)");
+        else if (colon == std::string::npos || colon == 0)
+          sg.sink().add(at, "'" + t + "': expected \"name:value\", e.g. \"network/latency-factor:2\"");
+        else
+          out.push_back(t);
+      }
+    }
+  }
+  sg.resolved()["cfg"] = out;
+  sg.finish();
+  return out;
+}
+
 }  // namespace
 
 void apply_override(Json& doc, const std::string& set, const std::string& file) {
@@ -429,6 +464,35 @@ void apply_override(Json& doc, const std::string& set, const std::string& file) 
   doc[jp] = value;
 }
 
+std::vector<std::string> split_simgrid_cfg(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+void append_simgrid_cfg(Json& doc, const std::vector<std::string>& settings, const std::string& file) {
+  if (settings.empty()) return;
+  if (!doc.is_object()) throw core::InputError(file, {{"", "the scenario must be a JSON object"}});
+  Json& sg = doc["simgrid"];
+  if (sg.is_null()) sg = Json::object();
+  if (!sg.is_object())
+    throw core::InputError(file, {{"/simgrid", std::string("--cfg: expected an object, got ") + sg.type_name()}});
+  Json& cfg = sg["cfg"];
+  if (cfg.is_null()) cfg = Json::array();
+  if (!cfg.is_array())
+    throw core::InputError(file, {{"/simgrid/cfg", std::string("--cfg: expected an array, got ") + cfg.type_name()}});
+  for (const auto& s : settings) cfg.push_back(s);
+}
+
 std::string scenario_hash(const Json& resolved) {
   std::uint64_t h = core::fnv1a64(resolved.dump());
   char buf[17];
@@ -442,6 +506,7 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
     if (!doc.is_object()) throw core::InputError(file, {{"", "the scenario must be a JSON object"}});
     doc["seed"] = *ov.seed;
   }
+  append_simgrid_cfg(doc, ov.simgrid_cfg, file);
   core::ErrorSink sink(file);
   Scenario sc;
   sc.file = file;
@@ -629,6 +694,7 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
                                               " does not divide the duration " + core::format_duration(sc.duration_ns));
   if (sc.output.sampling_ns > 0 && sc.quantum_ns > sc.output.sampling_ns)
     top.error("quantum", "longer than the sampling interval");
+  sc.simgrid_cfg = read_simgrid_cfg(top);
   top.finish();
   sink.throw_if_any();
   return sc;

@@ -122,12 +122,16 @@ struct Scenario {
   std::vector<VmSpec> vms;  // VMs with `count` > 1 are expanded here
   KernelSpec kernel;
   OutputSpec output;
+  // SimGrid settings ("name:value", as SimGrid's --cfg=name:value) applied after vmemsim's own
+  // model settings (sim/engine/engine.cpp, README "SimGrid models"); part of the run id.
+  std::vector<std::string> simgrid_cfg;
   Json resolved;  // the scenario with every default filled in (base units)
 };
 
 struct Overrides {
   std::optional<std::uint64_t> seed;
-  std::vector<std::string> sets;  // "/json/pointer=value"
+  std::vector<std::string> sets;         // "/json/pointer=value"
+  std::vector<std::string> simgrid_cfg;  // --cfg=name:value: appended to /simgrid/cfg after the sets
 };
 
 // A JSON file (comments allowed); a missing file or a syntax error is an InputError.
@@ -140,6 +144,13 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov =
 
 // Applies one "/pointer=value" override to `doc`; value is JSON if it parses, else a string.
 void apply_override(Json& doc, const std::string& set, const std::string& file);
+
+// Appends SimGrid settings to doc's /simgrid/cfg (created when absent): what `--cfg=name:value`
+// does to a scenario. A /simgrid or /simgrid/cfg that is not an object/array is an InputError.
+void append_simgrid_cfg(Json& doc, const std::vector<std::string>& settings, const std::string& file);
+
+// One --cfg value as separate settings: SimGrid splits it at spaces, tabs, newlines and commas.
+std::vector<std::string> split_simgrid_cfg(const std::string& text);
 
 // A stable id for a resolved scenario (hex of a fixed hash of its canonical dump).
 std::string scenario_hash(const Json& resolved);

@@ -484,6 +484,20 @@ MUTATIONS = [
      "/memory_servers"),
     ("cross-field (a remote tier needs a memory server; top-level vmm)", A, "/vmm",
      {"policy": "naive-async", "tier": {"kind": "remote"}}, "/vmm/tier/kind", "a remote tier needs a memory server"),
+
+    # ---- simgrid.cfg: SimGrid settings "name:value" ----
+    ("unknown key", Q, "/simgrid/cfgs", [], "/simgrid/cfgs", "(did you mean 'cfg'?)"),
+    ("wrong type", Q, "/simgrid", ["network/latency-factor:2"], "/simgrid", "expected an object"),
+    ("wrong type", Q, "/simgrid/cfg", "network/latency-factor:2", "/simgrid/cfg", "expected an array"),
+    ("wrong type", Q, "/simgrid/cfg", None, "/simgrid/cfg", "expected an array"),
+    ("wrong type", Q, "/simgrid/cfg", ["network/latency-factor:2", 2], "/simgrid/cfg/1", "expected a string"),
+    ("structure (no value)", Q, "/simgrid/cfg", ["network/latency-factor"], "/simgrid/cfg/0", "expected \"name:value\""),
+    ("structure (no name)", Q, "/simgrid/cfg", [":2"], "/simgrid/cfg/0", "expected \"name:value\""),
+    ("structure (two settings in one item)", Q, "/simgrid/cfg", ["network/latency-factor:2,network/weight-S:0"],
+     "/simgrid/cfg/0", "one setting per item"),
+    ("structure (a space)", Q, "/simgrid/cfg", ["network/latency-factor: 2"], "/simgrid/cfg/0", "one setting per item"),
+    ("structure (the option, not the setting)", Q, "/simgrid/cfg", ["--cfg=network/latency-factor:2"],
+     "/simgrid/cfg/0", "without the --cfg= prefix"),
 ]
 
 # Rules JSON Schema cannot express: the reader must reject these (as above); the schema accepts them.
@@ -552,6 +566,9 @@ ACCEPTED = [
     (Q, "/kernel/vmstat", {"enabled": True, "interval": "100 ms", "cost_per_node_ns": 0}),
     (Q, "/kernel/vmstat", {"enabled": None, "interval": None, "cost_per_node_ns": None}),
     (Q, "/kernel/vmstat/interval", 1000), (Q, "/kernel/vmstat/interval", "1us"),
+    # simgrid.cfg (the reader checks the form; SimGrid checks names and values when a run starts)
+    (Q, "/simgrid", {}), (Q, "/simgrid/cfg", []),
+    (Q, "/simgrid/cfg", ["network/latency-factor:2", "network/model:LV08", "tracing/filename:a:b", "path:"]),
 ]
 
 # Defaults that stand for a value the reader derives and writes into the resolved scenario:

@@ -350,6 +350,51 @@ SCENARIO("--seed overrides the scenario's seed", "[scenario]") {
   CHECK(parse_ok(base()).seed == 1);  // the default
 }
 
+SCENARIO("SimGrid settings (simgrid.cfg, --cfg) are part of the resolved scenario and its hash", "[scenario]") {
+  GIVEN("none") {
+    Scenario sc = parse_ok(base());
+    CHECK(sc.simgrid_cfg.empty());
+    CHECK(sc.resolved["simgrid"] == Json{{"cfg", Json::array()}});
+  }
+  GIVEN("settings in the file, then --cfg (appended, in order)") {
+    Overrides ov;
+    ov.simgrid_cfg = {"network/crosstraffic:1"};
+    Scenario sc = parse_ok(with("/simgrid", {{"cfg", {"network/latency-factor:2"}}}), ov);
+    CHECK(sc.simgrid_cfg == std::vector<std::string>{"network/latency-factor:2", "network/crosstraffic:1"});
+    CHECK(sc.resolved["simgrid"]["cfg"] == Json{"network/latency-factor:2", "network/crosstraffic:1"});
+    CHECK(scenario::scenario_hash(sc.resolved) != scenario::scenario_hash(parse_ok(base()).resolved));
+    THEN("--cfg is the same as writing the setting in the file, and reads back to itself") {
+      Scenario same = parse_ok(with("/simgrid/cfg", {"network/latency-factor:2", "network/crosstraffic:1"}));
+      CHECK(same.resolved == sc.resolved);
+      CHECK(parse_ok(sc.resolved).resolved == sc.resolved);
+    }
+  }
+  GIVEN("--cfg on a file whose simgrid.cfg is not an array") {
+    Overrides ov;
+    ov.simgrid_cfg = {"network/latency-factor:2"};
+    auto p = one_problem(with("/simgrid", {{"cfg", "x:1"}}), ov);
+    CHECK(p.pointer == "/simgrid/cfg");
+    CHECK(p.message == "--cfg: expected an array, got string");
+  }
+  GIVEN("malformed settings") {
+    auto ps = problems_of(with("/simgrid/cfg", {"network/latency-factor", "a:1,b:2", "--cfg=a:1", 3, "ok:1"}));
+    INFO(show(ps));
+    REQUIRE(ps.size() == 4);
+    CHECK(ps[0].pointer == "/simgrid/cfg/0");
+    CHECK(ps[0].message == "'network/latency-factor': expected \"name:value\", e.g. \"network/latency-factor:2\"");
+    CHECK(ps[1].pointer == "/simgrid/cfg/1");
+    CHECK(ps[1].message == "'a:1,b:2': one setting per item (SimGrid splits a setting at spaces and commas)");
+    CHECK(ps[2].pointer == "/simgrid/cfg/2");
+    CHECK(ps[2].message == "'--cfg=a:1': give the setting without the --cfg= prefix, e.g. \"network/latency-factor:2\"");
+    CHECK(ps[3].pointer == "/simgrid/cfg/3");
+    CHECK(ps[3].message == "expected a string \"name:value\", got number");
+  }
+  GIVEN("one --cfg value holding several settings") {
+    CHECK(scenario::split_simgrid_cfg("a:1,b:2 c:3") == std::vector<std::string>{"a:1", "b:2", "c:3"});
+    CHECK(scenario::split_simgrid_cfg("").empty());
+  }
+}
+
 SCENARIO("the resolved scenario has every default filled in, in base units", "[scenario]") {
   Scenario sc = parse_ok(base());
   const Json& r = sc.resolved;
