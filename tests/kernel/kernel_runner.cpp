@@ -1,7 +1,7 @@
 // Runs a tests/kernel pattern on the live Linux kernel and prints what PAGEMAP_SCAN reports
 // for every page at every Scan (the kernel half of the differential test, KERNEL-MODEL.md §9).
 //
-// Standalone, not part of the CMake build:
+// Builds alone (it needs no project code) or as the CMake target kdiff_kernel_runner (Linux):
 //   g++ -std=c++20 -O2 -pthread -o /tmp/kr tests/kernel/kernel_runner.cpp
 //   /tmp/kr gen SEED PAGES anon|shmem async|sync [options]   run generate(SEED, PAGES, ...)
 //   /tmp/kr file PATTERN [options]                           run a pattern file ('-': stdin)
@@ -365,8 +365,10 @@ class Kernel {
         continue;
       }
       const std::uint64_t g = (addr - reinterpret_cast<std::uint64_t>(base_)) / kPage;
-      if (const int e = writeprotect(g, g + 1, false)) fail("UFFDIO_WRITEPROTECT(clear) in the handler: " + err_name(e));
+      // Counted before the ioctl that wakes the faulting thread, so the main thread, which
+      // reads the count when the pattern is done, never misses the last one.
       ++wp_faults_;
+      if (const int e = writeprotect(g, g + 1, false)) fail("UFFDIO_WRITEPROTECT(clear) in the handler: " + err_name(e));
     }
   }
 
