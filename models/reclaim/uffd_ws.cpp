@@ -34,6 +34,10 @@ const ParamSpec kParams[] = {
     {"batch_pages", Kind::Int, "512", "pages written to the tier per pwrite batch", 1, 1 << 20},
     {"memory_target", Kind::Size, "0",
      "evict only while resident memory is above this (0 = evict every page that is old enough)", 0, kInf},
+    {"read_via", Kind::Enum, "\"odirect\"",
+     "how the VMM reads a page it evicts: odirect = pwrite(O_DIRECT) from the guest mapping, pinned with "
+     "get_user_pages(); buffered = pwrite through the page cache, copy_from_user() in the VMM thread",
+     -kInf, kInf, "odirect|buffered"},
     {"recheck_after_sync", Kind::Bool, "true",
      "after SET_MODE(sync), re-scan the candidates and evict only those still cold"},
 };
@@ -45,6 +49,7 @@ struct Config {
   std::uint64_t target_pages = 0;
   bool sync_eviction = true;
   bool recheck = true;
+  bool buffered_read = false;
   std::unique_ptr<Tier> tier;
 };
 
@@ -294,6 +299,7 @@ class UffdWorkingSet final : public VmmPolicy {
         // ground truth: was the page really idle since marking? (metric only)
         s_.evicted_while_hot += as_.truth().last_access(gb) >= mark_time;
       }
+      read_for_eviction(env, batch);
       const std::uint64_t n = batch.size();
       c_.tier->write(env, n);  // vCPUs keep running while the I/O is in flight
       s_.tier_bytes_written += n * core::kPageSize;
@@ -311,6 +317,39 @@ class UffdWorkingSet final : public VmmPolicy {
       env.eviction_done();  // UFFDIO_WAKE: faults waiting on these pages retry (and go MISSING)
     }
   }
+
+  // How the VMM reads a page it evicts (`read_via`). anon, odirect: pwrite(O_DIRECT) from the
+  // guest mapping, so the kernel pins the source pages with get_user_pages() (no
+  // FOLL_HONOR_NUMA_FAULT): GUP follows a DEACTIVATE'd (plain PROT_NONE) PTE silently, but with
+  // the rwp v2 07/14 guard it faults on an RWP PTE. anon, buffered: copy_from_user() in the VMM
+  // thread, an ordinary fault on any PROT_NONE PTE. Either fault, in sync mode, is a message
+  // the handler thread resolves by unprotecting the page (RWPROTECT(clear) / CONTINUE), done
+  // here on its behalf at the cost of a round trip -- and from then until MADV_DONTNEED a vCPU
+  // write goes through without a fault and is lost with the zap: the lost-write oracle sees it.
+  // shmem: pwrite from the memfd's page cache (the PTE is already zapped), no page-table walk.
+  void read_for_eviction(VmmEnv& env, const std::vector<Gfn>& batch) {
+    if (!as_.anon()) return;
+    TimeNs cost = 0;
+    for (auto g : batch) {
+      bool invisible = false;
+      cost += uffd_.costs().per_pte_ns;  // the walk and pin of one page
+      const bool fault = c_.buffered_read && !pte::accessible(as_.pte_at(g), false);
+      const mm::FaultOutcome f = fault ? as_.fault(g, false, kVmmThread, core::NodeId(0), env.now())
+                                       : as_.gup(g, false, false, kVmmThread, core::NodeId(0), env.now(), invisible);
+      cost += f.cost_ns;
+      if (f.result == mm::FaultResult::Blocked) {
+        ++s_.eviction_read_faults;
+        uffd_.delivered(g, kVmmThread, core::NodeId(0));
+        cost += uffd_.costs().roundtrip_ns;
+        charge(env, f.reason == mm::UffdReason::Rwp ? uffd_.rwprotect(g, 1, false) : uffd_.cont(g), s_.cpu_handler_ns);
+      } else if (f.result != mm::FaultResult::Done) {
+        VMEMSIM_CHECK(false, "eviction read of gfn " << g.v << " failed");
+      }
+    }
+    env.cpu(cost);
+    s_.cpu_ioctl_ns += cost;
+  }
+  static constexpr unsigned kVmmThread = ~0u;
 
   uffd::IoctlResult fetch(const uffd::FaultMsg& m, VmmEnv& env) {
     const std::uint64_t g = m.gfn.v;
@@ -351,7 +390,8 @@ std::unique_ptr<VmmPolicy> make(core::Params& p, const PolicyContext& ctx, bool 
   c.age_threshold = static_cast<unsigned>(p.get_int(kParams[1]));
   c.batch = static_cast<std::uint64_t>(p.get_int(kParams[2]));
   c.target_pages = static_cast<std::uint64_t>(p.get_size(kParams[3])) / core::kPageSize;
-  c.recheck = sync ? p.get_bool(kParams[4]) : false;
+  c.buffered_read = p.get_string(kParams[4]) == "buffered";
+  c.recheck = sync ? p.get_bool(kParams[5]) : false;
   c.sync_eviction = sync;
   c.tier = read_tier(p, ctx.tiers);
   // The kernel's EINVAL, up front: the workflow needs MINOR_ANON/ASYNC + DEACTIVATE (rfc-v1)
@@ -374,7 +414,7 @@ PolicyInfo detail::uffd_ws_info() {
 
 PolicyInfo detail::naive_async_info() {
   return {"naive-async", "the same loop evicting in async mode (no SET_MODE(sync)): loses writes that race the eviction",
-          std::span<const ParamSpec>(kParams, 4),
+          std::span<const ParamSpec>(kParams, 5),
           [](core::Params& p, const PolicyContext& ctx) { return make(p, ctx, false); }};
 }
 

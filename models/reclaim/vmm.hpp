@@ -42,6 +42,7 @@ struct VmmStats {
   std::uint64_t false_cold_evictions = 0;  // fetched back within age_threshold scans of eviction
   std::uint64_t evicted_while_hot = 0;     // truth: accessed between marking and eviction
   std::uint64_t handled_faults = 0, first_touch_faults = 0;
+  std::uint64_t eviction_read_faults = 0;  // the VMM's own GUP read of a page to evict faulted (rwp guard)
   std::uint64_t tier_bytes_written = 0, tier_bytes_read = 0, tier_bytes_stored = 0;
   std::uint64_t ioctls = 0, tlb_flushes = 0;
   TimeNs cpu_ioctl_ns = 0, cpu_scan_ns = 0, cpu_handler_ns = 0, lock_held_ns = 0;

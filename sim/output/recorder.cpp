@@ -154,6 +154,7 @@ Json Recorder::body() const {
           {"pages_marked", m.marked},
           {"handled_faults", m.handled_faults},
           {"first_touch_faults", m.first_touch_faults},
+          {"eviction_read_faults", m.eviction_read_faults},
           {"ioctls", m.ioctls},
           {"tlb_flushes", m.tlb_flushes},
           {"cpu_ns", {{"ioctl", m.cpu_ioctl_ns}, {"scan", m.cpu_scan_ns}, {"handler", m.cpu_handler_ns}}},

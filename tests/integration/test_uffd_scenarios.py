@@ -22,7 +22,12 @@ r, out = run_example("uffd-anon-async", ["--timeline", os.path.join(d, "trace.js
 v = vm(r)
 f, m = v["counters"]["mm"]["faults"], v["vmm"]
 check(m["evicted_pages"] > 1000 and m["fetched_pages"] > 0, f"cold pages evicted ({m['evicted_pages']}) and fetched back ({m['fetched_pages']})")
-check(m["lost_writes"] == 0, "the seed workflow loses no write")
+check(m["lost_writes"] == 0 and m["eviction_read_faults"] == 0,
+      "the seed workflow reading victims with O_DIRECT (GUP follows plain PROT_NONE) loses no write")
+rb, _ = run_example("uffd-anon-async", ["--set", "/vms/0/vmm/read_via=buffered"], "anon-buffered")
+mb = vm(rb)["vmm"]
+check(mb["eviction_read_faults"] == mb["evicted_pages"] and mb["lost_writes"] > 0,
+      f"a buffered pwrite faults on each victim ({mb['eviction_read_faults']}) and opens the window ({mb['lost_writes']} lost)")
 check(f["uffd_minor_async"] > 0 and f["wp_reuse"] > 0, "async minor faults restore without mkwrite: writes take a wp fault")
 check(f["uffd_missing"] > 0 and v["histograms"]["stall_latency_ns"]["count"] > 0, "MISSING faults stall vCPUs")
 check(m["tier_bytes"]["read"] == m["fetched_pages"] * 4096, "tier bytes read = fetched pages x 4 KiB")
@@ -48,10 +53,16 @@ v = vm(r)
 f, m, c = v["counters"]["mm"]["faults"], v["vmm"], v["counters"]["mm"]
 check(f["uffd_rwp_async"] > 0 and f["wp_reuse"] == 0 and f["uffd_minor_async"] == 0, "rwp: async restore with mkwrite")
 check(v["device_accesses"] > 0 and c["gup_invisible"] == 0, "rwp: device accesses through GUP fault on RWP PTEs")
-check(m["lost_writes"] == 0 and m["evicted_pages"] > 0, "rwp: evicts, loses nothing")
+# The VMM's own O_DIRECT read of each victim is a GUP too: with the guard it faults on every
+# evicted page, the handler unprotects it, and a vCPU write that lands before MADV_DONTNEED is lost.
+check(m["evicted_pages"] > 0 and m["eviction_read_faults"] == m["evicted_pages"],
+      f"rwp: the VMM's GUP read of each victim faults ({m['eviction_read_faults']} of {m['evicted_pages']})")
+check(m["lost_writes"] > 0, f"rwp: writes through the unprotected window are lost ({m['lost_writes']})")
 r2, _ = run_example("uffd-rwp", ["--set", "/kernel/patches/gup_rwp_fault=false"], "rwp-noguard")
 v2 = vm(r2)
 check(v2["counters"]["mm"]["gup_invisible"] > 0, "without the 07/14 guard GUP follows PROT_NONE unseen")
+check(v2["vmm"]["eviction_read_faults"] == 0 and v2["vmm"]["lost_writes"] == 0,
+      "... the VMM's read then leaves the page protected, and no write is lost")
 check(v2["vmm"]["false_cold_pages_total"] > v["vmm"]["false_cold_pages_total"],
       f"... and the scan calls those pages cold ({v2['vmm']['false_cold_pages_total']} vs {v['vmm']['false_cold_pages_total']})")
 
