@@ -1,4 +1,4 @@
-// vmemsim command line: run | validate | sweep | list | describe.
+// vmemsim command line: run | validate | sweep | list | describe | calibrate.
 // Exit codes: 0 success, 2 bad input (file:/json/pointer: message on stderr), 1 internal error.
 #include <sys/resource.h>
 #include <unistd.h>
@@ -11,6 +11,7 @@
 #include "models/kernel/registry.hpp"
 #include "models/reclaim/vmm.hpp"
 #include "models/workload/generator.hpp"
+#include "sim/cli/calibrate.hpp"
 #include "sim/cli/sweep.hpp"
 #include "sim/core/error.hpp"
 #include "sim/engine/engine.hpp"
@@ -204,6 +205,16 @@ int main(int argc, char** argv) {
   auto* describe = app.add_subcommand("describe", "parameters of a registered generator, VMM policy, tier or kernel daemon");
   describe->add_option("name", dname, "registered name")->required();
 
+  cli::CalibrateOptions cal;
+  auto* calibrate = app.add_subcommand(
+      "calibrate", "measure fault, userfaultfd and TLB-shootdown costs on this kernel; optionally write a host profile");
+  calibrate->add_option("--out", cal.out, "write the host profile (JSON) here, for a scenario's host_profile");
+  calibrate->add_option("--repeats", cal.repeats, "runs of each measurement; the median is kept (default 5)")
+      ->check(CLI::Range(1u, 1000u));
+  calibrate->add_option("--pages", cal.pages, "4 KiB pages in each measured region (default 16384 = 64 MiB)")
+      ->check(CLI::Range(std::uint64_t{16}, std::uint64_t{1} << 22));
+  calibrate->add_flag("--json", cal.json, "print the table as JSON");
+
   try {
     app.parse(static_cast<int>(rest.size()), rest.data());
   } catch (const CLI::ParseError& e) {
@@ -239,6 +250,7 @@ int main(int argc, char** argv) {
     }
     if (*list) return cmd_list();
     if (*describe) return cmd_describe(dname);
+    if (*calibrate) return cli::cmd_calibrate(cal);
   } catch (const core::InputError& e) {
     std::cerr << e.what() << "\n";
     return 2;

@@ -22,6 +22,7 @@
 #include "sim/cli/slurm.hpp"
 #include "sim/core/error.hpp"
 #include "sim/output/result_writer.hpp"
+#include "sim/scenario/host_profile.hpp"
 #include "sim/scenario/scenario.hpp"
 
 extern char** environ;
@@ -511,6 +512,9 @@ std::vector<SweepPoint> expand_points(const SweepSpec& sp) {
       for (const auto& p : e.problems()) add("/cfg", "--cfg: " + sp.base_file + ":" + p.pointer + ": " + strip_cfg_prefix(p.message));
       ok = false;
     }
+    // The point's scenario.json is run from its own directory: a relative host_profile (relative
+    // to the base scenario) becomes absolute.
+    scenario::anchor_host_profile(doc, sp.base_file);
     SweepPoint pt;
     try {
       scenario::Scenario sc = scenario::parse_scenario(doc, sp.base_file);

@@ -11,6 +11,7 @@
 #include "models/workload/generator.hpp"
 #include "sim/core/rng.hpp"
 #include "sim/core/units.hpp"
+#include "sim/scenario/host_profile.hpp"
 
 namespace vmemsim::scenario {
 namespace {
@@ -27,6 +28,9 @@ const ParamSpec kDuration{"duration", Kind::Duration, nullptr, "simulated time t
 const ParamSpec kQuantum{"quantum", Kind::Duration, "\"100us\"",
                          "vCPU quantum: accesses between two SimGrid calls (bounds causality error)", 100, kInf};
 const ParamSpec kDescription{"description", Kind::String, "\"\"", "free text"};
+const ParamSpec kHostProfile{"host_profile", Kind::String, "\"\"",
+                             "host profile from `vmemsim calibrate --out` (relative to this file; \"\" = none): "
+                             "its measured costs become the defaults of kernel.costs"};
 
 // ---- hosts ----
 const ParamSpec kHostName{"name", Kind::String, nullptr, "host name, referenced by vms[].host"};
@@ -523,6 +527,13 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
   sc.seed = static_cast<std::uint64_t>(top.get_int(kSeed));
   sc.duration_ns = top.get_duration(kDuration);
   sc.quantum_ns = top.get_duration(kQuantum);
+  // A measured host profile supplies the defaults of kernel.costs (KERNEL-MODEL.md §9); values
+  // given in the scenario still win, and the resolved scenario records the values used.
+  if (const std::string hp = top.get_string(kHostProfile); !hp.empty()) {
+    std::string why;
+    if (auto costs = read_host_profile_costs(host_profile_path(file, hp), &why)) merge_profile_costs(doc, *costs);
+    else top.error("host_profile", why);
+  }
 
   // kernel first: host latencies depend on dram_latency_ns.
   Params k = top.child("kernel");

@@ -386,6 +386,7 @@ MUTATIONS = [
     ("wrong type", R, "/kernel/patches/gup_rwp_fault", "false", "/kernel/patches/gup_rwp_fault", "expected boolean"),
     ("wrong type", A, "/kernel/patches", None, "/kernel/patches", "expected an object, got null"),
     ("wrong type", A, "/kernel/costs/tlb_ipi_ns", "1us", "/kernel/costs/tlb_ipi_ns", "expected integer, got string"),
+    ("wrong type", Q, "/host_profile", 5, "/host_profile", "expected string, got number"),
     ("wrong type", A, "/kernel/costs/uffd/copy_ns", 400.5, "/kernel/costs/uffd/copy_ns", "expected integer"),
     ("wrong type", A, "/kernel/costs/uffd", 5, "/kernel/costs/uffd", "expected an object"),
     ("wrong type", A, "/vms/0/vmm", "uffd-ws", "/vms/0/vmm", "expected an object, got string"),
@@ -512,6 +513,10 @@ READER_ONLY = [
      "out of range [1000, inf]"),
     ("a string value against a range", Q, "/kernel/vmstat/interval", "999ns", "/kernel/vmstat/interval",
      "out of range [1000, inf]"),
+    ("host_profile names no file", Q, "/host_profile", "no-such-profile.json", "/host_profile",
+     "cannot open host profile"),
+    # r000.json: the first document of this list, written beside this one (a scenario, not a profile)
+    ("host_profile is not a profile", Q, "/host_profile", "r000.json", "/host_profile", "is not a host profile"),
 ]
 
 # Spellings the reader accepts: the schema must accept them too.
@@ -532,6 +537,7 @@ ACCEPTED = [
     (Q, "/vms/1/workload/phases/0/workload", {"type": "phases", "phases": [{"duration": 1, "workload": {"type": "uniform"}}]}),
     (Q, "/output/wss_windows", [100000000, "1 s"]), (Q, "/output/sampling_interval", None),
     (Q, "/schema_version", 1), (Q, "/name", ""),
+    (Q, "/host_profile", None), (Q, "/host_profile", ""),
     # kernel.patches, kernel.costs, memory_servers, vmm, device keys
     (A, "/kernel/variant", "rwp"), (R, "/kernel/patches/gup_rwp_fault", False),
     (A, "/kernel/patches", {"uffd_feeds_numa": None}), (A, "/kernel/costs/tlb_ipi_ns", 0),
