@@ -81,7 +81,7 @@ struct AddressSpaceConfig {
   // The host maps the shared zero page on anon read faults (!mm_forbids_zeropage(), the
   // kernel's default). Hosts that map a private page instead set it false.
   bool use_zero_page = true;
-  Variant variant = Variant::Upstream;
+  Variant variant{};  // the first row of the capability table (upstream)
   KernelPatches patches;
   FaultCosts costs;
   TimeNs epoch_ns = core::kNsPerSec / 10;  // ground-truth working-set granularity

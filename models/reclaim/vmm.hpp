@@ -66,7 +66,7 @@ class VmmPolicy {
 };
 
 struct PolicyContext {
-  const mm::KernelCaps* caps = &mm::kernel_caps(mm::Variant::Upstream);
+  const mm::KernelCaps* caps = &mm::kernel_variants().front();
   mm::Backing backing = mm::Backing::Anon;
   TimeNs duration_ns = 0;
   TierContext tiers;
