@@ -468,28 +468,12 @@ int main(int argc, char** argv) {
   }
   if (pos.empty()) return usage();
   try {
-    kd::Pattern p;
-    if ((pos[0] == "gen" || pos[0] == "print") && pos.size() == 5) {
-      if ((pos[3] != "anon" && pos[3] != "shmem") || (pos[4] != "async" && pos[4] != "sync")) return usage();
-      const std::uint64_t pages = std::stoull(pos[2]);
-      if (pages == 0 || pages > (1u << 20)) return usage();
-      p = kd::generate(std::stoull(pos[1]), pages, pos[3] == "shmem", pos[4] == "async");
-      if (pos[0] == "print") {
-        std::cout << kd::to_text(p);
-        return 0;
-      }
-    } else if (pos[0] == "file" && pos.size() == 2) {
-      std::stringstream ss;
-      if (pos[1] == "-") {
-        ss << std::cin.rdbuf();
-      } else {
-        std::ifstream f(pos[1]);
-        if (!f) fail("cannot read " + pos[1]);
-        ss << f.rdbuf();
-      }
-      p = kd::from_text(ss.str());
-    } else {
-      return usage();
+    const std::optional<kd::Pattern> parsed = kd::pattern_from_args(pos);
+    if (!parsed) return usage();
+    const kd::Pattern& p = *parsed;
+    if (pos[0] == "print") {
+      std::cout << kd::to_text(p);
+      return 0;
     }
     return run(p, o);
   } catch (const std::exception& e) {

@@ -19,7 +19,13 @@ using core::NodeId;
 using core::TimeNs;
 
 // PAGE_IS_* bits of the uapi (the model's uffd::cat has two more, for the seed series).
+// pattern.hpp keeps its own copy so the kernel runner builds without the project; they must agree.
 constexpr std::uint32_t kUapiCats = cat::kAll;
+static_assert(cat::kWpAllowed == uffd::cat::kWpAllowed && cat::kWritten == uffd::cat::kWritten &&
+              cat::kFile == uffd::cat::kFile && cat::kPresent == uffd::cat::kPresent &&
+              cat::kSwapped == uffd::cat::kSwapped && cat::kPfnZero == uffd::cat::kPfnZero &&
+              cat::kHuge == uffd::cat::kHuge && cat::kSoftDirty == uffd::cat::kSoftDirty &&
+              cat::kGuard == uffd::cat::kGuard);
 
 struct Failure {
   std::string what;

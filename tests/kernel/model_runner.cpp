@@ -51,27 +51,10 @@ int main(int argc, char** argv) {
   if (pos.empty()) return usage();
   kd::Pattern p;
   try {
-    if (pos[0] == "gen" && pos.size() == 5) {
-      if ((pos[3] != "anon" && pos[3] != "shmem") || (pos[4] != "async" && pos[4] != "sync")) return usage();
-      const std::uint64_t pages = std::stoull(pos[2]);
-      if (pages == 0 || pages > (1u << 20)) return usage();
-      p = kd::generate(std::stoull(pos[1]), pages, pos[3] == "shmem", pos[4] == "async");
-    } else if (pos[0] == "file" && pos.size() == 2) {
-      std::stringstream ss;
-      if (pos[1] == "-") {
-        ss << std::cin.rdbuf();
-      } else {
-        std::ifstream f(pos[1]);
-        if (!f) {
-          std::cerr << "error: cannot read " << pos[1] << "\n";
-          return 2;
-        }
-        ss << f.rdbuf();
-      }
-      p = kd::from_text(ss.str());
-    } else {
-      return usage();
-    }
+    std::optional<kd::Pattern> parsed;
+    if (pos[0] != "print") parsed = kd::pattern_from_args(pos);
+    if (!parsed) return usage();
+    p = std::move(*parsed);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

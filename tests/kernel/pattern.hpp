@@ -9,7 +9,10 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
+#include <iostream>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -431,6 +434,33 @@ inline std::string describe(const Mismatch& m) {
     return "dump " + std::to_string(m.scan) + " (op " + std::to_string(m.op) + "): the dumps differ in count, kind or length";
   return "dump " + std::to_string(m.scan) + " (op " + std::to_string(m.op) + ") page " + std::to_string(m.page) +
          ": kernel " + hex(m.kernel) + " model " + hex(m.model);
+}
+
+// The pattern a runner's command line names, shared by the kernel and the model runners:
+//   gen SEED PAGES anon|shmem async|sync   (also `print ...`: the caller prints it and stops)
+//   file PATH|-                            (a pattern in to_text() form; - = stdin)
+// nullopt for a malformed command line (the caller prints its usage); throws
+// std::runtime_error when the file cannot be read or parsed.
+inline std::optional<Pattern> pattern_from_args(const std::vector<std::string>& pos) {
+  if (pos.empty()) return std::nullopt;
+  if ((pos[0] == "gen" || pos[0] == "print") && pos.size() == 5) {
+    if ((pos[3] != "anon" && pos[3] != "shmem") || (pos[4] != "async" && pos[4] != "sync")) return std::nullopt;
+    const std::uint64_t pages = std::stoull(pos[2]);
+    if (pages == 0 || pages > (1u << 20)) return std::nullopt;
+    return generate(std::stoull(pos[1]), pages, pos[3] == "shmem", pos[4] == "async");
+  }
+  if (pos[0] == "file" && pos.size() == 2) {
+    std::stringstream ss;
+    if (pos[1] == "-") {
+      ss << std::cin.rdbuf();
+    } else {
+      std::ifstream f(pos[1]);
+      if (!f) throw std::runtime_error("cannot read " + pos[1]);
+      ss << f.rdbuf();
+    }
+    return from_text(ss.str());
+  }
+  return std::nullopt;
 }
 
 }  // namespace vmemsim::kdiff
