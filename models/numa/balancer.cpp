@@ -720,27 +720,32 @@ void MmNuma::task_numa_placement(unsigned t, TimeNs now) {
 
 // update_task_scan_period(): the private/shared ratio is tested first, then local/remote
 // (the kernel's comments on the two branches are swapped relative to the code).
+TimeNs next_scan_period(TimeNs period, const std::array<std::uint64_t, 3>& locality, std::uint64_t shared,
+                        std::uint64_t priv, TimeNs smin, TimeNs smax, bool& slowed) {
+  const std::uint64_t remote = locality[0], local = locality[1];
+  slowed = local + shared == 0 || locality[2] != 0;
+  if (slowed) return std::min(smax, period << 1);
+  const TimeNs period_slot = (period + kPeriodSlots - 1) / kPeriodSlots;
+  const int lr_ratio = static_cast<int>(local * kPeriodSlots / (local + remote));
+  const int ps_ratio = static_cast<int>(priv * kPeriodSlots / (priv + shared));
+  TimeNs diff;
+  if (ps_ratio >= kPeriodThreshold) {
+    diff = std::max(1, ps_ratio - kPeriodThreshold) * period_slot;
+  } else if (lr_ratio >= kPeriodThreshold) {
+    diff = std::max(1, lr_ratio - kPeriodThreshold) * period_slot;
+  } else {
+    diff = -static_cast<TimeNs>(kPeriodThreshold - std::max(lr_ratio, ps_ratio)) * period_slot;
+  }
+  return std::clamp(period + diff, smin, std::max(smin, smax));
+}
+
 void MmNuma::update_task_scan_period(unsigned t, std::uint64_t shared, std::uint64_t priv, TimeNs now) {
   TaskNuma& p = tasks_[t];
-  const std::uint64_t remote = p.locality[0], local = p.locality[1];
   const TimeNs before = p.scan_period;
-  if (local + shared == 0 || p.locality[2]) {
-    p.scan_period = std::min(p.scan_period_max, p.scan_period << 1);
-    numa_next_scan_ = now + p.scan_period * kMs;
-  } else {
-    const TimeNs period_slot = (p.scan_period + kPeriodSlots - 1) / kPeriodSlots;
-    const int lr_ratio = static_cast<int>(local * kPeriodSlots / (local + remote));
-    const int ps_ratio = static_cast<int>(priv * kPeriodSlots / (priv + shared));
-    TimeNs diff;
-    if (ps_ratio >= kPeriodThreshold) {
-      diff = std::max(1, ps_ratio - kPeriodThreshold) * period_slot;
-    } else if (lr_ratio >= kPeriodThreshold) {
-      diff = std::max(1, lr_ratio - kPeriodThreshold) * period_slot;
-    } else {
-      diff = -static_cast<TimeNs>(kPeriodThreshold - std::max(lr_ratio, ps_ratio)) * period_slot;
-    }
-    p.scan_period = std::clamp(p.scan_period + diff, task_scan_min(), task_scan_max(t));
-  }
+  bool slowed = false;
+  const TimeNs smax = p.scan_period_max;  // task_scan_max(p), set by task_numa_placement()
+  p.scan_period = next_scan_period(p.scan_period, p.locality, shared, priv, task_scan_min(), smax, slowed);
+  if (slowed) numa_next_scan_ = now + p.scan_period * kMs;
   if (p.scan_period != before) ++c_.scan_period_changes;
   p.locality = {};
 }
