@@ -118,16 +118,21 @@ void MmNuma::configure(std::shared_ptr<HostNuma> host) {
   // parent period * mm_users * NSEC_PER_MSEC) + 2 ticks -- a ms value compared with ns, so the
   // stagger is task_scan_max's value in ns.
   numa_next_scan_ = c.scan_delay_ms * kMs;
-  tasks_.resize(as_.task_count());
-  for (unsigned t = 0; t < tasks_.size(); ++t) {
-    TaskNuma& p = tasks_[t];
+  ensure_tasks();
+  as_.add_task_work([this](unsigned t, TimeNs now) { return task_work(t, now); });
+}
+
+void MmNuma::ensure_tasks() {
+  const NumaConfig& c = host_->cfg;
+  for (unsigned t = static_cast<unsigned>(tasks_.size()); t < as_.task_count(); ++t) {
+    TaskNuma p;
     p.scan_period = c.scan_delay_ms;
     p.faults.assign(4 * 2 * nr_nodes(), 0);
     const TimeNs parent_max = std::max(c.scan_period_min_ms, c.scan_period_max_ms);  // RSS 0: one window
     p.node_stamp = std::min<TimeNs>(parent_max, c.scan_delay_ms * (t + 2) * kMs) + 2 * c.tick_ns;
     p.next_tick = c.tick_ns;
+    tasks_.push_back(std::move(p));
   }
-  as_.add_task_work([this](unsigned t, TimeNs now) { return task_work(t, now); });
 }
 
 std::uint32_t MmNuma::make_cpupid(unsigned t) const {
@@ -219,6 +224,7 @@ void MmNuma::task_tick_numa(unsigned t, TimeNs now, bool& queue_work) {
 
 TimeNs MmNuma::task_work(unsigned t, TimeNs now) {
   if (!enabled()) return 0;
+  if (t >= tasks_.size()) ensure_tasks();  // a thread created after configure() (clone)
   TaskNuma& p = tasks_[t];
   // scheduler_tick() runs every TICK_NSEC while the task runs: evaluate task_tick_numa() once
   // per tick of the task's runtime (the vCPU calls in at every quantum).

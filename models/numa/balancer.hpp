@@ -192,6 +192,8 @@ class MmNuma final : public mm::FaultHandler, public kernel::VmMechanism {
   const mm::AddressSpace& as() const { return as_; }
   // A task_numa_fault() fed by another fault path (AddressSpace::task_numa_fault listeners).
   void fed_fault(const mm::NumaFaultInfo& i);
+  // init_numa_balancing() for threads the mm gained since configure() (clones).
+  void ensure_tasks();
   // task_weight()/group_weight() (per-mille of the task's / group's faults on node n).
   long task_weight(unsigned t, unsigned n) const;
   long group_weight(unsigned t, unsigned n) const;
