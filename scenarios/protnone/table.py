@@ -2,6 +2,8 @@
 """The protnone comparison table (README.md) from a finished sweep of sweep.json.
 
 Usage: python3 scenarios/protnone/table.py [results/protnone-sweep]
+       python3 scenarios/protnone/table.py --paths SEED [results/protnone-sweep]
+         (the result directories of one seed, in the table's order, for vmemsim-plot)
 Every figure is read from the points' result.json files (mean +- standard deviation over the
 seeds); nothing is computed from the configuration's name.
   locality        share of the guest's accesses served by the node its vCPU ran on, over the
@@ -60,8 +62,18 @@ def fmt(xs, spec):
 
 
 def main():
-    root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "results/protnone-sweep")
+    args = sys.argv[1:]
+    seed = None
+    if args[:1] == ["--paths"]:
+        seed = int(args[1])
+        args = args[2:]
+    root = pathlib.Path(args[0] if args else "results/protnone-sweep")
     index = json.loads((root / "index.json").read_text())
+    if seed is not None:
+        by_name = {p["values"]["/name"].removeprefix("protnone-"): p for p in index["points"]
+                   if p["values"]["/seed"] == seed}
+        print(" ".join(str(root / pathlib.Path(by_name[n]["result"]).parent) for n in ORDER if n in by_name))
+        return
     runs = {}
     for p in index["points"]:
         if p["status"] not in ("ok",):
