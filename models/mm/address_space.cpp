@@ -147,19 +147,24 @@ MigrateResult AddressSpace::migrate_page(Gfn g, NodeId target) {
   }
   drop_frame(g, old);
   host_.map(*pfn, self(g));
-  pt_.remap_migrated(g, *pfn, host_.node_of(*pfn));
+  // vm_page_prot: a private mapping's has no write bit (COW); a shared mapping's has one
+  // unless it needs write notification (uffd-wp registered).
+  pt_.remap_migrated(g, *pfn, host_.node_of(*pfn), !anon() && !vma_uffd_.wp);
   return MigrateResult::Migrated;
 }
 
 unsigned AddressSpace::add_task(NodeId cpu_node, std::uint32_t pid) {
-  tasks_.push_back(Task{cpu_node, pid});
+  tasks_.push_back(Task{cpu_node, cpu_node, pid});
   return static_cast<unsigned>(tasks_.size() - 1);
 }
 
-void AddressSpace::set_task_node(unsigned i, NodeId node) {
-  if (tasks_[i].cpu_node == node) return;
-  tasks_[i].cpu_node = node;
-  ++tasks_[i].node_moves;
+void AddressSpace::set_task_node(unsigned i, NodeId node) { tasks_[i].next_node = node; }
+
+void AddressSpace::apply_task_move(unsigned i) {
+  Task& t = tasks_[i];
+  if (t.next_node == t.cpu_node) return;
+  t.cpu_node = t.next_node;
+  ++t.node_moves;
 }
 
 TimeNs AddressSpace::run_task_work(unsigned task, TimeNs now) {

@@ -88,6 +88,7 @@ struct AddressSpaceConfig {
   KernelPatches patches;
   FaultCosts costs;
   TimeNs epoch_ns = core::kNsPerSec / 10;  // ground-truth working-set granularity
+  unsigned vmm_threads = 1;  // threads of the VMM process besides the vCPUs (they count in mm_users)
   TimeNs duration_ns = 0;
 };
 
@@ -95,6 +96,7 @@ struct AddressSpaceConfig {
 // keep their own per-task state in vectors indexed by the task's index.
 struct Task {
   NodeId cpu_node;              // the node of the CPU it runs on (task_node())
+  NodeId next_node;             // where the scheduler has moved it: cpu_node from its next quantum
   std::uint32_t pid = 0;        // a deterministic pid (hashed by the NUMA scanner's VMA pid bits)
   TimeNs runtime_ns = 0;        // se.sum_exec_runtime: time on a CPU, stalls excluded
   std::uint64_t node_moves = 0; // times the scheduler moved it to another node
@@ -188,9 +190,13 @@ class AddressSpace {
   // ---- tasks (the threads of the process: mm_users) ----
   unsigned add_task(NodeId cpu_node, std::uint32_t pid);
   unsigned task_count() const { return static_cast<unsigned>(tasks_.size()); }
+  // mm_users: the vCPU threads plus the VMM's other threads (main loop, I/O threads).
+  unsigned mm_users() const { return task_count() + cfg_.vmm_threads; }
   const Task& task(unsigned i) const { return tasks_[i]; }
-  // The scheduler moved task i to a CPU of `node` (its vCPU follows at its next quantum).
+  // The scheduler moved task i to a CPU of `node`. The move takes effect when the task's
+  // current quantum ends (apply_task_move), so that everything within a quantum sees one node.
   void set_task_node(unsigned i, NodeId node);
+  void apply_task_move(unsigned i);
   void account_runtime(unsigned i, TimeNs ran) { tasks_[i].runtime_ns += ran; }
   // task_work (kernel/task_work.c) and the scheduler tick's per-task hooks: callbacks run in
   // a task's own context (its vCPU, at the start of each quantum), so their cost is the
@@ -212,6 +218,14 @@ class AddressSpace {
     if (tracing_) events_.push_back({what, task, start, end});
   }
   std::vector<TaskEvent> take_events() { return std::exchange(events_, {}); }
+
+  // wp_page_reuse(): a write made an exclusive folio writable again. The kernel resets the
+  // folio's last_cpupid there (folio_xchg_last_cpupid(folio, -1)); mechanisms that keep
+  // per-folio access history subscribe.
+  void on_folio_reuse(std::function<void(Gfn)> fn) { reuse_listeners_.push_back(std::move(fn)); }
+  void folio_reused(Gfn g) {
+    for (auto& fn : reuse_listeners_) fn(g);
+  }
 
   // task_numa_fault(): the NUMA statistics of a hinting fault. Mechanisms subscribe.
   void task_numa_fault(const NumaFaultInfo& i);
@@ -254,6 +268,7 @@ class AddressSpace {
   std::vector<std::uint64_t> faults_;    // per fault kind
   std::vector<std::function<void(const NumaFaultInfo&)>> numa_listeners_;
   std::vector<Task> tasks_;
+  std::vector<std::function<void(Gfn)>> reuse_listeners_;
   std::vector<TaskWorkFn> task_work_;
   bool tracing_ = false;
   std::vector<TaskEvent> events_;

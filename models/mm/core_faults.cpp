@@ -85,6 +85,7 @@ class CoreFaults final : public FaultHandler {
       return as.count(cow_copy_, c.minor_fault_ns + c.page_copy_ns);
     }
     as.page_table().mkwrite(f.gfn);
+    as.folio_reused(f.gfn);
     return as.count(wp_reuse_, c.minor_fault_ns);
   }
 

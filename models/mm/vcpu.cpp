@@ -132,6 +132,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
   }
   q.end = t;
   as_.account_runtime(task_, t - start);
+  as_.apply_task_move(task_);  // a move the scheduler made during the quantum starts now
   return q;
 }
 

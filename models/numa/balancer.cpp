@@ -53,7 +53,7 @@ HostNuma::HostNuma(const mm::HostMemory& mem, std::vector<unsigned> node_cores, 
 unsigned HostNuma::running(unsigned n) const {
   unsigned r = 0;
   for (const MmNuma* m : mms_)
-    for (unsigned t = 0; t < m->task_count(); ++t) r += m->as().task(t).cpu_node.v == n;
+    for (unsigned t = 0; t < m->task_count(); ++t) r += m->as().task(t).next_node.v == n;
   return r;
 }
 
@@ -131,6 +131,7 @@ void MmNuma::ensure_tasks() {
     const TimeNs parent_max = std::max(c.scan_period_min_ms, c.scan_period_max_ms);  // RSS 0: one window
     p.node_stamp = std::min<TimeNs>(parent_max, c.scan_delay_ms * (t + 2) * kMs) + 2 * c.tick_ns;
     p.next_tick = c.tick_ns;
+    p.scan_seq = numa_scan_seq_;  // p->numa_scan_seq = mm->numa_scan_seq
     tasks_.push_back(std::move(p));
   }
 }
@@ -253,7 +254,7 @@ bool MmNuma::vma_is_accessed(unsigned t) {
     c_.vma_skips[static_cast<std::size_t>(VmaSkip::IgnorePid)]++;  // traced, then scanned
     return true;
   }
-  return numa_scan_seq_ > numab_.prev_scan_seq + as_.task_count();
+  return numa_scan_seq_ > numab_.prev_scan_seq + as_.mm_users();  // get_nr_threads()
 }
 
 TimeNs MmNuma::task_numa_work(unsigned t, TimeNs now) {
@@ -367,7 +368,7 @@ bool MmNuma::folio_can_map_prot_numa(Pte p, unsigned scan_node, bool single_thre
   if (!(host_->cfg.mode & kNormal) && host_->toptier(nid)) return false;
   // folio_use_access_time(): a slow-tier folio in tiering mode records the scan time.
   if ((host_->cfg.mode & kMemoryTiering) && !host_->toptier(nid))
-    set_cpupid(g, pfn.v, static_cast<std::uint32_t>(now / kMs));
+    set_cpupid(g, pfn.v, static_cast<std::uint32_t>(now / kMs) & kAccessTimeMask);
   return true;
 }
 
@@ -375,8 +376,9 @@ bool MmNuma::folio_can_map_prot_numa(Pte p, unsigned scan_node, bool single_thre
 std::uint64_t MmNuma::change_prot_numa(unsigned t, std::uint64_t start, std::uint64_t end, TimeNs now, TimeNs& cost) {
   const NumaConfig& cfg = host_->cfg;
   const unsigned scan_node = as_.task(t).cpu_node.v;
-  // vma_is_single_threaded_private(): a private mapping whose mm has one user.
-  const bool single = as_.anon() && as_.task_count() == 1;
+  // vma_is_single_threaded_private(): a private mapping whose mm has one user (the VMM's own
+  // threads count: a 1-vCPU QEMU has a main loop thread too).
+  const bool single = as_.anon() && as_.mm_users() == 1;
   std::uint64_t updated = 0;
   mm::PageTable& pt = as_.page_table();
   for (std::uint64_t i = start; i < end; ++i) {
@@ -415,7 +417,13 @@ std::optional<mm::FaultOutcome> MmNuma::handle(mm::AddressSpace& as, const mm::F
   const unsigned t = f.vcpu;
   const unsigned thisnid = f.cpu_node.v;
   mm::PageTable& pt = as.page_table();
-  if (!host_ || pte::zero_page(p) || t >= tasks_.size()) {
+  if (pte::zero_page(p)) {
+    // No folio (vm_normal_folio() is NULL): restore; nid stays NUMA_NO_NODE, so no
+    // task_numa_fault().
+    pt.restore(f.gfn, false, true);
+    return as.count(kind_, cost);
+  }
+  if (!host_ || t >= tasks_.size()) {
     // No balancer state (a VM built without the kernel.numa section, unit tests), or a thread
     // that is not a vCPU (the VMM's own accesses): restore.
     pt.restore(f.gfn, true, true);
@@ -449,20 +457,26 @@ std::optional<mm::FaultOutcome> MmNuma::handle(mm::AddressSpace& as, const mm::F
     const auto tn = static_cast<unsigned>(target);
     if (as.host().free_frames(tn) <= as.host().watermarks(tn).high + 1) {
       flags |= TNF_MIGRATE_FAIL;
-      ++c_.migrate_fail_watermark;
-      ++c_.pgmigrate_fail;
+      ++c_.migrate_fail_watermark;  // refused before migrate_pages(): no PGMIGRATE_FAIL
       if (host_->cfg.mode & kMemoryTiering) host_->kswapd_wakeup(tn);
     } else {
-      restore_writable = false;  // ignore_writable: the rebuilt PTE after a failure is read-only
+      // ignore_writable: after a failed migration the PTE is rebuilt from vm_page_prot alone,
+      // which is writable only for a shared mapping without write notification.
+      restore_writable = !as.anon() && !as.uffd_vma().wp;
       const mm::MigrateResult r = as.migrate_page(f.gfn, core::NodeId(static_cast<std::uint16_t>(tn)));
       if (r == mm::MigrateResult::Migrated) {
-        // folio_migrate_flags() carries last_cpupid to the new folio.
+        // folio_migrate_flags() carries last_cpupid to the new folio, except across tiers in
+        // tiering mode, where the field switches meaning (access time <-> cpupid) and is reset.
         const Pte np = pt.pte(f.gfn);
-        if (pages_.size()) pages_[f.gfn.v].pfn = pte::pfn(np);
+        if (pages_.size()) {
+          pages_[f.gfn.v].pfn = pte::pfn(np);
+          if ((host_->cfg.mode & kMemoryTiering) && host_->toptier(nid) != host_->toptier(tn))
+            pages_[f.gfn.v].cpupid = kCpupidUnset;
+        }
         cost += host_->cfg.migrate_ns;
         as.trace("numa_migrate", t, f.now, f.now + cost);
         ++c_.numa_pages_migrated;
-        if (!host_->toptier(nid) && host_->toptier(tn)) ++c_.pgpromote_success;
+        if ((host_->cfg.mode & kMemoryTiering) && !host_->toptier(nid) && host_->toptier(tn)) ++c_.pgpromote_success;
         task_numa_fault(t, last_cpupid, tn, flags | TNF_MIGRATED, f.now);
         return as.count(kind_, cost);
       }
@@ -486,6 +500,8 @@ std::optional<mm::FaultOutcome> MmNuma::handle(mm::AddressSpace& as, const mm::F
 int MmNuma::mpol_misplaced(unsigned t, Gfn g, unsigned curnid, unsigned thisnid, TimeNs now) {
   if (as_.config().placement != mm::Placement::Local) return -1;
   if (curnid == thisnid) return -1;
+  // should_numa_migrate_memory(): a destination without memory (N_MEMORY) takes no folio.
+  if (host_->memory().capacity(thisnid) == 0) return -1;
   const Pte p = as_.pte_at(g);
   if (!should_numa_migrate_memory(t, g, pte::pfn(p), curnid, thisnid, now)) return -1;
   return static_cast<int>(thisnid);
@@ -498,15 +514,20 @@ bool MmNuma::should_numa_migrate_memory(unsigned t, Gfn g, std::uint32_t pfn, un
   const TaskNuma& p = tasks_[t];
   if ((cfg.mode & kMemoryTiering) && !host_->toptier(src_nid)) {
     // Slow-tier folio: promote by hotness, not by private/shared.
-    if (host_->free_space_enough(dst_nid)) return true;
+    if (host_->free_space_enough(dst_nid)) {
+      host_->reset_threshold(dst_nid);  // the workload changed: start from hot_threshold again
+      return true;
+    }
     const std::uint64_t rate_limit = cfg.promote_rate_limit_mbps << (20 - 12);  // MB_TO_PAGES
     host_->promotion_adjust_threshold(dst_nid, now, rate_limit, cfg.hot_threshold_ms);
     const TimeNs th = host_->threshold_ms(dst_nid, cfg.hot_threshold_ms);
-    // numa_hint_fault_latency(): now minus the scan time recorded in the folio.
-    const auto now_ms = static_cast<std::uint32_t>(now / kMs);
-    const std::uint32_t scanned = cpupid_of(g, pfn);
+    // numa_hint_fault_latency(): now minus the scan time recorded in the folio, both modulo
+    // the cpupid field's width (an unstamped folio reads as all ones).
+    const auto now_ms = static_cast<std::uint32_t>(now / kMs) & kAccessTimeMask;
+    const std::uint32_t c = cpupid_of(g, pfn);
+    const std::uint32_t scanned = c == kCpupidUnset ? kAccessTimeMask : c;
     set_cpupid(g, pfn, now_ms);
-    const TimeNs latency = static_cast<TimeNs>(now_ms - scanned);
+    const TimeNs latency = static_cast<TimeNs>((now_ms - scanned) & kAccessTimeMask);
     if (latency >= th) {
       ++c_.promote_too_cold;
       return false;
@@ -565,6 +586,11 @@ long MmNuma::group_weight(unsigned t, unsigned n) const {
   return static_cast<long>(1000 * group_faults(t, n) / g.total_faults);
 }
 
+// wp_page_reuse(): folio_xchg_last_cpupid(folio, -1).
+void MmNuma::folio_reused(Gfn g) {
+  if (pages_.size()) pages_[g.v].cpupid = kCpupidUnset;
+}
+
 void MmNuma::fed_fault(const mm::NumaFaultInfo& i) {
   // The rfc-v1 uffd minor path's feed: statistics only, with the folio's cpupid as it is (no
   // should_numa_migrate_memory(), so it is not updated) and locality from the two nodes.
@@ -605,7 +631,7 @@ void MmNuma::task_numa_fault(unsigned t, std::uint32_t last_cpupid, unsigned mem
   if (flags & TNF_MIGRATED) ++p.pages_migrated;
   if (flags & TNF_MIGRATE_FAIL) ++p.locality[2];
   ++p.faults[fidx(NUMA_MEMBUF, mem_node, priv)];
-  ++p.faults[fidx(NUMA_CPUBUF, as_.task(t).cpu_node.v, priv)];
+  ++p.faults[fidx(NUMA_CPUBUF, cpu_node, priv)];
   ++p.locality[local];
 }
 
@@ -768,55 +794,80 @@ void MmNuma::numa_migrate_preferred(unsigned t, TimeNs now) {
   task_numa_migrate(t, now);
 }
 
-// task_numa_migrate() under HostNuma's scheduler model.
+// task_numa_migrate() under HostNuma's scheduler model: the preferred node first; if no CPU
+// there fits, or the task's group is spread over several nodes, the other nodes with CPUs
+// (skipped when neither the task nor its group gains there). A grouped task's preferred node
+// becomes the node it ends up on (the source if nothing fitted), so numa_migrate_preferred()
+// stops retrying until the next placement pass.
 bool MmNuma::task_numa_migrate(unsigned t, TimeNs now) {
   TaskNuma& p = tasks_[t];
   const unsigned src = as_.task(t).cpu_node.v;
-  const auto dst = static_cast<unsigned>(p.preferred_nid);
-  if (host_->cores(dst) == 0) return false;
-  const long taskimp = task_weight(t, dst) - task_weight(t, src);
-  const long groupimp = group_weight(t, dst) - group_weight(t, src);
-  if (taskimp < 0 && groupimp < 0) return false;
-  if (host_->running(dst) < host_->cores(dst)) {  // an idle CPU on the preferred node
-    as_.set_task_node(t, core::NodeId(static_cast<std::uint16_t>(dst)));
-    task_moved(t, src, dst);
+  const auto pref = static_cast<unsigned>(p.preferred_nid);
+  struct Choice {
+    int node = -1;
+    MmNuma* mm = nullptr;  // swap partner, or null for a move to an idle CPU
+    unsigned task = 0;
+    long imp = 0;
+  } best;
+  // task_numa_find_cpu() + task_numa_compare() on one destination node.
+  auto try_node = [&](unsigned dst) {
+    const long taskimp = task_weight(t, dst) - task_weight(t, src);
+    const long groupimp = group_weight(t, dst) - group_weight(t, src);
+    if (host_->running(dst) < host_->cores(dst)) {  // an idle CPU: move
+      const long imp = p.group >= 0 ? groupimp : taskimp;
+      if (best.node < 0 || (best.mm && imp >= best.imp)) best = {static_cast<int>(dst), nullptr, 0, imp};
+      return;
+    }
+    for (MmNuma* m : host_->mms()) {
+      for (unsigned k = 0; k < m->task_count(); ++k) {
+        if (m->as().task(k).next_node.v != dst || (m == this && k == t)) continue;
+        const bool same_group = m == this && p.group >= 0 && m->group_of(k) == p.group;
+        long imp;
+        if (same_group) {
+          imp = taskimp + m->task_weight(k, src) - m->task_weight(k, dst);
+          imp -= imp / 16;  // threads of one group: a swap buys less
+        } else if (p.group >= 0 && m->group_of(k) >= 0) {
+          imp = groupimp + m->group_weight(k, src) - m->group_weight(k, dst);
+        } else {
+          imp = taskimp + m->task_weight(k, src) - m->task_weight(k, dst);
+        }
+        const int their_pref = k < m->tasks_.size() ? m->tasks_[k].preferred_nid : -1;
+        if (their_pref == static_cast<int>(dst)) imp -= imp / 16;      // cur is on its preferred node
+        else if (their_pref == static_cast<int>(src)) imp += imp / 8;  // cur would move to its preferred node
+        if (imp < kSmallImp || (best.node >= 0 && imp <= best.imp + kSmallImp / 2)) continue;
+        best = {static_cast<int>(dst), m, k, imp};
+      }
+    }
+  };
+  if (host_->cores(pref) > 0) try_node(pref);
+  const bool spread = p.group >= 0 && groups_[p.group].active_nodes > 1;
+  if (best.node < 0 || spread) {
+    for (unsigned n = 0; n < nr_nodes(); ++n) {
+      if (n == src || n == pref || host_->cores(n) == 0) continue;
+      if (task_weight(t, n) - task_weight(t, src) < 0 && group_weight(t, n) - group_weight(t, src) < 0) continue;
+      try_node(n);
+    }
+  }
+  if (p.group >= 0) {
+    const int nid = best.node >= 0 ? best.node : static_cast<int>(src);
+    if (nid != p.preferred_nid) {  // sched_setnuma()
+      p.preferred_nid = nid;
+      ++c_.preferred_changes;
+    }
+  }
+  if (best.node < 0) return false;
+  const auto dst = static_cast<unsigned>(best.node);
+  as_.set_task_node(t, core::NodeId(static_cast<std::uint16_t>(dst)));
+  task_moved(t, src, dst);
+  if (!best.mm) {  // migrate_task_to()
     as_.trace("numa_task_move", t, now, now);
     ++p.node_moves;
     ++c_.numa_task_migrated;
     return true;
   }
-  // task_numa_compare(): the best thread on dst to swap with.
-  MmNuma* best_mm = nullptr;
-  unsigned best_task = 0;
-  long best_imp = 0;
-  for (MmNuma* m : host_->mms()) {
-    for (unsigned k = 0; k < m->task_count(); ++k) {
-      if (m->as().task(k).cpu_node.v != dst || (m == this && k == t)) continue;
-      const bool same_group = m == this && p.group >= 0 && m->group_of(k) == p.group;
-      long imp;
-      if (same_group) {
-        imp = taskimp + m->task_weight(k, src) - m->task_weight(k, dst);
-        imp -= imp / 16;  // threads of one group: a swap buys less
-      } else {
-        const long mine = p.group >= 0 ? groupimp : taskimp;
-        imp = mine + (m->group_of(k) >= 0 ? m->group_weight(k, src) - m->group_weight(k, dst)
-                                          : m->task_weight(k, src) - m->task_weight(k, dst));
-      }
-      const int their_pref = m->enabled() && k < m->task_count() ? m->task(k).preferred_nid : -1;
-      if (their_pref == static_cast<int>(dst)) imp -= imp / 16;          // cur is on its preferred node
-      else if (their_pref == static_cast<int>(src)) imp += imp / 8;      // cur would move to its preferred node
-      if (imp < kSmallImp || imp <= best_imp + kSmallImp / 2) continue;
-      best_imp = imp;
-      best_mm = m;
-      best_task = k;
-    }
-  }
-  if (!best_mm) return false;
   // migrate_swap(): both threads change node.
-  as_.set_task_node(t, core::NodeId(static_cast<std::uint16_t>(dst)));
-  task_moved(t, src, dst);
-  best_mm->as().set_task_node(best_task, core::NodeId(static_cast<std::uint16_t>(src)));
-  best_mm->task_moved(best_task, dst, src);
+  best.mm->as().set_task_node(best.task, core::NodeId(static_cast<std::uint16_t>(src)));
+  best.mm->task_moved(best.task, dst, src);
   as_.trace("numa_task_swap", t, now, now);
   ++p.swaps;
   ++c_.numa_task_swapped;
@@ -906,6 +957,7 @@ MmNuma* install_numa(mm::AddressSpace& as, std::vector<std::unique_ptr<kernel::V
   MmNuma* raw = m.get();
   as.router().add(mm::FaultClass::ProtNoneNuma, raw);
   as.on_task_numa_fault([raw](const mm::NumaFaultInfo& i) { raw->fed_fault(i); });
+  as.on_folio_reuse([raw](mm::Gfn g) { raw->folio_reused(g); });
   mechanisms.push_back(std::move(m));
   return raw;
 }

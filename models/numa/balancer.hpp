@@ -65,7 +65,6 @@ struct NumaConfig {
   TimeNs pte_update_ns = 20;     // ptep_modify_prot_start/commit of one PTE
   TimeNs tlb_flush_ns = 2000;    // tlb_finish_mmu() flush of a changed chunk, initiator side
   TimeNs migrate_ns = 2500;      // isolate, unmap, copy 4 KiB, remap, putback (beyond the fault)
-  TimeNs placement_ns = 2000;    // task_numa_migrate(): evaluating the candidate CPUs
 };
 
 class MmNuma;
@@ -107,6 +106,7 @@ class HostNuma {
   bool promotion_rate_limit(unsigned n, TimeNs now, std::uint64_t rate_limit_pages);  // numa_promotion_rate_limit()
   void promotion_adjust_threshold(unsigned n, TimeNs now, std::uint64_t rate_limit_pages, TimeNs ref_th_ms);
   TimeNs threshold_ms(unsigned n, TimeNs def_th) const { return pg_[n].nbp_threshold ? pg_[n].nbp_threshold : def_th; }
+  void reset_threshold(unsigned n) { pg_[n].nbp_threshold = 0; }
   // wakeup_kswapd() from migrate_misplaced_folio_prepare() in tiering mode: the demotion seam,
   // for the reclaim mechanism to subscribe to.
   void kswapd_wakeup(unsigned n);
@@ -192,6 +192,8 @@ class MmNuma final : public mm::FaultHandler, public kernel::VmMechanism {
   const mm::AddressSpace& as() const { return as_; }
   // A task_numa_fault() fed by another fault path (AddressSpace::task_numa_fault listeners).
   void fed_fault(const mm::NumaFaultInfo& i);
+  // A write reused the folio at g (AddressSpace::on_folio_reuse): its last_cpupid restarts.
+  void folio_reused(mm::Gfn g);
   // init_numa_balancing() for threads the mm gained since configure() (clones).
   void ensure_tasks();
   // task_weight()/group_weight() (per-mille of the task's / group's faults on node n).
@@ -228,6 +230,8 @@ class MmNuma final : public mm::FaultHandler, public kernel::VmMechanism {
     std::uint32_t pfn;
   };
   static constexpr std::uint32_t kCpupidUnset = 0xffffu;  // pid bits all ones: cpupid_pid_unset()
+  // A slow-tier folio's access time lives in the cpupid field: LAST_CPUPID_SHIFT (21) bits of ms.
+  static constexpr std::uint32_t kAccessTimeMask = (1u << 21) - 1;
   std::uint32_t cpupid_of(mm::Gfn g, std::uint32_t pfn) const;
   void set_cpupid(mm::Gfn g, std::uint32_t pfn, std::uint32_t v) { pages_[g.v] = {v, pfn}; }
   std::uint32_t make_cpupid(unsigned t) const;

@@ -62,6 +62,10 @@ const ParamSpec kVmPrealloc{"prealloc_node", Kind::Int, "-1",
                             "the VMM preallocates all guest memory from a thread on this node before the vCPUs start "
                             "(QEMU -mem-prealloc): first touch puts every page there; -1 = no preallocation",
                             -1, 255};
+const ParamSpec kVmThreads{"vmm_threads", Kind::Int, "1",
+                           "threads of the VMM process besides the vCPUs (QEMU's main loop, I/O threads): they share "
+                           "the guest's mm (mm_users), so a 1-vCPU VM is not a single-threaded process",
+                           0, 4096};
 const ParamSpec kVmHome{"home_node", Kind::Int, "0", "home NUMA node (preferred placement; default vCPU node)", 0, 255};
 
 // ---- workload (vCPU-level keys; the generator reads the rest) ----
@@ -317,6 +321,7 @@ VmSpec read_vm(Params& v, const Scenario& sc, const std::vector<std::string>& ho
     v.error("home_node", "host has " + std::to_string(nodes) + " node(s)");
     vm.home_node = 0;
   }
+  vm.vmm_threads = static_cast<unsigned>(v.get_int(kVmThreads));
   vm.prealloc_node = static_cast<int>(v.get_int(kVmPrealloc));
   if (vm.prealloc_node >= static_cast<int>(nodes)) {
     v.error("prealloc_node", "host has " + std::to_string(nodes) + " node(s)");

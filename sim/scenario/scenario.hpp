@@ -76,6 +76,7 @@ struct VmSpec {
   mm::Placement placement = mm::Placement::Local;
   unsigned home_node = 0;
   int prealloc_node = -1;           // the VMM touches all guest memory from this node first
+  unsigned vmm_threads = 1;         // VMM threads besides the vCPUs (mm_users)
   std::vector<unsigned> interleave_nodes;
   std::vector<unsigned> cpu_nodes;  // vCPU i runs on cpu_nodes[i % size]
   std::vector<VcpuGroup> groups;    // sums to vcpus

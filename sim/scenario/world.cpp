@@ -55,6 +55,7 @@ World build_world(const Scenario& sc) {
     cfg.variant = sc.kernel.variant;
     cfg.patches = sc.kernel.patches;
     cfg.epoch_ns = sc.output.sampling_ns;
+    cfg.vmm_threads = vs.vmm_threads;
     cfg.duration_ns = sc.duration_ns;
     VmModel vm;
     vm.spec = &vs;

@@ -25,9 +25,15 @@ struct NumaVm {
   test::TestVm vm;
   std::shared_ptr<numa::HostNuma> hn;
 
+  static mm::AddressSpaceConfig config(std::uint64_t pages, unsigned nodes, mm::Variant v, unsigned vmm_threads) {
+    auto c = test::vm_config(pages, nodes, mm::Backing::Anon, v);
+    c.vmm_threads = vmm_threads;
+    return c;
+  }
   NumaVm(std::uint64_t pages, unsigned nodes, std::uint64_t frames, std::vector<unsigned> task_nodes,
-         numa::NumaConfig cfg, mm::Variant v = mm::Variant::Upstream, std::vector<unsigned> cores = {})
-      : host(std::vector<std::uint64_t>(nodes, frames)), vm(test::vm_config(pages, nodes, mm::Backing::Anon, v), host) {
+         numa::NumaConfig cfg, mm::Variant v = mm::Variant::Upstream, std::vector<unsigned> cores = {},
+         unsigned vmm_threads = 1)
+      : host(std::vector<std::uint64_t>(nodes, frames)), vm(config(pages, nodes, v, vmm_threads), host) {
     host.setup_watermarks(128, 10);
     for (unsigned t = 0; t < task_nodes.size(); ++t) vm.as().add_task(node(task_nodes[t]), 1000 + t);
     if (cores.empty()) cores.assign(nodes, 2);
@@ -110,11 +116,17 @@ SCENARIO("task_numa_work paces the scan by address range, 2 MiB chunks and the 8
       }
     }
   }
-  GIVEN("a single-threaded mm whose memory is on the thread's node") {
-    NumaVm f(1024, 2, 4096, {0}, normal(4));
+  GIVEN("a single-threaded process (one vCPU, no VMM thread) whose memory is on the thread's node") {
+    NumaVm f(1024, 2, 4096, {0}, normal(4), mm::Variant::Upstream, {}, 0);
     f.populate(0, 1024, 0);
     f.numa().task_numa_work(0, 1000 * kMs);
     THEN("every page is skipped (mm_users == 1 and already local)") { CHECK(f.numa().stats().numa_pte_updates == 0); }
+  }
+  GIVEN("a 1-vCPU VM: the VMM's main thread shares the mm") {
+    NumaVm f(1024, 2, 4096, {0}, normal(4));
+    f.populate(0, 1024, 0);
+    f.numa().task_numa_work(0, 1000 * kMs);
+    THEN("mm_users is 2: local pages are scanned too") { CHECK(f.numa().stats().numa_pte_updates == 1024); }
   }
   GIVEN("zero-page mappings and a page already PROT_NONE") {
     NumaVm f(1024, 2, 4096, {0, 1}, normal(4));
@@ -213,7 +225,7 @@ SCENARIO("migration fails at the target's high watermark", "[numa][fault]") {
       CHECK(pte::node(f.as().pte_at(Gfn(0))) == 1);
       CHECK_FALSE(pte::protnone(f.as().pte_at(Gfn(0))));
       CHECK(f.numa().stats().migrate_fail_watermark == 1);
-      CHECK(f.numa().stats().pgmigrate_fail == 1);
+      CHECK(f.numa().stats().pgmigrate_fail == 0);  // refused before migrate_pages()
       CHECK(f.numa().stats().numa_pages_migrated == 0);
     }
     for (auto p : filler) h.put(p);
@@ -382,5 +394,60 @@ SCENARIO("memory tiering promotes hot pages from a CPU-less node", "[numa][tieri
       CHECK(f.numa().stats().pgpromote_success == 1);
       f.check();
     }
+  }
+}
+
+SCENARIO("a write that reuses the folio resets its last_cpupid (wp_page_reuse)", "[numa][fault]") {
+  GIVEN("a page migrated by a hinting fault, so mapped read-only with the migrator's cpupid") {
+    NumaVm f(64, 2, 1024, {0, 1}, normal(4));
+    f.populate(0, 1, 1);
+    f.as().page_table().protnone(Gfn(0), false, mm::PnOrigin::Numa);
+    REQUIRE(f.as().fault(Gfn(0), false, 0, node(0), 2000 * kMs).ok());
+    REQUIRE(f.numa().stats().numa_pages_migrated == 1);
+    REQUIRE(f.numa().last_cpupid(Gfn(0)) != 0xffffu);
+    REQUIRE_FALSE(pte::writable(f.as().pte_at(Gfn(0))));
+    WHEN("the guest writes it") {
+      REQUIRE(f.as().fault(Gfn(0), true, 0, node(0), 2001 * kMs).ok());
+      THEN("do_wp_page reuses it and the cpupid is unset again") {
+        CHECK(f.vm.faults("wp_reuse") == 1);
+        CHECK(f.numa().last_cpupid(Gfn(0)) == 0xffffu);
+      }
+    }
+  }
+}
+
+SCENARIO("numa_migrate_preferred moves a thread to an idle CPU on its preferred node", "[numa][placement]") {
+  GIVEN("two threads on node 0 (2 cores per node) whose memory is all on node 1") {
+    NumaVm f(8192, 2, 16384, {0, 0}, normal(16));
+    f.populate(0, 8192, 1);
+    // Fill node 0's free memory down to its high watermark so that hinting faults cannot
+    // migrate pages there: only the threads can move.
+    std::vector<core::Pfn> filler;
+    while (f.host.free_frames(0) > f.host.watermarks(0).high + 1)
+      filler.push_back(*f.host.alloc_on(node(0), {core::VmId(9), Gfn(filler.size())}));
+    WHEN("passes of scanning and hinting faults run from both threads") {
+      core::TimeNs now = 1000 * kMs;
+      for (int pass = 0; pass < 6; ++pass) {
+        for (unsigned t = 0; t < 2; ++t) {
+          f.numa().task_numa_work(t, now);
+          for (std::uint64_t g = t; g < 8192; g += 2)
+            if (pte::protnone(f.as().pte_at(Gfn(g))))
+              REQUIRE(f.as().fault(Gfn(g), false, t, f.as().task(t).cpu_node, now).ok());
+          f.as().apply_task_move(t);
+          now += 1100 * kMs;
+        }
+      }
+      THEN("both prefer node 1 and run there; no page moved; frames and PTEs stay consistent") {
+        CHECK(f.numa().task(0).preferred_nid == 1);
+        CHECK(f.numa().task(1).preferred_nid == 1);
+        CHECK(f.as().task(0).cpu_node.v == 1);
+        CHECK(f.as().task(1).cpu_node.v == 1);
+        CHECK(f.numa().stats().numa_task_migrated == 2);
+        CHECK(f.numa().stats().numa_pages_migrated == 0);
+        CHECK(f.numa().stats().migrate_fail_watermark > 0);  // the pages could not come to them
+        f.check();
+      }
+    }
+    for (auto p : filler) f.host.put(p);
   }
 }
