@@ -52,7 +52,7 @@ Fixture& fixture() {
 void BM_vcpu(benchmark::State& st, const char* type) {
   Fixture& f = fixture();
   mm::VcpuConfig vc;
-  vc.latency_ns = {90};
+  vc.latency_ns = {{90}};
   vc.think_ns = 10;
   mm::Vcpu v(vc, *f.as, make_gen(type));
   core::TimeNs t = 0;

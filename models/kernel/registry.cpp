@@ -4,7 +4,7 @@
 
 #include "models/kernel/vmstat.hpp"
 #include "models/mm/core_faults.hpp"
-#include "models/numa/numa_hint.hpp"
+#include "models/numa/numa_section.hpp"
 #include "models/uffd/uffd_faults.hpp"
 
 namespace vmemsim::kernel {
@@ -14,7 +14,7 @@ void install_uffd(VmKernel& vk) {
   vk.uffd = std::make_unique<uffd::Uffd>(*vk.as, vk.uffd_costs, vk.vcpus);
   vk.handlers.push_back(uffd::install_faults(*vk.as, *vk.uffd));
 }
-void install_numa_hint(VmKernel& vk) { vk.handlers.push_back(numa::install_hinting_faults(*vk.as)); }
+void install_numa_hint(VmKernel& vk) { numa::install_hint_faults(vk); }
 void install_core(VmKernel& vk) { vk.handlers.push_back(mm::install_core_faults(*vk.as)); }
 
 const FaultMechanismInfo kFaultMechanisms[] = {
@@ -33,6 +33,7 @@ void install_fault_mechanisms(VmKernel& vk) {
 
 std::span<const DaemonInfo> daemon_registry() {
   static const DaemonInfo table[] = {
+      numa::numa_section_info(),
       vmstat_info(),
   };
   return table;

@@ -4,7 +4,9 @@
 //   The list's order is the order handlers are offered a fault, so a mechanism that takes
 //   some faults of a class sits before the kernel's default path for it.
 // - Kernel daemons: per scenario, each reads its own section kernel.<name> (every key declared
-//   in its ParamSpec table, `enabled` first) and builds zero or more daemons. The engine starts
+//   in its ParamSpec table, its on/off switch first: `enabled`, or the kernel's own knob such as
+//   numa_balancing) and builds zero or more daemons; a section may instead (or also) configure
+//   per-VM state its fault mechanism installed (VmKernel), as kernel.numa does. The engine starts
 //   them in this order, which makes simultaneous wake-ups deterministic.
 // Adding a mechanism is a new folder plus a line in a table in registry.cpp.
 #pragma once
@@ -14,9 +16,14 @@
 #include <vector>
 
 #include "models/kernel/daemon.hpp"
+#include "models/kernel/mechanism.hpp"
 #include "models/mm/address_space.hpp"
 #include "models/mm/host_memory.hpp"
 #include "models/uffd/uffd.hpp"
+
+namespace vmemsim::numa {
+class MmNuma;
+}
 
 namespace vmemsim::kernel {
 
@@ -27,6 +34,9 @@ struct VmKernel {
   uffd::Costs uffd_costs;
   std::unique_ptr<uffd::Uffd> uffd;  // the VM's userfaultfd context (the VMM opens it)
   std::vector<std::unique_ptr<mm::FaultHandler>> handlers;
+  // Per-VM mechanism state with counters (the recorder reports each under its name).
+  std::vector<std::unique_ptr<VmMechanism>> mechanisms;
+  numa::MmNuma* numa = nullptr;  // the mm's NUMA-balancing state (in mechanisms), set by numa_hint
 };
 
 struct FaultMechanismInfo {
@@ -43,7 +53,9 @@ struct HostKernel {
   std::string name;
   mm::HostMemory* memory = nullptr;
   std::vector<unsigned> cpu_nodes;      // nodes with cores, in index order
-  std::vector<mm::AddressSpace*> vms;   // the VMs on this host, in scenario order
+  std::vector<VmKernel*> vms;           // the VMs on this host, in scenario order
+  std::vector<unsigned> node_cores;     // cores per node (0: CPU-less, e.g. CXL memory)
+  std::vector<std::vector<TimeNs>> latency_ns;  // DRAM latency [cpu node][memory node]
 };
 struct DaemonContext {
   std::vector<HostKernel> hosts;  // empty while a scenario is only being validated
@@ -53,7 +65,7 @@ struct DaemonContext {
 struct DaemonInfo {
   const char* name;      // the scenario section kernel.<name>
   const char* summary;
-  std::span<const core::ParamSpec> params;  // `enabled` (Bool) first
+  std::span<const core::ParamSpec> params;  // the on/off switch first
   // Reads the section (problems go to p's sink); builds the daemons when ctx.hosts is set and
   // the section is enabled.
   std::vector<std::unique_ptr<KernelDaemon>> (*make)(core::Params& p, const DaemonContext& ctx);

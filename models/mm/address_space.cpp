@@ -129,6 +129,45 @@ bool AddressSpace::swap_in(Gfn g, NodeId cpu_node) {
   return true;
 }
 
+MigrateResult AddressSpace::migrate_page(Gfn g, NodeId target) {
+  const Pte p = pt_.pte(g);
+  VMEMSIM_CHECK(pte::present(p) && !pte::zero_page(p), "migrate_page needs a mapped frame at gfn " << g.v);
+  const Pfn old(pte::pfn(p));
+  const Frame& f = host_.frame(old);
+  // folio_expected_refs(): one per mapping, plus the page cache's for shmem. Anything more is a
+  // pin or a transient reference, and migrate_folio_move() gives up with -EAGAIN.
+  const std::uint16_t expected = static_cast<std::uint16_t>(f.mapcount + (anon() ? 0 : 1));
+  if (f.mapcount != 1 || f.refcount != expected) return MigrateResult::Busy;
+  auto pfn = host_.alloc_on(target, self(g));
+  if (!pfn) return MigrateResult::NoMemory;
+  if (!anon()) {
+    cache_[g.v] = pfn->v + 1;  // the new folio takes the old one's page-cache slot
+    host_.get(*pfn);           // the mapping's reference
+    host_.put(old);            // the page cache's reference to the old folio
+  }
+  drop_frame(g, old);
+  host_.map(*pfn, self(g));
+  pt_.remap_migrated(g, *pfn, host_.node_of(*pfn));
+  return MigrateResult::Migrated;
+}
+
+unsigned AddressSpace::add_task(NodeId cpu_node, std::uint32_t pid) {
+  tasks_.push_back(Task{cpu_node, pid});
+  return static_cast<unsigned>(tasks_.size() - 1);
+}
+
+void AddressSpace::set_task_node(unsigned i, NodeId node) {
+  if (tasks_[i].cpu_node == node) return;
+  tasks_[i].cpu_node = node;
+  ++tasks_[i].node_moves;
+}
+
+TimeNs AddressSpace::run_task_work(unsigned task, TimeNs now) {
+  TimeNs used = 0;
+  for (auto& fn : task_work_) used += fn(task, now + used);
+  return used;
+}
+
 void AddressSpace::task_numa_fault(const NumaFaultInfo& i) {
   ++numa_recorded_;
   for (auto& fn : numa_listeners_) fn(i);

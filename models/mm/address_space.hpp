@@ -54,6 +54,8 @@ struct KernelPatches {
   // skip of anon VM_UFFD_MINOR VMAs and belongs to the NUMA scanner.
   bool uffd_feeds_numa = true;
   bool gup_rwp_fault = true;  // rwp v2 07/14: gup_can_follow_protnone() false on VM_UFFD_RWP
+  // rfc-v1 07/12: task_numa_work() skips anonymous VM_UFFD_MINOR VMAs (NUMAB_SKIP_UFFD_MINOR).
+  bool numab_skip_uffd_minor = true;
 };
 
 // Kernel-side costs of the fault paths (ns). Defaults and their sources live in the scenario
@@ -88,12 +90,29 @@ struct AddressSpaceConfig {
   TimeNs duration_ns = 0;
 };
 
+// A thread of the VM's process (a vCPU thread): what the scheduler knows of it. Mechanisms
+// keep their own per-task state in vectors indexed by the task's index.
+struct Task {
+  NodeId cpu_node;              // the node of the CPU it runs on (task_node())
+  std::uint32_t pid = 0;        // a deterministic pid (hashed by the NUMA scanner's VMA pid bits)
+  TimeNs runtime_ns = 0;        // se.sum_exec_runtime: time on a CPU, stalls excluded
+  std::uint64_t node_moves = 0; // times the scheduler moved it to another node
+};
+
+// The result of migrating one page's frame (migrate_misplaced_folio, mm/migrate.c).
+enum class MigrateResult : std::uint8_t {
+  Migrated,
+  NoMemory,  // no free frame on the target node (alloc_misplaced_dst_folio: __GFP_THISNODE)
+  Busy,      // unexpected references (folio_expected_refs: pinned, shared): -EAGAIN
+};
+
 // Statistics a task_numa_fault() call carries (kernel/sched/fair.c).
 struct NumaFaultInfo {
   Gfn gfn;
   unsigned vcpu;
   NodeId mem_node, cpu_node;
   bool migrated = false;
+  TimeNs now = 0;
 };
 
 class AddressSpace {
@@ -159,6 +178,27 @@ class AddressSpace {
   // do_swap_page: a new frame; rwp re-applies PROT_NONE when the swap entry kept the uffd bit.
   bool swap_in(Gfn g, NodeId cpu_node);
 
+  // migrate_misplaced_folio()'s move (mm/migrate.c): a frame on `target` (that node only),
+  // the contents copied, the PTE rebuilt by remove_migration_pte() (PageTable::remap_migrated:
+  // not writable, young/dirty/uffd-wp kept), the old frame freed. The caller decides whether
+  // to migrate (watermarks, policy); this checks the references a migration needs.
+  MigrateResult migrate_page(Gfn g, NodeId target);
+
+  // ---- tasks (the threads of the process: mm_users) ----
+  unsigned add_task(NodeId cpu_node, std::uint32_t pid);
+  unsigned task_count() const { return static_cast<unsigned>(tasks_.size()); }
+  const Task& task(unsigned i) const { return tasks_[i]; }
+  // The scheduler moved task i to a CPU of `node` (its vCPU follows at its next quantum).
+  void set_task_node(unsigned i, NodeId node);
+  void account_runtime(unsigned i, TimeNs ran) { tasks_[i].runtime_ns += ran; }
+  // task_work (kernel/task_work.c) and the scheduler tick's per-task hooks: callbacks run in
+  // a task's own context (its vCPU, at the start of each quantum), so their cost is the
+  // task's CPU time. Each returns the time it used. Mechanisms register them at build time.
+  using TaskWorkFn = std::function<TimeNs(unsigned task, TimeNs now)>;
+  void add_task_work(TaskWorkFn fn) { task_work_.push_back(std::move(fn)); }
+  bool has_task_work() const { return !task_work_.empty(); }
+  TimeNs run_task_work(unsigned task, TimeNs now);
+
   // task_numa_fault(): the NUMA statistics of a hinting fault. Mechanisms subscribe.
   void task_numa_fault(const NumaFaultInfo& i);
   void on_task_numa_fault(std::function<void(const NumaFaultInfo&)> fn) { numa_listeners_.push_back(std::move(fn)); }
@@ -199,6 +239,8 @@ class AddressSpace {
   std::uint64_t tlb_flushes_ = 0;
   std::vector<std::uint64_t> faults_;    // per fault kind
   std::vector<std::function<void(const NumaFaultInfo&)>> numa_listeners_;
+  std::vector<Task> tasks_;
+  std::vector<TaskWorkFn> task_work_;
   std::uint64_t zero_maps_ = 0, numa_recorded_ = 0, lock_waits_ = 0;
 };
 

@@ -82,8 +82,10 @@ class GroundTruth {
   }
   // A uffd notification for g was consumed while its PTE is `p`: spurious when the PROT_NONE
   // it reports was not set by uffd.
-  void note_userfault(Gfn g, Pte p) {
-    if (pte::protnone(p) && pn_origin(g) != PnOrigin::Uffd) ++s_.spurious_uffd;
+  bool note_userfault(Gfn g, Pte p) {
+    if (!pte::protnone(p) || pn_origin(g) == PnOrigin::Uffd) return false;
+    ++s_.spurious_uffd;
+    return true;
   }
   // A page fill (UFFDIO_COPY) installs data of version `v` at g. If the guest's latest data is
   // a different version, a write was lost (the lost-write oracle of KERNEL-MODEL.md §4); from

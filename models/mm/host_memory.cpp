@@ -140,7 +140,7 @@ void HostMemory::setup_watermarks(std::uint64_t min_free_kbytes, unsigned waterm
     if (lowmem == 0) break;
     const std::uint64_t min = pages_min * n.capacity / lowmem;
     const std::uint64_t gap = std::max<std::uint64_t>(min >> 2, n.capacity * watermark_scale_factor / 10000);
-    n.wmark = {min, min + gap, min + 2 * gap};
+    n.wmark = {min, min + gap, min + 2 * gap, min + 3 * gap};
   }
 }
 

@@ -86,6 +86,7 @@ class HostMemory {
   // watermark_scale_factor as __setup_per_zone_wmarks() derives them (mm/page_alloc.c).
   struct Watermarks {
     std::uint64_t min = 0, low = 0, high = 0;  // pages
+    std::uint64_t promo = 0;  // WMARK_PROMO: high + the same step (memory-tiering promotion)
   };
   void setup_watermarks(std::uint64_t min_free_kbytes, unsigned watermark_scale_factor);
   const Watermarks& watermarks(unsigned node) const { return nodes_[node].wmark; }

@@ -37,6 +37,7 @@ struct KernelCaps {
   UffdReason protnone_reason;  // the message a sync fault sends
   bool async_mkwrite;          // async resolution makes the PTE writable (rwp) or not (rfc-v1)
   bool uffd_path_feeds_numa;   // the uffd fault path calls task_numa_fault() (rfc-v1 cover letter)
+  bool numab_skip_uffd_minor;  // task_numa_work() skips anon VM_UFFD_MINOR VMAs (rfc-v1 07/12)
   // PAGEMAP_SCAN categories added by the series
   bool cat_uffd_deactivated;  // PAGE_IS_UFFD_DEACTIVATED (rfc-v1 09/12)
   bool cat_accessed;          // PAGE_IS_ACCESSED (rwp)

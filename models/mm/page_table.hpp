@@ -90,6 +90,16 @@ class PageTable {
   }
   // maybe_mkwrite(): the write fault's reuse of an exclusive page.
   void mkwrite(Gfn g) { slots_[g.v].pte |= pte::kWrite; }
+  // remove_migration_pte() after a migration of a PROT_NONE or present PTE (mm/migrate.c): the
+  // new frame is mapped with the VMA's protection, which for private anon has no write bit
+  // (a later write takes do_wp_page's reuse path); the migration entry carried the young,
+  // dirty and uffd-wp bits of the old PTE (try_to_migrate_one), so they survive.
+  void remap_migrated(Gfn g, Pfn pfn, NodeId node) {
+    Pte& p = slots_[g.v].pte;
+    VMEMSIM_CHECK(pte::present(p), "migration of a non-present pte at gfn " << g.v);
+    p = pte::make_present(pfn.v, node.v, false) | (p & (pte::kAccessed | pte::kDirty | pte::kUffd));
+    truth_->set_origin(g, PnOrigin::None);
+  }
   // Reclaim: the PTE becomes a swap entry for `slot`, keeping a uffd bit (pte_swp_mkuffd_wp);
   // a NUMA PROT_NONE is lost.
   void to_swap(Gfn g, std::uint32_t slot) {

@@ -6,9 +6,16 @@ namespace vmemsim::mm {
 
 Vcpu::Vcpu(VcpuConfig cfg, AddressSpace& as, std::unique_ptr<workload::Generator> gen)
     : cfg_(std::move(cfg)), as_(as), gen_(std::move(gen)) {
-  VMEMSIM_CHECK(cfg_.latency_ns.size() <= kMaxNodes, "too many NUMA nodes");
+  VMEMSIM_CHECK(cfg_.latency_ns.size() <= kMaxNodes && cfg_.node < cfg_.latency_ns.size(), "bad NUMA latency table");
   // Pad so that a zero-page PTE (node bits 0) and every node index read a valid entry.
-  cfg_.latency_ns.resize(kMaxNodes, cfg_.latency_ns.empty() ? 0 : cfg_.latency_ns[0]);
+  for (const auto& row : cfg_.latency_ns) {
+    VMEMSIM_CHECK(row.size() == cfg_.latency_ns.size(), "latency table is not square");
+    std::array<core::TimeNs, kMaxNodes> r{};
+    for (unsigned n = 0; n < kMaxNodes; ++n) r[n] = n < row.size() ? row[n] : row[0];
+    lat_.push_back(r);
+  }
+  task_ = as_.add_task(core::NodeId(static_cast<std::uint16_t>(cfg_.node)), cfg_.pid);
+  VMEMSIM_CHECK(task_ == cfg_.index, "vCPU " << cfg_.index << " registered as task " << task_);
   epoch_hi_ = as_.truth().epoch_ns();
   device_rng_ = core::Rng::stream(cfg_.seed, cfg_.path + "/device");
   device_threshold_ = cfg_.device_share >= 1.0 ? ~0ull : static_cast<std::uint64_t>(cfg_.device_share * 0x1.0p64);
@@ -36,15 +43,22 @@ void Vcpu::refill(core::TimeNs t) {
 Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
   PageSlot* const slots = as_.slots();
   GroundTruth& truth = as_.truth();
-  const core::NodeId node(static_cast<std::uint16_t>(cfg_.node));
-  const core::TimeNs* const lat = cfg_.latency_ns.data();
+  core::TimeNs t = start;
+  // Task work queued for this thread (the NUMA scanner's task_numa_work, ...) runs first, on
+  // its way back to guest mode; its time is the thread's.
+  if (as_.has_task_work()) {
+    const core::TimeNs used = as_.run_task_work(task_, t);
+    t += used;
+    c_.fault_ns += used;
+  }
+  const core::NodeId node = as_.task(task_).cpu_node;
+  const core::TimeNs* const lat = lat_[node.v].data();
   const core::TimeNs think = cfg_.think_ns;
   const std::uint64_t base = cfg_.region_base;
   // Hot state lives in locals: stores through `slots` could otherwise alias the members and
   // force a reload of every counter on every access.
   std::array<std::uint64_t, kMaxNodes> by_node{};
   std::uint64_t writes = 0;
-  core::TimeNs t = start;
   Quantum q{start};
 
   // TLB shootdowns since the last quantum: each one interrupted this vCPU with an IPI.
@@ -80,8 +94,8 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
           VMEMSIM_CHECK(tries < 4, "access to gfn " << g << " does not resolve, pte 0x" << std::hex << s.pte);
           bool invisible = false;
           const FaultOutcome f = workload::access_is_device(a)
-                                     ? as_.gup(Gfn(g), w, cfg_.honor_numa_fault, cfg_.index, node, t, invisible)
-                                     : as_.fault(Gfn(g), w, cfg_.index, node, t);
+                                     ? as_.gup(Gfn(g), w, cfg_.honor_numa_fault, task_, node, t, invisible)
+                                     : as_.fault(Gfn(g), w, task_, node, t);
           t += f.cost_ns;
           c_.fault_ns += f.cost_ns;
           if (f.result == FaultResult::Done) {
@@ -111,11 +125,13 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
     }
   }
   c_.writes += writes;
+  c_.local += by_node[node.v];
   for (unsigned n = 0; n < kMaxNodes; ++n) {
     c_.by_node[n] += by_node[n];
     c_.memory_ns += static_cast<core::TimeNs>(by_node[n]) * lat[n];
   }
   q.end = t;
+  as_.account_runtime(task_, t - start);
   return q;
 }
 

@@ -22,10 +22,12 @@ constexpr unsigned kMaxNodes = 64;
 
 struct VcpuConfig {
   unsigned index = 0;                   // the vCPU's index in its VM (the faulting task)
-  unsigned node = 0;                    // node whose cores run this vCPU
+  unsigned node = 0;                    // node whose cores run this vCPU at start
+  std::uint32_t pid = 0;                // the vCPU thread's pid (deterministic)
   std::uint64_t region_base = 0;        // generator page p -> gfn region_base + p
   core::TimeNs think_ns = 0;            // compute time between accesses
-  std::vector<core::TimeNs> latency_ns; // DRAM latency from this vCPU's node, by memory node
+  // DRAM latency by [CPU node][memory node]: the scheduler may move the vCPU (Task::cpu_node).
+  std::vector<std::vector<core::TimeNs>> latency_ns;
   double device_share = 0;              // share of accesses made by a device through GUP
   bool honor_numa_fault = false;        // the device's GUP passes FOLL_HONOR_NUMA_FAULT
   std::uint64_t seed = 0;               // for the device-access stream
@@ -35,6 +37,7 @@ struct VcpuConfig {
 struct VcpuCounters {
   std::uint64_t writes = 0;
   std::array<std::uint64_t, kMaxNodes> by_node{};  // accesses served from each memory node
+  std::uint64_t local = 0;                         // accesses served from the node it ran on
   std::uint64_t device_accesses = 0;
   core::TimeNs fault_ns = 0;   // time spent in the kernel's fault handling
   core::TimeNs memory_ns = 0;  // time spent waiting for DRAM
@@ -67,6 +70,9 @@ class Vcpu {
 
   const VcpuCounters& counters() const { return c_; }
   const VcpuConfig& config() const { return cfg_; }
+  unsigned task() const { return task_; }
+  // The node whose cores run it now (the scheduler's Task::cpu_node).
+  unsigned node() const { return as_.task(task_).cpu_node.v; }
 
  private:
   void advance_epoch(core::TimeNs t);
@@ -74,6 +80,8 @@ class Vcpu {
 
   VcpuConfig cfg_;
   AddressSpace& as_;
+  unsigned task_ = 0;
+  std::vector<std::array<core::TimeNs, kMaxNodes>> lat_;  // [cpu node] -> padded latency row
   std::unique_ptr<workload::Generator> gen_;
   core::Rng device_rng_;
   std::uint64_t device_threshold_ = 0;

@@ -339,7 +339,7 @@ class UffdWorkingSet final : public VmmPolicy {
       cost += f.cost_ns;
       if (f.result == mm::FaultResult::Blocked) {
         ++s_.eviction_read_faults;
-        uffd_.delivered(g, kVmmThread, core::NodeId(0));
+        uffd_.delivered(g, kVmmThread, core::NodeId(0), env.now());
         cost += uffd_.costs().roundtrip_ns;
         charge(env, f.reason == mm::UffdReason::Rwp ? uffd_.rwprotect(g, 1, false) : uffd_.cont(g), s_.cpu_handler_ns);
       } else if (f.result != mm::FaultResult::Done) {

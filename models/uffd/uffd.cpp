@@ -246,18 +246,19 @@ std::optional<Pending> Uffd::read() {
   if (queue_.empty()) return std::nullopt;
   Pending p = queue_.front();
   queue_.pop_front();
-  delivered(p.msg.gfn, p.waiter, p.msg.cpu_node);
+  p.spurious = delivered(p.msg.gfn, p.waiter, p.msg.cpu_node, p.msg.t);
   return p;
 }
 
-void Uffd::delivered(Gfn g, unsigned vcpu, NodeId cpu_node) {
+bool Uffd::delivered(Gfn g, unsigned vcpu, NodeId cpu_node, TimeNs now) {
   const mm::Pte p = pt_.pte(g);
-  if (!pte::protnone(p)) return;  // MISSING / WP / shmem minor: no PROT_NONE involved
-  as_.truth().note_userfault(g, p);
+  if (!pte::protnone(p)) return false;  // MISSING / WP / shmem minor: no PROT_NONE involved
+  const bool spurious = as_.truth().note_userfault(g, p);
   // rfc-v1 cover letter ("NUMA stats fed from uffd fault path instead"): the minor fault path
-  // records the access for NUMA placement.
+  // records the access for NUMA placement, with the page's node and the faulting CPU's.
   if (caps().uffd_path_feeds_numa && as_.config().patches.uffd_feeds_numa)
-    as_.task_numa_fault({g, vcpu, NodeId(static_cast<std::uint16_t>(pte::node(p))), cpu_node, false});
+    as_.task_numa_fault({g, vcpu, NodeId(static_cast<std::uint16_t>(pte::node(p))), cpu_node, false, now});
+  return spurious;
 }
 
 std::uint32_t Uffd::categories(Gfn g) const {

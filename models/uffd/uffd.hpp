@@ -100,10 +100,12 @@ struct FaultMsg {
   bool write;
   UffdReason reason;
   NodeId cpu_node;
+  TimeNs t = 0;  // when the fault was taken
 };
 struct Pending {
   FaultMsg msg;
-  unsigned waiter;  // the blocked vCPU
+  unsigned waiter;         // the blocked vCPU
+  bool spurious = false;   // ground truth: the PROT_NONE it reports was not set by uffd
 };
 
 class Uffd {
@@ -142,7 +144,8 @@ class Uffd {
   std::size_t queued() const { return queue_.size(); }
   // A notification consumed for g (read by the handler, or resolved in the kernel in async
   // mode): ground truth, and under rfc-v1 the task_numa_fault() feed.
-  void delivered(Gfn g, unsigned vcpu, NodeId cpu_node);
+  // Returns whether it was spurious (ground truth, for metrics).
+  bool delivered(Gfn g, unsigned vcpu, NodeId cpu_node, TimeNs now);
 
   const Costs& costs() const { return costs_; }
   bool registered() const { return as_.uffd_vma().any(); }

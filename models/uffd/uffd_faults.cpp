@@ -59,7 +59,7 @@ class UffdFaults final : public mm::FaultHandler {
         if (ctx_.async()) {
           // MINOR_ASYNC / RWP_ASYNC: the kernel restores the PTE in place; rfc-v1 without
           // mkwrite (a write takes a second, wp fault), rwp with it where the page allows.
-          ctx_.delivered(f.gfn, f.vcpu, f.cpu_node);
+          ctx_.delivered(f.gfn, f.vcpu, f.cpu_node, f.now);
           as.page_table().restore(f.gfn, ctx_.caps().async_mkwrite, false);
           return as.count(rwp ? rwp_async_ : minor_async_, cost);
         }

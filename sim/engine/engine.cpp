@@ -103,6 +103,7 @@ struct VmRuntime {
   double flop_per_ns = 1;
   sg4::SemaphorePtr queue_sem = sg4::Semaphore::create(0);  // released once per queued message
   std::vector<sg4::SemaphorePtr> vcpu_sem;             // a blocked vCPU waits on its own
+  std::vector<char> spurious;                          // its message was spurious (ground truth)
   std::vector<sg4::SemaphorePtr> lock_waiters;         // vCPUs waiting for the mmap write lock
   std::vector<sg4::SemaphorePtr> eviction_waiters;     // handler waits for an eviction batch
   int agent_track = -1, handler_track = -1;
@@ -197,6 +198,7 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
   try {
     const TimeNs dur = st.sc->duration_ns, q = st.sc->quantum_ns;
     TimeNs now = now_ns();
+    unsigned cur_node = vcpu->node();
     while (now < dur) {
       const TimeNs end = std::min(now + q, dur);
       const auto r = vcpu->run(now, end);
@@ -205,15 +207,28 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
         return;
       }
       compute(rt->flop_per_ns, r.end - now);
+      // The scheduler may have moved the thread to another node (models: Task::cpu_node):
+      // its next quantum runs on that node's cores.
+      if (vcpu->node() != cur_node) {
+        cur_node = vcpu->node();
+        sg4::Host* h = rt->pf->node_hosts[rt->vm->spec->host].at(cur_node);
+        VMEMSIM_CHECK(h, name << " moved to node " << cur_node << ", which has no cores");
+        sg4::this_actor::set_host(h);
+      }
       if (r.stop == mm::Vcpu::Stop::Blocked) {
         VMEMSIM_CHECK(rt->vm->vmm, name << ": sync userfault without a handler");
         const TimeNs t0 = now_ns();
-        rt->uffd->enqueue({r.gfn, r.write, r.reason, core::NodeId(static_cast<std::uint16_t>(vcpu->config().node))},
+        rt->uffd->enqueue({r.gfn, r.write, r.reason, core::NodeId(static_cast<std::uint16_t>(vcpu->node())), t0},
                           static_cast<unsigned>(idx));
         rt->queue_sem->release();
         rt->vcpu_sem[idx]->acquire();  // released by the handler, or by SET_MODE(async)
         const TimeNs t1 = now_ns();
         rt->vm->stall_ns.add(t1 - t0);
+        if (rt->spurious[idx]) {
+          rt->spurious[idx] = 0;
+          rt->vm->spurious_stall_ns += t1 - t0;
+          ++rt->vm->spurious_stalls;
+        }
         st.timeline->slice(rt->vcpu_tracks[idx], mm::uffd_reason_name(r.reason), t0, t1);
       } else if (r.stop == mm::Vcpu::Stop::LockWait) {
         const TimeNs t0 = now_ns();
@@ -242,6 +257,7 @@ void handler_actor(VmRuntime* rt) {
       if (!p) continue;  // its message was woken by SET_MODE(async)
       const TimeNs t0 = now_ns();
       rt->vm->vmm->handle_fault(p->msg, env);
+      rt->spurious[p->waiter] = p->spurious ? 1 : 0;
       rt->vcpu_sem[p->waiter]->release();
       rt->st->timeline->slice(rt->handler_track, mm::uffd_reason_name(p->msg.reason), t0, now_ns());
     }
@@ -399,6 +415,7 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
     rt->uffd = vm.kernel.uffd.get();
     rt->vmm_host = pf.node_hosts[vm.spec->host][vm.spec->cpu_nodes.front()];
     for (std::size_t i = 0; i < vm.vcpus.size(); ++i) rt->vcpu_sem.push_back(sg4::Semaphore::create(0));
+    rt->spurious.assign(vm.vcpus.size(), 0);
     const int pid = static_cast<int>(v);
     for (std::size_t i = 0; i < vm.vcpus.size(); ++i) {
       const unsigned node = vm.vcpus[i]->config().node;

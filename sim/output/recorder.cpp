@@ -14,6 +14,7 @@ Recorder::Recorder(const scenario::World& w) : w_(w) {
     s.resident.resize(host.nodes.size());
     s.faults.resize(w.vms[i].as->router().kinds().size());
     s.wss.resize(w.sc->output.wss_windows_ns.size());
+    s.mech.resize(w.vms[i].kernel.mechanisms.size());
   }
   host_free_.resize(w.hosts.size());
   for (std::size_t h = 0; h < w.hosts.size(); ++h) host_free_[h].resize(w.hosts[h]->node_count());
@@ -24,10 +25,8 @@ Recorder::VmTotals Recorder::totals(std::size_t i) const {
   const auto& vm = w_.vms[i];
   for (const auto& v : vm.vcpus) {
     const auto& c = v->counters();
-    for (unsigned n = 0; n < mm::kMaxNodes; ++n) {
-      t.accesses += c.by_node[n];
-      if (n != v->config().node) t.remote += c.by_node[n];
-    }
+    for (unsigned n = 0; n < mm::kMaxNodes; ++n) t.accesses += c.by_node[n];
+    t.remote += c.accesses() - c.local;
     t.writes += c.writes;
     t.fault_ns += c.fault_ns;
     t.memory_ns += c.memory_ns;
@@ -60,6 +59,26 @@ void Recorder::sample(TimeNs now) {
       s.faults[k].push_back(t.faults[k] - (k < s.last.faults.size() ? s.last.faults[k] : 0));
     s.fault_ns.push_back(t.fault_ns - s.last.fault_ns);
     for (std::size_t k = 0; k < s.wss.size(); ++k) s.wss[k].push_back(as.truth().true_wss(now, w_.sc->output.wss_windows_ns[k]));
+    for (std::size_t m = 0; m < s.mech.size(); ++m) {
+      auto& ms = s.mech[m];
+      const auto& mech = *w_.vms[i].kernel.mechanisms[m];
+      std::vector<std::pair<std::string, std::uint64_t>> cs;
+      std::vector<std::pair<std::string, double>> gs;
+      mech.counters(cs);
+      mech.gauges(gs);
+      if (ms.names.empty() && ms.gauge_names.empty()) {
+        for (const auto& c : cs) ms.names.push_back(c.first);
+        for (const auto& g : gs) ms.gauge_names.push_back(g.first);
+        ms.last.assign(cs.size(), 0);
+        ms.deltas.resize(cs.size());
+        ms.gauges.resize(gs.size());
+      }
+      for (std::size_t k = 0; k < cs.size() && k < ms.last.size(); ++k) {
+        ms.deltas[k].push_back(cs[k].second - ms.last[k]);
+        ms.last[k] = cs[k].second;
+      }
+      for (std::size_t k = 0; k < gs.size() && k < ms.gauges.size(); ++k) ms.gauges[k].push_back(gs[k].second);
+    }
     s.stalls.push_back(t.stalls - s.last.stalls);
     s.stall_ns.push_back(t.stall_ns - s.last.stall_ns);
     if (w_.vms[i].vmm) {
@@ -130,10 +149,17 @@ Json Recorder::body() const {
     v["counters"] = {{"mm",
                       {{"faults", faults},
                        {"spurious_uffd", truth.spurious_uffd},
+                       {"spurious_uffd_stall_ns", vm.spurious_stall_ns},
                        {"numa_faults_recorded", vm.as->numa_faults_recorded()},
                        {"gup_invisible", truth.gup_invisible},
                        {"tlb_flushes", vm.as->tlb_flushes()},
                        {"mmap_lock_waits", vm.as->lock_waits()}}}};
+    Json kmech = Json::object();
+    for (const auto& mech : vm.kernel.mechanisms) {
+      Json js = mech->summary();
+      if (!js.is_null()) kmech[mech->name()] = std::move(js);
+    }
+    if (!kmech.empty()) v["kernel"] = kmech;
     if (vm.vmm) {
       const auto& m = t.vmm;
       Json lost = Json::array();
@@ -184,6 +210,16 @@ Json Recorder::body() const {
     ts["fault_time_ns"] = s.fault_ns;
     ts["uffd_stalls"] = s.stalls;
     ts["uffd_stall_ns"] = s.stall_ns;
+    Json tk = Json::object();
+    for (std::size_t m = 0; m < s.mech.size(); ++m) {
+      const auto& ms = s.mech[m];
+      if (ms.names.empty() && ms.gauge_names.empty()) continue;
+      Json mj = Json::object();
+      for (std::size_t k = 0; k < ms.names.size(); ++k) mj[ms.names[k]] = ms.deltas[k];
+      for (std::size_t k = 0; k < ms.gauge_names.size(); ++k) mj[ms.gauge_names[k]] = ms.gauges[k];
+      tk[vm.kernel.mechanisms[m]->name()] = mj;
+    }
+    if (!tk.empty()) ts["kernel"] = tk;
     if (vm.vmm) {
       ts["evicted_pages"] = s.evicted;
       ts["wss_estimate_pages"] = s.wss_estimate;

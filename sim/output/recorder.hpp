@@ -49,6 +49,14 @@ class Recorder {
     std::vector<std::uint64_t> evicted, wss_estimate, wss_scan_true, lost_writes, tier_written, tier_read;
     std::uint64_t peak_resident = 0;
     VmTotals last;
+    // Per kernel mechanism (VmKernel::mechanisms order): counter deltas and gauges per sample.
+    struct Mech {
+      std::vector<std::string> names, gauge_names;
+      std::vector<std::uint64_t> last;
+      std::vector<std::vector<std::uint64_t>> deltas;
+      std::vector<std::vector<double>> gauges;
+    };
+    std::vector<Mech> mech;
   };
   const scenario::World& w_;
   std::vector<TimeNs> t_;

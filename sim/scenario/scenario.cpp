@@ -107,6 +107,9 @@ const ParamSpec kFeedsNuma{"uffd_feeds_numa", Kind::Bool, "true",
                            "fault path calls task_numa_fault(); not 07/12, which is the task_numa_work() skip"};
 const ParamSpec kGupRwp{"gup_rwp_fault", Kind::Bool, "true",
                         "rwp v2 07/14: GUP always faults on PROT_NONE in a VM_UFFD_RWP VMA"};
+const ParamSpec kSkipUffdMinor{"numab_skip_uffd_minor", Kind::Bool, "true",
+                               "rfc-v1 07/12: task_numa_work() skips anonymous VM_UFFD_MINOR VMAs (trace reason "
+                               "uffd_minor); only where the kernel variant has the patch"};
 const ParamSpec kTlbIpi{"tlb_ipi_ns", Kind::Int, "1000",
                         "time a vCPU loses to one TLB-shootdown IPI, ns (shootdowns cost ~1-4 us)", 0, 1e9};
 // uffd costs: syscall + locking ~0.5-1 us; change_protection ~10-20 ns per PTE; TLB shootdown
@@ -543,6 +546,7 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
     Params pt = k.child("patches");
     sc.kernel.patches.uffd_feeds_numa = pt.get_bool(kFeedsNuma);
     sc.kernel.patches.gup_rwp_fault = pt.get_bool(kGupRwp);
+    sc.kernel.patches.numab_skip_uffd_minor = pt.get_bool(kSkipUffdMinor);
     pt.finish();
   }
   {

@@ -70,7 +70,8 @@ World build_world(const Scenario& sc) {
         vc.index = idx;
         vc.node = vs.cpu_nodes[idx % vs.cpu_nodes.size()];
         vc.region_base = g.workload.region_offset_pages;
-        vc.latency_ns = hs.latency_ns[vc.node];
+        vc.latency_ns = hs.latency_ns;
+        vc.pid = static_cast<std::uint32_t>(1000 * (i + 1) + idx);
         // `rate` is the issue rate when every access is a local DRAM hit: the time between
         // accesses is 1/rate, of which the local latency is part.
         auto period = static_cast<core::TimeNs>(std::llround(1e9 / g.workload.rate));
@@ -107,10 +108,13 @@ World build_world(const Scenario& sc) {
     kernel::HostKernel hk;
     hk.name = sc.hosts[h].name;
     hk.memory = w.hosts[h].get();
-    for (unsigned n = 0; n < sc.hosts[h].nodes.size(); ++n)
+    for (unsigned n = 0; n < sc.hosts[h].nodes.size(); ++n) {
       if (sc.hosts[h].nodes[n].cores > 0) hk.cpu_nodes.push_back(n);
+      hk.node_cores.push_back(sc.hosts[h].nodes[n].cores);
+    }
+    hk.latency_ns = sc.hosts[h].latency_ns;
     for (auto& vm : w.vms)
-      if (vm.spec->host == h) hk.vms.push_back(vm.as.get());
+      if (vm.spec->host == h) hk.vms.push_back(&vm.kernel);
     dc.hosts.push_back(std::move(hk));
   }
   for (const auto& d : sc.kernel.daemons) {

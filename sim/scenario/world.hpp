@@ -24,6 +24,10 @@ struct VmModel {
   // Measured by the engine: how long vCPUs stayed blocked on sync userfaults.
   core::Log2Histogram stall_ns;
   core::TimeNs lock_stall_ns = 0;
+  // Of the sync-userfault stall, the part spent on notifications ground truth calls spurious
+  // (a PROT_NONE uffd did not set), and how many.
+  core::TimeNs spurious_stall_ns = 0;
+  std::uint64_t spurious_stalls = 0;
 };
 
 struct World {

@@ -213,7 +213,9 @@ TEST_CASE("the registered fault mechanisms: uffd in front of NUMA hinting and th
   test::TestVm vm(test::vm_config(4, 1), host);
   REQUIRE(vm.kernel().uffd);
   CHECK(&vm.uffd().mm() == &vm.as());
-  CHECK(vm.kernel().handlers.size() == 3);
+  CHECK(vm.kernel().handlers.size() == 2);  // uffd, core; do_numa_page lives in the mm's balancer
+  REQUIRE(vm.kernel().numa);
+  CHECK(vm.kernel().mechanisms.size() == 1);
   const auto& kinds = vm.as().router().kinds();
   for (const char* k : {"oom", "uffd_missing", "uffd_minor_sync", "uffd_minor_async", "uffd_rwp_sync", "uffd_rwp_async",
                         "uffd_wp_sync", "uffd_wp_async", "numa_hint", "anon_alloc", "zero_map", "cow_zero", "cow_copy",

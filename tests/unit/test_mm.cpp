@@ -216,7 +216,7 @@ TEST_CASE("vCPU quantum: costs add up, remote accesses counted, stream independe
   VcpuConfig vc;
   vc.node = 0;
   vc.think_ns = 10;
-  vc.latency_ns = {90, 190};
+  vc.latency_ns = {{90, 190}, {190, 90}};
   using workload::make_access;
   Vcpu v(vc, as, std::make_unique<Replay>(std::vector<workload::Access>{
                      make_access(0, true), make_access(1, false), make_access(0, false), make_access(1, true)}));
