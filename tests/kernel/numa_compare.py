@@ -19,7 +19,10 @@ Usage (ctest runs the first form with the build's binaries):
   numa_compare.py analyze RUNNER_JSON...     the kernel figures of saved runner outputs
 Options: --pages N (65536) --threads T (2) --cpu-seconds C (4) --wall-cap S (45)
          --sample-ms M (20) --seed X (1) --write-share F (0.3) --rate R (2000000)
-         --one-thread-cpu-seconds C (2.5) --keep DIR --kernel-json FILE (reuse a run)
+         --one-thread-cpu-seconds C (2.5) --wp-cpu-seconds C (3) --wp-model BIN (numa_wp_model)
+         --keep DIR --kernel-json FILE / --kernel-json1 FILE (reuse a saved multi-/one-thread run)
+         --skip-wp (no WP_ASYNC run) --main-thread-works (no --sampler-thread: the main thread is
+         one of the touching threads)
 Exit: 0 all checks passed, 1 a check failed, 77 skipped (the runner skipped: not root, no
 NUMA balancing...; or the model has no NUMA scanner: the kernel figures are still printed).
 """
@@ -110,17 +113,8 @@ def kernel_figures(doc):
             ends.append(x)
     f["pass_end_wall_ms"] = [round(x["t"]) for x in ends]
     f["pass_end_cpu_ms"] = [round(x["cpu"]) for x in ends]
-    # The PTE count of pass k: every update up to its end, plus the small calls that follow it
-    # before the next pass over the mapping starts (the wrap of mm->numa_scan_seq and the last
-    # call's vmstat update can land in neighbouring samples).
-    per_pass, last = [], 0
-    for x in ends:
-        i = rows.index(x)
-        while i + 1 < len(rows) and rows[i + 1]["dpte"] < region and rows[i + 1]["seq"] == x["seq"]:
-            i += 1
-        per_pass.append(rows[i]["numa_pte_updates"] - last)
-        last = rows[i]["numa_pte_updates"]
-    f["pte_updates_per_pass"] = per_pass
+    dseq = [x["seq"] - p for x, p in zip(rows, [r.get("scan_seq_before_t0", 0)] + [x["seq"] for x in rows])]
+    f["pte_updates_per_pass"] = per_pass_updates([x["dpte"] for x in rows], dseq, pages)
     # a pass over the mapping = the region-sized calls; the pass PTE count adds the calls of the
     # same pass over the rest of the mapping and the process's other VMAs
     f["region_scans"] = [(round(x["t"]), round(x["cpu"]), x["dpte"]) for x in rows if x["dpte"] >= region]
@@ -135,6 +129,32 @@ def kernel_figures(doc):
     cpu_mean = sum(r["totals"]["thread_cpu_ms"]) / threads - mean(r.get("thread_cpu_at_t0_ms", [0]))
     f["cpu_share"] = cpu_mean / f["wall_ms"] if f["wall_ms"] else None
     return f
+
+
+def per_pass_updates(dpte, dseq, pages, window=65536):
+    """PTE updates of each complete pass, from per-sample deltas of the updates and of the pass
+    counter. A sample can hold both the end of one pass and the start of the next, in either
+    order: task_numa_work() increments numa_scan_seq at the end of the call that walked past the
+    last VMA (the kernel's small call over the VMAs above the mapping, or the call that scans a
+    mapping smaller than the window), or at the start of the next call when the previous one
+    stopped exactly at the last VMA's end (a mapping that is a multiple of the window with no VMA
+    above it: the model's VM). So: the sample's updates start the next pass when the current
+    pass already holds at least half the mapping and the sample holds at least half a window;
+    otherwise they complete the current pass."""
+    out, acc = [], 0
+    big = min(pages, window) / 2
+    for d, q in zip(dpte, dseq):
+        if q <= 0:
+            acc += d
+            continue
+        if acc >= pages / 2 and d >= big:
+            out.append(acc)
+            acc = d
+        else:
+            out.append(acc + d)
+            acc = 0
+        out.extend([0] * (q - 1))
+    return out
 
 
 def print_kernel(f, title):
@@ -159,6 +179,11 @@ def fmt(v):
 
 
 def run_kernel(args, pages, threads, cpu_seconds, keep, extra=(), tag=""):
+    # With several threads, the touching threads are all created threads and the main thread only
+    # samples, as a VMM's vCPU threads are clones of its main thread (the model's vCPU tasks
+    # start like clones: numa_scan_period = scan_delay). One thread: the process has one thread.
+    if threads > 1 and not args.main_thread_works:
+        extra = ["--sampler-thread"] + list(extra)
     cmd = [args.runner, "--pages", str(pages), "--threads", str(threads), "--seconds", str(args.wall_cap),
            "--cpu-seconds", str(cpu_seconds), "--sample-ms", str(args.sample_ms), "--seed", str(args.seed),
            "--write-share", str(args.write_share), "--rate", str(int(args.rate))] + list(extra)
@@ -239,19 +264,14 @@ def model_figures(result, pages, threads):
     region = max(pages // 8, 1024)
     first = next((t for t, d in zip(t_ms, upd) if d >= region), None)
     f["first_scan_cpu_ms"] = first
-    ends, acc, per_pass, last = [], 0, [], 0
-    cum = 0
-    for t, d, p in zip(t_ms, upd + [0] * (len(t_ms) - len(upd)), passes + [0] * (len(t_ms) - len(passes))):
-        cum += d
-        for _ in range(int(p)):
-            ends.append(t)
-            per_pass.append(cum - last)
-            last = cum
+    f["series_present"] = bool(upd) and bool(passes)
+    upd = upd + [0] * (len(t_ms) - len(upd))
+    passes = [int(p) for p in passes] + [0] * (len(t_ms) - len(passes))
+    ends = [t for t, p in zip(t_ms, passes) for _ in range(p)]
     f["pass_end_cpu_ms"] = [round(x) for x in ends]
-    f["pte_updates_per_pass"] = per_pass
+    f["pte_updates_per_pass"] = per_pass_updates(upd, passes, pages)
     f["pass_interval_cpu_ms"] = [round(b - a) for a, b in zip(ends, ends[1:])]
     f["region_scans"] = [(round(t), d) for t, d in zip(t_ms, upd) if d >= region]
-    f["series_present"] = bool(upd) and bool(passes)
     return f
 
 
@@ -371,7 +391,16 @@ def wp_figures(doc):
     """The WP_ASYNC run: every PAGEMAP_SCAN check of the runner, summed."""
     r = doc["run"]
     d = r["wp"]["dumps"]
+    # After the first check that follows a scan the stores begin (--writes-after-scan): the
+    # process's faults beyond the hinting faults, up to the next pass, against the pages first
+    # stored to in that time (the next check counts them).
+    first = next((i for i, x in enumerate(d) if x["why"] == "after_scan"), None)
+    wp_faults = new_written = None
+    if first is not None and first + 1 < len(d):
+        wp_faults = d[first]["minflt_after"] - d[first]["hint_faults_after"]
+        new_written = d[first + 1]["written_pages"] - d[first]["written_pages"]
     return {
+        "wp_faults": wp_faults, "new_written": new_written,
         "dumps": len(d),
         "after_scan": [x for x in d if x["why"] == "after_scan"],
         "bad": sum(x["written_not_0x00b"] + x["unwritten_not_0x009"] + x["pagemap_disagree"] for x in d),
@@ -400,6 +429,40 @@ def check_wp(w):
     check(w["ro_written"] == 0 and w["written_end"] > 0,
           f"WP_ASYNC: {w['written_end']} pages stored to, all WRITTEN; the never-stored pages stayed !WRITTEN")
     check(w["pfn_changed"] == 0, "WP_ASYNC: no page moved (PFNs)")
+    if w["wp_faults"] is not None and w["new_written"]:
+        check(abs(w["wp_faults"] - w["new_written"]) <= 0.03 * w["new_written"] + 16,
+              f"WP_ASYNC: {w['wp_faults']} faults besides the hinting faults for {w['new_written']} pages first "
+              f"stored to: one async WP fault per page (3%)")
+
+
+def run_wp_model(args):
+    cmd = [args.wp_model, "--pages", str(args.pages), "--threads", str(args.threads), "--seed", str(args.seed),
+           "--ro-share", "0.5", "--write-share", str(args.write_share)]
+    print("$ " + " ".join(cmd), flush=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        print(p.stderr)
+        raise SystemExit(f"numa_wp_model failed ({p.returncode})")
+    return json.loads(p.stdout)
+
+
+def compare_wp(w, mdoc):
+    """The kernel's WP_ASYNC run against numa_wp_model: the same categories, by the same rule,
+    while the scanner's PROT_NONE sits on protected pages and after the hinting faults."""
+    d = mdoc["wp"]["dumps"]
+    bad = sum(x["written_not_0x00b"] + x["unwritten_not_0x009"] for x in d)
+    cw = sorted({c for x in d for c in x["cats_written"]})
+    cu = sorted({c for x in d for c in x["cats_unwritten"]})
+    check(bad == 0, f"model WP_ASYNC: {len(d)} PAGEMAP_SCAN checks, {bad} pages off the rule")
+    check(cw == w["cats_written"] and cu == w["cats_unwritten"],
+          f"categories seen: kernel stored-to {w['cats_written']} others {w['cats_unwritten']}, "
+          f"model stored-to {cw} others {cu}")
+    pn = max(x["protnone_protected_pages"] for x in d)
+    check(pn >= mdoc["pages"] // 4, f"model WP_ASYNC: a check ran with {pn} protected pages PROT_NONE")
+    st, fl = mdoc["stores_on_protnone_protected"], mdoc["faults_of_those_stores"]
+    check(st > 0 and fl == 2 * st,
+          f"model: {st} stores hit a PROT_NONE write-protected PTE, {fl} faults (a hinting fault, then a WP fault)")
+    check(mdoc["pfn_changed"] == 0 and mdoc["numa_pages_migrated"] == 0, "model WP_ASYNC: nothing migrated")
 
 
 def parse(argv):
@@ -407,6 +470,7 @@ def parse(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runner")
     ap.add_argument("--vmemsim")
+    ap.add_argument("--wp-model")
     ap.add_argument("--pages", type=int, default=61440)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cpu-seconds", type=float, default=7.0)
@@ -419,6 +483,9 @@ def parse(argv):
     ap.add_argument("--rate", type=float, default=2e6)
     ap.add_argument("--keep")
     ap.add_argument("--kernel-json")
+    ap.add_argument("--kernel-json1")
+    ap.add_argument("--skip-wp", action="store_true")
+    ap.add_argument("--main-thread-works", action="store_true")
     return ap.parse_args(argv)
 
 
@@ -447,17 +514,29 @@ def main():
             doc = json.load(fh)
     else:
         doc = run_kernel(args, args.pages, args.threads, args.cpu_seconds, keep)
-    doc1 = run_kernel(args, args.pages, 1, args.one_thread_cpu_seconds, keep)
-    docw = run_kernel(args, args.pages, args.threads, args.wp_cpu_seconds, keep,
-                      ["--wp-async", "--ro-share", "0.5", "--dump-ms", "100000", "--dump-on-scan", "--writes-after-scan"],
-                      "-wp")
+    if args.kernel_json1:
+        with open(args.kernel_json1) as fh:
+            doc1 = json.load(fh)
+    else:
+        doc1 = run_kernel(args, args.pages, 1, args.one_thread_cpu_seconds, keep)
+    docw = None
+    if not args.skip_wp:
+        docw = run_kernel(args, args.pages, args.threads, args.wp_cpu_seconds, keep,
+                          ["--wp-async", "--ro-share", "0.5", "--dump-ms", "100000", "--dump-on-scan",
+                           "--writes-after-scan"], "-wp")
     k, k1 = kernel_figures(doc), kernel_figures(doc1)
     print_kernel(k, f"{args.threads} threads")
     print_kernel(k1, "1 thread")
     knobs, note = knobs_of(doc)
     print(f"knobs: {knobs}" + (f" ({note})" if note else ""))
     kernel_checks(k, k1)
-    check_wp(wp_figures(docw))
+    if docw is not None:
+        w = wp_figures(docw)
+        check_wp(w)
+        if args.wp_model:
+            compare_wp(w, run_wp_model(args))
+        else:
+            print("info no --wp-model: the WP_ASYNC run is checked against the model's rule only")
     keys = model_numa_keys(args.vmemsim)
     if keys is None:
         if FAILED:

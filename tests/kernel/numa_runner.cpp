@@ -26,6 +26,11 @@
 //                     (default 0); a throttled thread spins, so it stays on the CPU either way
 //   --stack-kib K     stack size of the threads (default 256; 0 = the glibc default, 8 MiB),
 //                     see class Thread
+//   --sampler-thread  the T touching threads are all created threads and the main thread only
+//                     samples (T + 1 threads), as a VMM's vCPU threads are clones of its main
+//                     thread: each clone starts with numa_scan_period = scan_delay, while the
+//                     mm's first thread, whose node_stamp is 0, resets its period to
+//                     task_scan_start() at its first trigger (init_numa_balancing, task_tick_numa)
 //   --wp-async        register MODE_WP with WP_ASYNC|WP_UNPOPULATED and WRITEPROTECT the whole
 //                     mapping after the prefault, before numa_balancing is set
 //   --ro-share F      with --wp-async: fraction of pages never stored to (default 0.5; a store
@@ -380,6 +385,7 @@ struct Options {
   double dump_ms = 2000;
   double cpu_seconds = 0;
   unsigned stack_kib = 256;
+  bool sampler_thread = false;
   bool dump_on_scan = false;
   bool writes_after_scan = false;
   bool baseline = false;
@@ -459,21 +465,33 @@ class Run {
     tids_.resize(o_.threads);
     touches_ = std::make_unique<std::atomic<std::uint64_t>[]>(o_.threads);
     std::vector<std::unique_ptr<Thread>> ws;
-    pthread_getcpuclockid(pthread_self(), &clocks_[0]);
-    tids_[0] = static_cast<pid_t>(syscall(SYS_gettid));
-    std::atomic<unsigned> started{1};
-    for (unsigned i = 1; i < o_.threads; ++i)
-      ws.push_back(std::make_unique<Thread>(stack_bytes(), [this, i, &started] {
+    // Worker 0 is the main thread, which also samples, unless --sampler-thread: then every
+    // worker is a created thread and the main thread only samples.
+    const unsigned first_created = o_.sampler_thread ? 0 : 1;
+    pausable_ = o_.threads - first_created;
+    next_sample_ = t0_ + o_.sample_ms;
+    next_dump_ = t0_ + o_.dump_ms;
+    if (!o_.sampler_thread) {
+      pthread_getcpuclockid(pthread_self(), &clocks_[0]);
+      tids_[0] = static_cast<pid_t>(syscall(SYS_gettid));
+    }
+    std::atomic<unsigned> started{first_created}, go{0};
+    for (unsigned i = first_created; i < o_.threads; ++i)
+      ws.push_back(std::make_unique<Thread>(stack_bytes(), [this, i, &started, &go] {
         pthread_getcpuclockid(pthread_self(), &clocks_[i]);
         tids_[i] = static_cast<pid_t>(syscall(SYS_gettid));
         started.fetch_add(1);
-        worker(i);
+        while (!go.load()) sched_yield();
+        worker(i, false);
       }));
     while (started.load() < o_.threads) sched_yield();
     for (unsigned i = 0; i < o_.threads; ++i) cpu_at_t0_.push_back(cpu_ms(clocks_[i]));
     samples_.reserve(static_cast<std::size_t>(o_.seconds * 1000 / o_.sample_ms) + 16);
     samples_.push_back(sample());
-    worker(0);  // the sampler: returns when the time is up and the other workers are told to stop
+    go.store(1);
+    // The sampler returns when the time is up and the other workers are told to stop.
+    if (o_.sampler_thread) sampler_loop();
+    else worker(0, true);
     for (auto& w : ws) w->join();
 
     if (o_.wp_async) last_dump_ = dump_check(now_ms() - t0_, "end");
@@ -489,6 +507,7 @@ class Run {
                     ", \"seed\": " + std::to_string(o_.seed) + ", \"write_share\": " + num(o_.write_share) +
                     ", \"rate\": " + num(o_.rate) + ", \"wp_async\": " + (o_.wp_async ? "true" : "false") +
                     ", \"stack_kib\": " + std::to_string(o_.stack_kib) +
+                    ", \"sampler_thread\": " + (o_.sampler_thread ? "true" : "false") +
                     ", \"writes_after_scan\": " + (o_.writes_after_scan ? "true" : "false") +
                     ", \"writes_on_ms\": " + (o_.writes_after_scan ? (writes_on_ms_ > 0 ? num(writes_on_ms_) : "null") : "0") + ",\n";
     j += "  \"thp\": \"MADV_NOHUGEPAGE on the mapping (counts are per 4 KiB PTE)\",\n";
@@ -605,14 +624,12 @@ class Run {
 
   // The touching loop. Worker 0 also samples and, with --wp-async, pauses the others for the
   // category checks; it tells them to stop when the time is up.
-  void worker(unsigned id) {
+  void worker(unsigned id, bool sampler) {
     kd::SplitMix64 r(o_.seed * 0x9e3779b97f4a7c15ull + id + 1);
     const std::uint64_t wthresh =
         o_.write_share >= 1 ? ~0ull : static_cast<std::uint64_t>(o_.write_share * 18446744073709551615.0);
     const double per_touch_ms = o_.rate > 0 ? 1000.0 / o_.rate : 0;
-    const double end = t0_ + o_.seconds * 1000;
     const clockid_t self = clocks_[id];
-    double next_sample = t0_ + o_.sample_ms, next_dump = t0_ + o_.dump_ms;
     const double start = cpu_ms(self);
     std::uint64_t n = 0;
     std::uint64_t sink = 0;
@@ -633,54 +650,74 @@ class Run {
       if (per_touch_ms > 0)  // spin until this thread's CPU time allows the next batch
         while (cpu_ms(self) < start + static_cast<double>(n) * per_touch_ms && !stop_.load(std::memory_order_relaxed)) {
         }
-      if (id != 0) {
-        if (pause_.load(std::memory_order_acquire)) {
-          paused_.fetch_add(1);
-          while (pause_.load(std::memory_order_acquire)) sched_yield();
-          paused_.fetch_sub(1);
-        }
-        if (stop_.load(std::memory_order_relaxed)) break;
+      if (sampler) {
+        if (sampler_step()) break;
         continue;
       }
-      const double t = now_ms();
-      bool region_scan = false;
-      if (t >= next_sample) {
-        samples_.push_back(sample());
-        // A sample in which at least 1/8 of the mapping's PTEs were updated: the scanner has
-        // just passed over the mapping (the system-wide background is far below that).
-        const Sample& a = samples_[samples_.size() - 2];
-        const Sample& b = samples_.back();
-        region_scan = b.vm.v[0] - a.vm.v[0] >= std::max<std::uint64_t>(o_.pages / 8, 1024);
-        if (region_scan && !writes_on_.load()) {
-          writes_on_.store(true);
-          writes_on_ms_ = b.t_ms;
-        }
-        while (next_sample <= t) next_sample += o_.sample_ms;
+      if (pause_.load(std::memory_order_acquire)) {
+        paused_.fetch_add(1);
+        while (pause_.load(std::memory_order_acquire)) sched_yield();
+        paused_.fetch_sub(1);
       }
-      const bool timed = t >= next_dump && t + o_.dump_ms / 4 < end;
-      if (o_.wp_async && (timed || (o_.dump_on_scan && region_scan))) {
-        pause_.store(true, std::memory_order_release);
-        while (paused_.load() < o_.threads - 1) sched_yield();
-        dumps_.push_back(dump_check(t - t0_, region_scan ? "after_scan" : "timed"));
-        dump_meta_.push_back({samples_.size() - 1, region_scan});
-        pause_.store(false, std::memory_order_release);
-        if (timed)
-          while (next_dump <= now_ms()) next_dump += o_.dump_ms;
-      }
-      bool done = t >= end;
-      if (o_.cpu_seconds > 0 && !done) {  // mean CPU time of the threads since t0
-        double c = 0;
-        for (unsigned i = 0; i < o_.threads; ++i) c += cpu_ms(clocks_[i]) - cpu_at_t0_[i];
-        done = c / o_.threads >= o_.cpu_seconds * 1000;
-      }
-      if (done) {  // the last sample and the per-thread view while every thread still runs
-        samples_.push_back(sample());
-        thread_sched_ = thread_sched();
-        stop_.store(true);
-        break;
-      }
+      if (stop_.load(std::memory_order_relaxed)) break;
     }
     sink_ += sink;
+  }
+
+  // --sampler-thread: the process's main thread only samples, sleeping in between.
+  void sampler_loop() {
+    for (;;) {
+      const double w = next_sample_ - now_ms();
+      if (w > 0) {
+        timespec ts{static_cast<time_t>(w / 1000), static_cast<long>(std::fmod(w, 1000.0) * 1e6)};
+        nanosleep(&ts, nullptr);
+      }
+      if (sampler_step()) return;
+    }
+  }
+
+  // One look of the sampler: a sample when one is due, a category check when one is due (with
+  // --wp-async; the touching threads are paused meanwhile), and the end of the run. Returns
+  // true when the run is over (the other threads are told to stop).
+  bool sampler_step() {
+    const double t = now_ms();
+    bool region_scan = false;
+    if (t >= next_sample_) {
+      samples_.push_back(sample());
+      // A sample in which at least 1/8 of the mapping's PTEs were updated: the scanner has
+      // just passed over the mapping (the system-wide background is far below that).
+      const Sample& a = samples_[samples_.size() - 2];
+      const Sample& b = samples_.back();
+      region_scan = b.vm.v[0] - a.vm.v[0] >= std::max<std::uint64_t>(o_.pages / 8, 1024);
+      if (region_scan && !writes_on_.load()) {
+        writes_on_.store(true);
+        writes_on_ms_ = b.t_ms;
+      }
+      while (next_sample_ <= t) next_sample_ += o_.sample_ms;
+    }
+    const double end = t0_ + o_.seconds * 1000;
+    const bool timed = t >= next_dump_ && t + o_.dump_ms / 4 < end;
+    if (o_.wp_async && (timed || (o_.dump_on_scan && region_scan))) {
+      pause_.store(true, std::memory_order_release);
+      while (paused_.load() < pausable_) sched_yield();
+      dumps_.push_back(dump_check(t - t0_, region_scan ? "after_scan" : "timed"));
+      dump_meta_.push_back({samples_.size() - 1, region_scan});
+      pause_.store(false, std::memory_order_release);
+      if (timed)
+        while (next_dump_ <= now_ms()) next_dump_ += o_.dump_ms;
+    }
+    bool done = t >= end;
+    if (o_.cpu_seconds > 0 && !done) {  // mean CPU time of the threads since t0
+      double c = 0;
+      for (unsigned i = 0; i < o_.threads; ++i) c += cpu_ms(clocks_[i]) - cpu_at_t0_[i];
+      done = c / o_.threads >= o_.cpu_seconds * 1000;
+    }
+    if (done) {  // the last sample and the per-thread view while every thread still runs
+      samples_.push_back(sample());
+      thread_sched_ = thread_sched();
+      stop_.store(true);
+    }
+    return done;
   }
 
   Sample sample() {
@@ -809,6 +846,8 @@ class Run {
   std::atomic<bool> stop_{false}, pause_{false}, writes_on_{true};
   double writes_on_ms_ = 0;
   std::atomic<unsigned> paused_{0};
+  unsigned pausable_ = 0;
+  double next_sample_ = 0, next_dump_ = 0;
   std::atomic<std::uint64_t> sink_{0};
   std::vector<Sample> samples_;
   std::vector<std::uint64_t> pfn_before_;
@@ -880,6 +919,7 @@ int main(int argc, char** argv) {
       else if (a[i] == "--seconds") o.seconds = std::stod(need());
       else if (a[i] == "--cpu-seconds") o.cpu_seconds = std::stod(need());
       else if (a[i] == "--stack-kib") o.stack_kib = static_cast<unsigned>(std::stoul(need()));
+      else if (a[i] == "--sampler-thread") o.sampler_thread = true;
       else if (a[i] == "--sample-ms") o.sample_ms = std::stod(need());
       else if (a[i] == "--seed") o.seed = std::stoull(need());
       else if (a[i] == "--write-share") o.write_share = std::stod(need());
