@@ -8,16 +8,20 @@ by the runner; the kernel defaults where debugfs refuses them, see FINDINGS.md "
 Then compares, per VM:
 
   * PTEs updated per full pass (mm->numa_scan_seq step) of the scanner;
-  * time of the first scan and time between passes, on the kernel's thread-CPU-time axis
-    (the scanner is paced by each thread's CPU time, task_tick_numa(); the model's vCPUs
-    run all the time, so its simulated time is that axis);
-  * all hinting faults local, nothing migrated (one node);
-  * a one-thread VM: no PTE updated, no hinting fault.
+  * the first scan, the later scans of the mapping and the passes, on the kernel's
+    thread-CPU-time axis (the scanner is paced by each thread's CPU time, task_tick_numa();
+    the model's vCPUs run all the time, so its simulated time is that axis); the later ones
+    only when the kernel's threads had at least 0.8 of a CPU;
+  * all hinting faults local, nothing migrated (one node), hinting faults per PTE update;
+  * a one-thread VM: no PTE updated, no hinting fault;
+  * a WP_ASYNC range while the scanner runs (numa_runner --wp-async against numa_wp_model):
+    PAGEMAP_SCAN's categories stay 0x009 / 0x00b across PROT_NONE and hinting faults.
 
 Usage (ctest runs the first form with the build's binaries):
   numa_compare.py --runner build/tests/numa_kernel_runner --vmemsim build/vmemsim [options]
   numa_compare.py analyze RUNNER_JSON...     the kernel figures of saved runner outputs
-Options: --pages N (65536) --threads T (2) --cpu-seconds C (4) --wall-cap S (45)
+Options: --pages N (61440) --threads T (2) --cpu-seconds C (7) --wall-cap S (45; 25 for the
+         one-thread and WP_ASYNC runs)
          --sample-ms M (20) --seed X (1) --write-share F (0.3) --rate R (2000000)
          --one-thread-cpu-seconds C (2.5) --wp-cpu-seconds C (3) --wp-model BIN (numa_wp_model)
          --keep DIR --kernel-json FILE / --kernel-json1 FILE (reuse a saved multi-/one-thread run)
@@ -27,7 +31,6 @@ Exit: 0 all checks passed, 1 a check failed, 77 skipped (the runner skipped: not
 NUMA balancing...; or the model has no NUMA scanner: the kernel figures are still printed).
 """
 import json
-import math
 import os
 import re
 import subprocess
@@ -178,17 +181,18 @@ def fmt(v):
     return "-" if v is None else f"{v:.0f}"
 
 
-def run_kernel(args, pages, threads, cpu_seconds, keep, extra=(), tag=""):
+def run_kernel(args, pages, threads, cpu_seconds, keep, extra=(), tag="", wall_cap=None):
     # With several threads, the touching threads are all created threads and the main thread only
     # samples, as a VMM's vCPU threads are clones of its main thread (the model's vCPU tasks
     # start like clones: numa_scan_period = scan_delay). One thread: the process has one thread.
     if threads > 1 and not args.main_thread_works:
         extra = ["--sampler-thread"] + list(extra)
-    cmd = [args.runner, "--pages", str(pages), "--threads", str(threads), "--seconds", str(args.wall_cap),
+    wall_cap = wall_cap or args.wall_cap
+    cmd = [args.runner, "--pages", str(pages), "--threads", str(threads), "--seconds", str(wall_cap),
            "--cpu-seconds", str(cpu_seconds), "--sample-ms", str(args.sample_ms), "--seed", str(args.seed),
            "--write-share", str(args.write_share), "--rate", str(int(args.rate))] + list(extra)
     print("$ " + " ".join(cmd), flush=True)
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.wall_cap + 150)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=wall_cap + 150)
     if p.returncode == 77:
         print(p.stderr.strip())
         sys.exit(77)
@@ -518,12 +522,12 @@ def main():
         with open(args.kernel_json1) as fh:
             doc1 = json.load(fh)
     else:
-        doc1 = run_kernel(args, args.pages, 1, args.one_thread_cpu_seconds, keep)
+        doc1 = run_kernel(args, args.pages, 1, args.one_thread_cpu_seconds, keep, wall_cap=min(args.wall_cap, 25))
     docw = None
     if not args.skip_wp:
         docw = run_kernel(args, args.pages, args.threads, args.wp_cpu_seconds, keep,
                           ["--wp-async", "--ro-share", "0.5", "--dump-ms", "100000", "--dump-on-scan",
-                           "--writes-after-scan"], "-wp")
+                           "--writes-after-scan"], "-wp", wall_cap=min(args.wall_cap, 25))
     k, k1 = kernel_figures(doc), kernel_figures(doc1)
     print_kernel(k, f"{args.threads} threads")
     print_kernel(k1, "1 thread")
