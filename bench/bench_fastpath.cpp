@@ -9,6 +9,7 @@
 #include "models/mm/address_space.hpp"
 #include "models/mm/host_memory.hpp"
 #include "models/mm/vcpu.hpp"
+#include "models/numa/balancer.hpp"
 #include "models/workload/generator.hpp"
 
 using namespace vmemsim;
@@ -49,9 +50,37 @@ Fixture& fixture() {
   return f;
 }
 
+// The same VM with automatic NUMA balancing on (kernel.numa_balancing=1, kernel defaults), two
+// threads so the scanner does not skip local pages: the vCPU's quanta include its task work
+// (task_tick_numa, task_numa_work) and the hinting faults that follow each scan.
+struct NumaFixture : Fixture {
+  std::shared_ptr<numa::HostNuma> hn;
+  NumaFixture() {
+    as->add_task(core::NodeId(0), 999);  // another thread of the process
+    hn = std::make_shared<numa::HostNuma>(host, std::vector<unsigned>{4}, std::vector<std::vector<core::TimeNs>>{{90}});
+    hn->cfg.mode = numa::kNormal;
+    vk.numa->configure(hn);
+  }
+};
+
+void BM_vcpu_numa(benchmark::State& st, const char* type) {
+  static NumaFixture f;
+  mm::VcpuConfig vc;
+  vc.index = f.as->task_count();
+  vc.latency_ns = {{90}};
+  vc.think_ns = 10;
+  mm::Vcpu v(vc, *f.as, make_gen(type));
+  core::TimeNs t = 0;
+  const std::uint64_t before = v.counters().accesses();
+  for (auto _ : st) t = v.run(t, t + 100 * core::kNsPerUs).end;
+  st.SetItemsProcessed(static_cast<std::int64_t>(v.counters().accesses() - before));
+  st.counters["hint_faults"] = static_cast<double>(f.vk.numa->stats().numa_hint_faults);
+}
+
 void BM_vcpu(benchmark::State& st, const char* type) {
   Fixture& f = fixture();
   mm::VcpuConfig vc;
+  vc.index = f.as->task_count();
   vc.latency_ns = {{90}};
   vc.think_ns = 10;
   mm::Vcpu v(vc, *f.as, make_gen(type));
@@ -100,5 +129,7 @@ BENCHMARK_CAPTURE(BM_bare, hot_cold, "hot_cold");
 BENCHMARK_CAPTURE(BM_vcpu, hot_cold, "hot_cold");
 BENCHMARK_CAPTURE(BM_bare, sequential, "sequential");
 BENCHMARK_CAPTURE(BM_vcpu, sequential, "sequential");
+BENCHMARK_CAPTURE(BM_vcpu_numa, uniform, "uniform");
+BENCHMARK_CAPTURE(BM_vcpu_numa, hot_cold, "hot_cold");
 
 BENCHMARK_MAIN();

@@ -59,3 +59,14 @@ print(f"bytes per simulated 4 KiB page (peak, incl. PAGEMAP_SCAN output buffers)
       f"{(big['peak_rss_bytes'] - small['peak_rss_bytes']) / res['pages']:.1f}")
 PY
 rm -rf "$out"
+echo
+echo "## memory per simulated page with NUMA balancing on (kernel.numa_balancing=1; 4 threads, so the scanner runs)"
+$B/vmemsim run bench/large-vm.json -q --out "$out/bign" --set /kernel/numa/numa_balancing=1 >/dev/null
+/usr/bin/python3 - "$out" <<'PY'
+import json, sys
+d = sys.argv[1]
+big, small = (json.load(open(f"{d}/{n}/run.json")) for n in ("bign", "small"))
+res = json.load(open(f"{d}/bign/result.json"))["summary"]["vms"]["big"]
+print(f"resident pages: {res['resident_pages_total']} of {res['pages']}, numa_pte_updates: {res['kernel']['numa']['numa_pte_updates']}")
+print(f"bytes per simulated 4 KiB page: {(big['peak_rss_bytes'] - small['peak_rss_bytes']) / res['pages']:.1f}")
+PY

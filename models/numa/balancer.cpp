@@ -118,16 +118,21 @@ void MmNuma::configure(std::shared_ptr<HostNuma> host) {
   // parent period * mm_users * NSEC_PER_MSEC) + 2 ticks -- a ms value compared with ns, so the
   // stagger is task_scan_max's value in ns.
   numa_next_scan_ = c.scan_delay_ms * kMs;
-  tasks_.resize(as_.task_count());
-  for (unsigned t = 0; t < tasks_.size(); ++t) {
-    TaskNuma& p = tasks_[t];
+  ensure_tasks();
+  as_.add_task_work([this](unsigned t, TimeNs now) { return task_work(t, now); });
+}
+
+void MmNuma::ensure_tasks() {
+  const NumaConfig& c = host_->cfg;
+  for (unsigned t = static_cast<unsigned>(tasks_.size()); t < as_.task_count(); ++t) {
+    TaskNuma p;
     p.scan_period = c.scan_delay_ms;
     p.faults.assign(4 * 2 * nr_nodes(), 0);
     const TimeNs parent_max = std::max(c.scan_period_min_ms, c.scan_period_max_ms);  // RSS 0: one window
     p.node_stamp = std::min<TimeNs>(parent_max, c.scan_delay_ms * (t + 2) * kMs) + 2 * c.tick_ns;
     p.next_tick = c.tick_ns;
+    tasks_.push_back(std::move(p));
   }
-  as_.add_task_work([this](unsigned t, TimeNs now) { return task_work(t, now); });
 }
 
 std::uint32_t MmNuma::make_cpupid(unsigned t) const {
@@ -219,6 +224,7 @@ void MmNuma::task_tick_numa(unsigned t, TimeNs now, bool& queue_work) {
 
 TimeNs MmNuma::task_work(unsigned t, TimeNs now) {
   if (!enabled()) return 0;
+  if (t >= tasks_.size()) ensure_tasks();  // a thread created after configure() (clone)
   TaskNuma& p = tasks_[t];
   // scheduler_tick() runs every TICK_NSEC while the task runs: evaluate task_tick_numa() once
   // per tick of the task's runtime (the vCPU calls in at every quantum).
@@ -720,27 +726,32 @@ void MmNuma::task_numa_placement(unsigned t, TimeNs now) {
 
 // update_task_scan_period(): the private/shared ratio is tested first, then local/remote
 // (the kernel's comments on the two branches are swapped relative to the code).
+TimeNs next_scan_period(TimeNs period, const std::array<std::uint64_t, 3>& locality, std::uint64_t shared,
+                        std::uint64_t priv, TimeNs smin, TimeNs smax, bool& slowed) {
+  const std::uint64_t remote = locality[0], local = locality[1];
+  slowed = local + shared == 0 || locality[2] != 0;
+  if (slowed) return std::min(smax, period << 1);
+  const TimeNs period_slot = (period + kPeriodSlots - 1) / kPeriodSlots;
+  const int lr_ratio = static_cast<int>(local * kPeriodSlots / (local + remote));
+  const int ps_ratio = static_cast<int>(priv * kPeriodSlots / (priv + shared));
+  TimeNs diff;
+  if (ps_ratio >= kPeriodThreshold) {
+    diff = std::max(1, ps_ratio - kPeriodThreshold) * period_slot;
+  } else if (lr_ratio >= kPeriodThreshold) {
+    diff = std::max(1, lr_ratio - kPeriodThreshold) * period_slot;
+  } else {
+    diff = -static_cast<TimeNs>(kPeriodThreshold - std::max(lr_ratio, ps_ratio)) * period_slot;
+  }
+  return std::clamp(period + diff, smin, std::max(smin, smax));
+}
+
 void MmNuma::update_task_scan_period(unsigned t, std::uint64_t shared, std::uint64_t priv, TimeNs now) {
   TaskNuma& p = tasks_[t];
-  const std::uint64_t remote = p.locality[0], local = p.locality[1];
   const TimeNs before = p.scan_period;
-  if (local + shared == 0 || p.locality[2]) {
-    p.scan_period = std::min(p.scan_period_max, p.scan_period << 1);
-    numa_next_scan_ = now + p.scan_period * kMs;
-  } else {
-    const TimeNs period_slot = (p.scan_period + kPeriodSlots - 1) / kPeriodSlots;
-    const int lr_ratio = static_cast<int>(local * kPeriodSlots / (local + remote));
-    const int ps_ratio = static_cast<int>(priv * kPeriodSlots / (priv + shared));
-    TimeNs diff;
-    if (ps_ratio >= kPeriodThreshold) {
-      diff = std::max(1, ps_ratio - kPeriodThreshold) * period_slot;
-    } else if (lr_ratio >= kPeriodThreshold) {
-      diff = std::max(1, lr_ratio - kPeriodThreshold) * period_slot;
-    } else {
-      diff = -static_cast<TimeNs>(kPeriodThreshold - std::max(lr_ratio, ps_ratio)) * period_slot;
-    }
-    p.scan_period = std::clamp(p.scan_period + diff, task_scan_min(), task_scan_max(t));
-  }
+  bool slowed = false;
+  const TimeNs smax = p.scan_period_max;  // task_scan_max(p), set by task_numa_placement()
+  p.scan_period = next_scan_period(p.scan_period, p.locality, shared, priv, task_scan_min(), smax, slowed);
+  if (slowed) numa_next_scan_ = now + p.scan_period * kMs;
   if (p.scan_period != before) ++c_.scan_period_changes;
   p.locality = {};
 }

@@ -70,6 +70,14 @@ struct NumaConfig {
 
 class MmNuma;
 
+// update_task_scan_period()'s rule (kernel/sched/fair.c) as a pure function: the next scan
+// period (ms) from the current one, the task's locality counts {remote, local, failed
+// migrations} and its shared and private faults of the pass, within [smin, smax]. `slowed` is
+// set when it doubled (no local and no shared faults, or a failed migration), in which case
+// the caller also pushes out mm->numa_next_scan.
+TimeNs next_scan_period(TimeNs period, const std::array<std::uint64_t, 3>& locality, std::uint64_t shared,
+                        std::uint64_t priv, TimeNs smin, TimeNs smax, bool& slowed);
+
 // What is shared by the mms of one host: the node topology, the per-node (pgdat) promotion
 // state of memory tiering, and the scheduler model under which tasks move between nodes.
 //
@@ -184,6 +192,8 @@ class MmNuma final : public mm::FaultHandler, public kernel::VmMechanism {
   const mm::AddressSpace& as() const { return as_; }
   // A task_numa_fault() fed by another fault path (AddressSpace::task_numa_fault listeners).
   void fed_fault(const mm::NumaFaultInfo& i);
+  // init_numa_balancing() for threads the mm gained since configure() (clones).
+  void ensure_tasks();
   // task_weight()/group_weight() (per-mille of the task's / group's faults on node n).
   long task_weight(unsigned t, unsigned n) const;
   long group_weight(unsigned t, unsigned n) const;

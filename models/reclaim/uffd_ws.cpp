@@ -235,6 +235,8 @@ class UffdWorkingSet final : public VmmPolicy {
       if (!resident) continue;
       if (is_cold(g)) {
         fc += accessed;
+        // The seed-000 conflict: the PROT_NONE that made it look deactivated is NUMA's.
+        if (accessed && as_.truth().pn_origin(Gfn(g)) == mm::PnOrigin::Numa) ++s_.false_cold_numa_total;
         set_age(g, age(g) + 1);
       } else {
         ++est;
@@ -297,7 +299,9 @@ class UffdWorkingSet final : public VmmPolicy {
         // pwrite copies the page's data: the tier copy carries its current version.
         meta_[b] = (meta_[b] & 0xffff) | meta::kInTier | (version16(as_.truth().data_version(gb)) << meta::kVersionShift);
         // ground truth: was the page really idle since marking? (metric only)
-        s_.evicted_while_hot += as_.truth().last_access(gb) >= mark_time;
+        const bool hot = as_.truth().last_access(gb) >= mark_time;
+        s_.evicted_while_hot += hot;
+        s_.evicted_while_hot_numa += hot && as_.truth().pn_origin(gb) == mm::PnOrigin::Numa;
       }
       read_for_eviction(env, batch);
       const std::uint64_t n = batch.size();

@@ -41,6 +41,7 @@ struct VmmStats {
   std::uint64_t evicted_pages = 0, fetched_pages = 0, evicted_now = 0;
   std::uint64_t false_cold_evictions = 0;  // fetched back within age_threshold scans of eviction
   std::uint64_t evicted_while_hot = 0;     // truth: accessed between marking and eviction
+  std::uint64_t evicted_while_hot_numa = 0;  // ... and its PROT_NONE was set by the NUMA scanner
   std::uint64_t handled_faults = 0, first_touch_faults = 0;
   std::uint64_t eviction_read_faults = 0;  // the VMM's own GUP read of a page to evict faulted (rwp guard)
   std::uint64_t tier_bytes_written = 0, tier_bytes_read = 0, tier_bytes_stored = 0;
@@ -49,6 +50,7 @@ struct VmmStats {
   // the latest scan, against ground truth
   std::uint64_t wss_estimate = 0, wss_true = 0, false_cold = 0, false_hot = 0;
   std::uint64_t false_cold_total = 0, false_hot_total = 0;
+  std::uint64_t false_cold_numa_total = 0;  // false-cold pages whose PROT_NONE was NUMA's (truth)
 };
 
 class VmmPolicy {

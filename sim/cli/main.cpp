@@ -81,7 +81,7 @@ int cmd_list() {
   for (const auto& t : reclaim::tier_registry()) std::printf("  %-12s %s\n", t.name, t.summary);
   std::cout << "kernel variants (kernel.variant):\n";
   for (const auto& v : mm::kernel_variants()) std::printf("  %-12s %s\n", v.name, v.summary);
-  std::cout << "kernel daemons (kernel.<name>, in start order):\n";
+  std::cout << "kernel sections (kernel.<name>: daemons, and the knobs of per-VM mechanisms; in start order):\n";
   for (const auto& d : kernel::daemon_registry()) std::printf("  %-12s %s\n", d.name, d.summary);
   std::cout << "fault mechanisms (in the order a fault is offered to them):\n";
   for (const auto& m : kernel::fault_mechanisms()) std::printf("  %-12s %s\n", m.name, m.summary);

@@ -421,14 +421,27 @@ void check_axes(const SweepSpec& sp) {
       if (pointer_covers(a.pointer, it.key()) || pointer_covers(it.key(), a.pointer))
         sink.add(at + "/pointer", "contradictory: '" + a.pointer + "' is also fixed by set '" + it.key() + "'");
     }
+    // A cartesian axis with a repeated value repeats points; a zipped axis may repeat values
+    // (one configuration over several seeds) as long as the points stay distinct (below).
     std::set<std::string> seen;
-    for (std::size_t k = 0; k < a.values.size(); ++k) {
+    for (std::size_t k = 0; k < a.values.size() && sp.mode != "zip"; ++k) {
       if (!seen.insert(a.values[k].dump()).second)
         sink.add(at + "/values/" + std::to_string(k), "duplicated value " + a.values[k].dump());
     }
     if (sp.mode == "zip" && i > 0 && a.values.size() != sp.axes[0].values.size() && !a.values.empty())
       sink.add(at + "/values", "zip mode needs axes of the same length: " + std::to_string(a.values.size()) +
                                    " values here, " + std::to_string(sp.axes[0].values.size()) + " in /axes/0");
+  }
+  if (sp.mode == "zip" && !sp.axes.empty()) {
+    std::set<std::string> points;
+    for (std::size_t k = 0; k < sp.axes[0].values.size(); ++k) {
+      std::string key;
+      for (const auto& a : sp.axes)
+        if (k < a.values.size()) key += a.values[k].dump() + "\n";
+      if (!points.insert(key).second)
+        sink.add("/axes/0/values/" + std::to_string(k), "duplicated point: zipped value " + std::to_string(k) +
+                                                             " repeats an earlier one on every axis");
+    }
   }
   sink.throw_if_any();
 }

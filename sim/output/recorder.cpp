@@ -175,6 +175,7 @@ Json Recorder::body() const {
           {"lost_writes_first", lost},
           {"false_cold_evictions", m.false_cold_evictions},
           {"evicted_while_hot", m.evicted_while_hot},
+          {"evicted_while_hot_numa_protnone", m.evicted_while_hot_numa},
           {"scans", m.scans},
           {"pages_walked", m.pages_walked},
           {"pages_marked", m.marked},
@@ -189,7 +190,8 @@ Json Recorder::body() const {
           {"last_scan", {{"wss_estimate_pages", m.wss_estimate}, {"wss_true_pages", m.wss_true},
                          {"false_cold_pages", m.false_cold}, {"false_hot_pages", m.false_hot}}},
           {"false_cold_pages_total", m.false_cold_total},
-          {"false_hot_pages_total", m.false_hot_total}};
+          {"false_hot_pages_total", m.false_hot_total},
+          {"false_cold_numa_protnone_total", m.false_cold_numa_total}};
     }
     svms[vm.spec->name] = v;
     tot_acc += t.accesses;

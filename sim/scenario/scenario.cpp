@@ -58,6 +58,10 @@ const ParamSpec kVmPlacement{"placement", Kind::Enum, "\"local\"",
                              "memory policy: first touch on the vCPU's node, the home node first, or page "
                              "interleave",
                              -kInf, kInf, "local|preferred|interleave"};
+const ParamSpec kVmPrealloc{"prealloc_node", Kind::Int, "-1",
+                            "the VMM preallocates all guest memory from a thread on this node before the vCPUs start "
+                            "(QEMU -mem-prealloc): first touch puts every page there; -1 = no preallocation",
+                            -1, 255};
 const ParamSpec kVmHome{"home_node", Kind::Int, "0", "home NUMA node (preferred placement; default vCPU node)", 0, 255};
 
 // ---- workload (vCPU-level keys; the generator reads the rest) ----
@@ -312,6 +316,11 @@ VmSpec read_vm(Params& v, const Scenario& sc, const std::vector<std::string>& ho
   if (vm.home_node >= nodes) {
     v.error("home_node", "host has " + std::to_string(nodes) + " node(s)");
     vm.home_node = 0;
+  }
+  vm.prealloc_node = static_cast<int>(v.get_int(kVmPrealloc));
+  if (vm.prealloc_node >= static_cast<int>(nodes)) {
+    v.error("prealloc_node", "host has " + std::to_string(nodes) + " node(s)");
+    vm.prealloc_node = -1;
   }
   vm.interleave_nodes = read_node_list(v, "interleave_nodes", nodes);
   if (vm.interleave_nodes.empty()) {

@@ -75,6 +75,7 @@ struct VmSpec {
   mm::Backing backing = mm::Backing::Anon;
   mm::Placement placement = mm::Placement::Local;
   unsigned home_node = 0;
+  int prealloc_node = -1;           // the VMM touches all guest memory from this node first
   std::vector<unsigned> interleave_nodes;
   std::vector<unsigned> cpu_nodes;  // vCPU i runs on cpu_nodes[i % size]
   std::vector<VcpuGroup> groups;    // sums to vcpus

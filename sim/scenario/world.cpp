@@ -63,6 +63,16 @@ World build_world(const Scenario& sc) {
     vm.kernel.vcpus = vs.vcpus;
     vm.kernel.uffd_costs = sc.kernel.uffd;
     kernel::install_fault_mechanisms(vm.kernel);
+    if (vs.prealloc_node >= 0) {
+      // QEMU -mem-prealloc: the VMM's main thread writes every page before the vCPU threads
+      // exist and before userfaultfd is registered; the ordinary fault path places each page
+      // by the VMA's mempolicy from that thread's node.
+      const core::NodeId from(static_cast<std::uint16_t>(vs.prealloc_node));
+      for (std::uint64_t g = 0; g < vs.pages; ++g) {
+        const auto r = vm.as->fault(mm::Gfn(g), true, ~0u, from, 0);
+        VMEMSIM_CHECK(r.ok(), vs.name << ": preallocation of page " << g << " failed");
+      }
+    }
     unsigned idx = 0;
     for (const auto& g : vs.groups) {
       for (unsigned k = 0; k < g.vcpus; ++k, ++idx) {

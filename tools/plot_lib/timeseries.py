@@ -39,10 +39,17 @@ def run(args):
     rows = []  # per metric: list of (run_idx, entity, Metric)
     for metric in args.metric:
         lines = []
+        missing = []  # (run, error): a mechanism that was off in a run records no series
         for i, r in enumerate(runs):
             kind, names = results.selected_entities(r, args)
             for e in names:
-                m = metrics.find(r, "timeseries", kind, e, metric)
+                try:
+                    m = metrics.find(r, "timeseries", kind, e, metric)
+                except PlotError as err:
+                    if len(runs) == 1 or not str(err).startswith("unknown metric"):
+                        raise
+                    missing.append((r, err))
+                    continue
                 if m.kind != "series":
                     raise PlotError(f"timeseries metric '{m.path}' of {e} in {r.path} is a {m.kind}, not a series"
                                     + ("; use `vmemsim-plot cdf`" if m.kind == "histogram" else ""))
@@ -50,6 +57,10 @@ def run(args):
                     raise PlotError(f"{r.path}: timeseries '{m.path}' of {e} has {len(m.value)} samples "
                                     f"but t_ns has {len(r.t_ns)}")
                 lines.append((i, e, m))
+        if not lines and missing:
+            raise missing[0][1]
+        for r, _ in missing:
+            warn(f"{r.path}: no timeseries '{metric}' (the mechanism was off in that run); its line is left out")
         rows.append(lines)
 
     entities = list(dict.fromkeys(e for lines in rows for _, e, _ in lines))

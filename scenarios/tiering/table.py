@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""The tiering table (README.md) from a finished sweep of sweep.json, mean over seeds.
+
+Usage: python3 scenarios/tiering/table.py [results/tiering-modes]
+"""
+import json
+import pathlib
+import statistics
+import sys
+
+MODES = {0: "0 off", 1: "1 normal", 2: "2 memory tiering", 3: "3 both"}
+
+
+def main():
+    root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "results/tiering-modes")
+    index = json.loads((root / "index.json").read_text())
+    rows = {}
+    for p in index["points"]:
+        if p["status"] != "ok":
+            sys.exit(f"point {p['id']} is {p['status']}: rerun the sweep")
+        r = json.loads((root / p["result"]).read_text())
+        v = r["summary"]["vms"]["guest"]
+        n = v.get("kernel", {}).get("numa", {})
+        rr = r["timeseries"]["vms"]["guest"]["remote_ratio"]
+        rows.setdefault(p["values"]["/kernel/numa/numa_balancing"], []).append({
+            "dram_share": 1 - sum(rr[-4:]) / 4,
+            "promoted": n.get("pgpromote_success", 0),
+            "too_cold": n.get("promote", {}).get("too_cold", 0),
+            "rate_limited": n.get("promote", {}).get("rate_limited", 0),
+            "dram_pages": v["resident_pages"].get("node0", 0),
+            "hint_faults": n.get("numa_hint_faults", 0),
+            "mem_ns": v["time_ns"]["memory"] / max(1, v["accesses"]),
+        })
+    print("| numa_balancing | seeds | accesses served by DRAM (last 2 s) | pages promoted | refused: too cold | refused: rate limit | DRAM-resident pages | hint faults | mean memory latency (ns) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for mode in sorted(rows):
+        rs = rows[mode]
+        m = lambda k, f: f.format(statistics.mean(r[k] for r in rs))
+        print(f"| {MODES.get(mode, mode)} | {len(rs)} | {m('dram_share', '{:.2f}')} | {m('promoted', '{:.0f}')} | "
+              f"{m('too_cold', '{:.0f}')} | {m('rate_limited', '{:.0f}')} | {m('dram_pages', '{:.0f}')} | "
+              f"{m('hint_faults', '{:.0f}')} | {m('mem_ns', '{:.1f}')} |")
+
+
+if __name__ == "__main__":
+    main()
