@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "models/mm/fault_router.hpp"
@@ -199,6 +200,19 @@ class AddressSpace {
   bool has_task_work() const { return !task_work_.empty(); }
   TimeNs run_task_work(unsigned task, TimeNs now);
 
+  // Kernel work done in a task's context (task work, a page migration), kept for the
+  // --timeline trace while tracing is on; the engine drains it after each quantum.
+  struct TaskEvent {
+    const char* what;
+    unsigned task;
+    TimeNs start, end;
+  };
+  void set_tracing(bool on) { tracing_ = on; }
+  void trace(const char* what, unsigned task, TimeNs start, TimeNs end) {
+    if (tracing_) events_.push_back({what, task, start, end});
+  }
+  std::vector<TaskEvent> take_events() { return std::exchange(events_, {}); }
+
   // task_numa_fault(): the NUMA statistics of a hinting fault. Mechanisms subscribe.
   void task_numa_fault(const NumaFaultInfo& i);
   void on_task_numa_fault(std::function<void(const NumaFaultInfo&)> fn) { numa_listeners_.push_back(std::move(fn)); }
@@ -241,6 +255,8 @@ class AddressSpace {
   std::vector<std::function<void(const NumaFaultInfo&)>> numa_listeners_;
   std::vector<Task> tasks_;
   std::vector<TaskWorkFn> task_work_;
+  bool tracing_ = false;
+  std::vector<TaskEvent> events_;
   std::uint64_t zero_maps_ = 0, numa_recorded_ = 0, lock_waits_ = 0;
 };
 

@@ -236,6 +236,7 @@ TimeNs MmNuma::task_work(unsigned t, TimeNs now) {
   if (!queue) return 0;
   // TWA_RESUME: runs on the way back to user (guest) mode, in the task's context.
   const TimeNs cost = task_numa_work(t, now);
+  if (cost > 0) as_.trace("task_numa_work", t, now, now + cost);
   // node_stamp += 32 * diff: scanning limited to ~3% of the task's CPU time.
   p.node_stamp += 32 * cost;
   return cost;
@@ -459,6 +460,7 @@ std::optional<mm::FaultOutcome> MmNuma::handle(mm::AddressSpace& as, const mm::F
         const Pte np = pt.pte(f.gfn);
         if (pages_.size()) pages_[f.gfn.v].pfn = pte::pfn(np);
         cost += host_->cfg.migrate_ns;
+        as.trace("numa_migrate", t, f.now, f.now + cost);
         ++c_.numa_pages_migrated;
         if (!host_->toptier(nid) && host_->toptier(tn)) ++c_.pgpromote_success;
         task_numa_fault(t, last_cpupid, tn, flags | TNF_MIGRATED, f.now);
@@ -763,11 +765,11 @@ void MmNuma::numa_migrate_preferred(unsigned t, TimeNs now) {
   const TimeNs interval = std::min<TimeNs>(1000 * kMs, p.scan_period * kMs / 16);
   p.migrate_retry = now + interval;
   if (as_.task(t).cpu_node.v == static_cast<unsigned>(p.preferred_nid)) return;
-  task_numa_migrate(t);
+  task_numa_migrate(t, now);
 }
 
 // task_numa_migrate() under HostNuma's scheduler model.
-bool MmNuma::task_numa_migrate(unsigned t) {
+bool MmNuma::task_numa_migrate(unsigned t, TimeNs now) {
   TaskNuma& p = tasks_[t];
   const unsigned src = as_.task(t).cpu_node.v;
   const auto dst = static_cast<unsigned>(p.preferred_nid);
@@ -778,6 +780,7 @@ bool MmNuma::task_numa_migrate(unsigned t) {
   if (host_->running(dst) < host_->cores(dst)) {  // an idle CPU on the preferred node
     as_.set_task_node(t, core::NodeId(static_cast<std::uint16_t>(dst)));
     task_moved(t, src, dst);
+    as_.trace("numa_task_move", t, now, now);
     ++p.node_moves;
     ++c_.numa_task_migrated;
     return true;
@@ -814,6 +817,7 @@ bool MmNuma::task_numa_migrate(unsigned t) {
   task_moved(t, src, dst);
   best_mm->as().set_task_node(best_task, core::NodeId(static_cast<std::uint16_t>(src)));
   best_mm->task_moved(best_task, dst, src);
+  as_.trace("numa_task_swap", t, now, now);
   ++p.swaps;
   ++c_.numa_task_swapped;
   return true;

@@ -255,7 +255,7 @@ class MmNuma final : public mm::FaultHandler, public kernel::VmMechanism {
   void task_numa_placement(unsigned t, TimeNs now);
   void update_task_scan_period(unsigned t, std::uint64_t shared, std::uint64_t priv, TimeNs now);
   void numa_migrate_preferred(unsigned t, TimeNs now);
-  bool task_numa_migrate(unsigned t);
+  bool task_numa_migrate(unsigned t, TimeNs now);
   void count_active_nodes(Group& g) const;
 
   mm::AddressSpace& as_;

@@ -207,6 +207,8 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
         return;
       }
       compute(rt->flop_per_ns, r.end - now);
+      for (const auto& ev : rt->vm->as->take_events())
+        st.timeline->slice(rt->vcpu_tracks[ev.task < rt->vcpu_tracks.size() ? ev.task : idx], ev.what, ev.start, ev.end);
       // The scheduler may have moved the thread to another node (models: Task::cpu_node):
       // its next quantum runs on that node's cores.
       if (vcpu->node() != cur_node) {
@@ -400,8 +402,10 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
   // handler): SimGrid runs simultaneous events in creation order, which makes the run
   // deterministic.
   // A VMM opens and registers its userfaultfd before it starts its vCPU threads.
-  for (auto& vm : world.vms)
+  for (auto& vm : world.vms) {
     if (vm.vmm) vm.vmm->start();
+    vm.as->set_tracing(opt.timeline);
+  }
   std::vector<std::unique_ptr<VmRuntime>> rts;
   for (std::size_t v = 0; v < world.vms.size(); ++v) {
     auto& vm = world.vms[v];

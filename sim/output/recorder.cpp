@@ -79,6 +79,9 @@ void Recorder::sample(TimeNs now) {
       }
       for (std::size_t k = 0; k < gs.size() && k < ms.gauges.size(); ++k) ms.gauges[k].push_back(gs[k].second);
     }
+    const std::uint64_t sp = as.truth().stats().spurious_uffd;
+    s.spurious.push_back(sp - s.last_spurious);
+    s.last_spurious = sp;
     s.stalls.push_back(t.stalls - s.last.stalls);
     s.stall_ns.push_back(t.stall_ns - s.last.stall_ns);
     if (w_.vms[i].vmm) {
@@ -212,6 +215,7 @@ Json Recorder::body() const {
     ts["fault_time_ns"] = s.fault_ns;
     ts["uffd_stalls"] = s.stalls;
     ts["uffd_stall_ns"] = s.stall_ns;
+    ts["spurious_uffd"] = s.spurious;
     Json tk = Json::object();
     for (std::size_t m = 0; m < s.mech.size(); ++m) {
       const auto& ms = s.mech[m];

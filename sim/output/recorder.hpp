@@ -45,6 +45,8 @@ class Recorder {
     std::vector<std::vector<std::uint64_t>> wss;     // [window][sample]
     std::vector<TimeNs> fault_ns;
     std::vector<std::uint64_t> stalls, stall_ns;  // sync userfault stalls per interval
+    std::vector<std::uint64_t> spurious;           // ground truth: spurious uffd notifications per interval
+    std::uint64_t last_spurious = 0;
     // with a VMM policy
     std::vector<std::uint64_t> evicted, wss_estimate, wss_scan_true, lost_writes, tier_written, tier_read;
     std::uint64_t peak_resident = 0;

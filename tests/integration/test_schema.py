@@ -788,7 +788,7 @@ def main():
     r = run(binary, "list")
     sections = re.split(r"^(?=\S)", r.stdout, flags=re.M)
     heads = {"workload generators": "generators", "VMM policies": "policies", "tiers": "tiers",
-             "kernel variants": "variants", "kernel daemons": "daemons"}
+             "kernel variants": "variants", "kernel sections": "daemons"}
     listed = {}
     for sec in sections:
         head = sec.split("\n", 1)[0]
