@@ -231,7 +231,11 @@ def scenario(name, pages, threads, cpu_ms, sample_ms, seed, write_share, rate, k
     return {
         "name": name, "seed": seed, "duration": ms(duration),
         "hosts": [{"name": "h0", "nodes": [{"cores": max(threads, 1), "memory": f"{max(2, 2 * mem >> 30)}GiB"}]}],
+        # mm_users as the runner's process has it: with one thread, that thread is the main
+        # thread and the process has no other; with several, the main thread only samples and
+        # is the one extra user of the mm, as a VMM's main loop is (vmm_threads).
         "vms": [{"name": "vm0", "vcpus": threads, "memory": str(mem), "backing": "anon",
+                 "vmm_threads": 0 if threads == 1 else 1,
                  "workload": {"type": "uniform", "write_ratio": write_share, "rate": str(int(rate))}}],
         "kernel": {"numa": numa},
         "output": {"sampling_interval": ms(sample_ms)},
