@@ -24,6 +24,7 @@ def main():
         rr = r["timeseries"]["vms"]["guest"]["remote_ratio"]
         rows.setdefault(p["values"]["/kernel/numa/numa_balancing"], []).append({
             "dram_share": 1 - sum(rr[-4:]) / 4,
+            "migrated": n.get("numa_pages_migrated", 0),
             "promoted": n.get("pgpromote_success", 0),
             "too_cold": n.get("promote", {}).get("too_cold", 0),
             "rate_limited": n.get("promote", {}).get("rate_limited", 0),
@@ -31,12 +32,12 @@ def main():
             "hint_faults": n.get("numa_hint_faults", 0),
             "mem_ns": v["time_ns"]["memory"] / max(1, v["accesses"]),
         })
-    print("| numa_balancing | seeds | accesses served by DRAM (last 2 s) | pages promoted | refused: too cold | refused: rate limit | DRAM-resident pages | hint faults | mean memory latency (ns) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| numa_balancing | seeds | accesses served by DRAM (last 2 s) | pages migrated | of which pgpromote_success | refused: too cold | refused: rate limit | DRAM-resident pages | hint faults | mean memory latency (ns) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for mode in sorted(rows):
         rs = rows[mode]
         m = lambda k, f: f.format(statistics.mean(r[k] for r in rs))
-        print(f"| {MODES.get(mode, mode)} | {len(rs)} | {m('dram_share', '{:.2f}')} | {m('promoted', '{:.0f}')} | "
+        print(f"| {MODES.get(mode, mode)} | {len(rs)} | {m('dram_share', '{:.2f}')} | {m('migrated', '{:.0f}')} | {m('promoted', '{:.0f}')} | "
               f"{m('too_cold', '{:.0f}')} | {m('rate_limited', '{:.0f}')} | {m('dram_pages', '{:.0f}')} | "
               f"{m('hint_faults', '{:.0f}')} | {m('mem_ns', '{:.1f}')} |")
 
