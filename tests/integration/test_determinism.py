@@ -29,6 +29,16 @@ check(p.returncode == 0 and other.returncode == 0, "concurrent runs")
 check(result_bytes(a) == result_bytes(b), "same seed -> byte-identical result.json")
 check(result_bytes(a) != result_bytes(c), "different seed -> different result.json")
 
+# NUMA balancing with migrations, task moves and uffd conflicts: the scanner runs as task work
+# inside vCPU quanta and moves vCPU actors between SimGrid hosts; still byte-identical.
+for name in ("upstream", "rfcv1-skip-feed", "rfcv1-nopatch"):
+    scen = os.path.join(SRC, "scenarios", "protnone", name + ".json")
+    outs = [os.path.join(d, f"{name}-{k}") for k in (1, 2)]
+    for o in outs:
+        p = run_scenario(scen, o, ["--set", '/duration="2s"'])
+        check(p.returncode == 0, f"protnone {name} runs")
+    check(result_bytes(outs[0]) == result_bytes(outs[1]), f"protnone {name}: same seed -> byte-identical result.json")
+
 # run.json carries the wall-clock figures and is allowed to differ; result.json must not
 # contain them.
 body = load(os.path.join(a, "result.json"))
