@@ -451,3 +451,75 @@ SCENARIO("numa_migrate_preferred moves a thread to an idle CPU on its preferred 
     for (auto p : filler) f.host.put(p);
   }
 }
+
+SCENARIO("with no idle CPU on the preferred node, two threads that gain from it swap nodes", "[numa][placement]") {
+  GIVEN("one core per node; thread 0 on node 0 uses memory on node 1, thread 1 on node 1 memory on node 0") {
+    NumaVm f(8192, 2, 16384, {0, 1}, normal(16), mm::Variant::Upstream, {1, 1});
+    f.populate(0, 4096, 1);     // thread 0's half
+    f.populate(4096, 8192, 0);  // thread 1's half
+    std::vector<core::Pfn> filler;  // no page can migrate: both nodes at their high watermark
+    for (unsigned n = 0; n < 2; ++n)
+      while (f.host.free_frames(n) > f.host.watermarks(n).high + 1)
+        filler.push_back(*f.host.alloc_on(node(n), {core::VmId(9), Gfn(filler.size())}));
+    WHEN("each thread takes hinting faults on its own half over several passes") {
+      core::TimeNs now = 1000 * kMs;
+      for (int pass = 0; pass < 8; ++pass) {
+        for (unsigned t = 0; t < 2; ++t) {
+          f.numa().task_numa_work(t, now);
+          for (std::uint64_t g = t * 4096; g < (t + 1) * 4096; ++g)
+            if (pte::protnone(f.as().pte_at(Gfn(g))))
+              REQUIRE(f.as().fault(Gfn(g), false, t, f.as().task(t).cpu_node, now).ok());
+          f.as().apply_task_move(t);
+          now += 1100 * kMs;
+        }
+      }
+      THEN("they swap (migrate_swap) instead of moving to a busy node") {
+        CHECK(f.numa().stats().numa_task_swapped >= 1);
+        CHECK(f.numa().stats().numa_task_migrated == 0);
+        f.as().apply_task_move(0);
+        f.as().apply_task_move(1);
+        CHECK(f.as().task(0).cpu_node.v == 1);
+        CHECK(f.as().task(1).cpu_node.v == 0);
+        CHECK(f.numa().stats().numa_pages_migrated == 0);
+      }
+    }
+    for (auto p : filler) f.host.put(p);
+  }
+}
+
+SCENARIO("memory tiering's promotion rate limit and a pinned folio's migration failure", "[numa][tiering]") {
+  GIVEN("a 1 MB/s promotion rate limit (256 pages per 1 s window), a top tier without ample free memory") {
+    numa::NumaConfig c;
+    c.mode = numa::kMemoryTiering;
+    c.scan_size_mb = 4;
+    c.promote_rate_limit_mbps = 1;
+    NumaVm f(1024, 2, 4096, {0, 0}, c, mm::Variant::Upstream, {2, 0});
+    f.populate(0, 300, 1);
+    f.numa().task_numa_work(0, 1000 * kMs);
+    WHEN("300 scanned pages fault 100 ms later, within one window") {
+      for (std::uint64_t g = 0; g < 300; ++g) REQUIRE(f.as().fault(Gfn(g), false, 0, node(0), 1100 * kMs).ok());
+      THEN("the window opens at the first candidate: 256 more are allowed, the rest refused") {
+        CHECK(f.numa().stats().pgpromote_candidate == 300);
+        CHECK(f.numa().stats().pgpromote_success == 256);
+        CHECK(f.numa().stats().promote_rate_limited == 44);
+        f.check();
+      }
+    }
+  }
+  GIVEN("a folio with an extra reference (a GUP pin) under a NUMA PROT_NONE") {
+    NumaVm f(64, 2, 1024, {0, 1}, normal(4));
+    f.populate(0, 1, 1);
+    f.as().page_table().protnone(Gfn(0), false, mm::PnOrigin::Numa);
+    const core::Pfn pfn(pte::pfn(f.as().pte_at(Gfn(0))));
+    f.host.get(pfn);
+    REQUIRE(f.as().fault(Gfn(0), false, 0, node(0), 2000 * kMs).ok());
+    THEN("migration fails with -EAGAIN (unexpected references); the PTE is restored read-only") {
+      CHECK(f.numa().stats().migrate_fail_busy == 1);
+      CHECK(f.numa().stats().pgmigrate_fail == 1);
+      CHECK(pte::node(f.as().pte_at(Gfn(0))) == 1);
+      CHECK_FALSE(pte::protnone(f.as().pte_at(Gfn(0))));
+      CHECK_FALSE(pte::writable(f.as().pte_at(Gfn(0))));
+    }
+    f.host.put(pfn);
+  }
+}
