@@ -94,7 +94,8 @@ void AddressSpace::punch_hole(Gfn g) {
   }
 }
 
-bool AddressSpace::install(Gfn g, NodeId cpu_node, bool zero_page_ok, std::uint32_t content_version, TimeNs now) {
+bool AddressSpace::install(Gfn g, NodeId cpu_node, bool zero_page_ok, std::uint32_t content_version, TimeNs now,
+                           std::optional<std::uint64_t> content) {
   VMEMSIM_CHECK(pte::none(pt_.pte(g)), "install over a live pte at gfn " << g.v);
   if (anon() && zero_page_ok) {
     map_zero_page(g);
@@ -110,6 +111,7 @@ bool AddressSpace::install(Gfn g, NodeId cpu_node, bool zero_page_ok, std::uint3
     map_frame(g, *pfn, true);
   }
   truth_.install_content(g, content_version, now);
+  if (content && has_content()) content_[g.v] = *content;
   return true;
 }
 

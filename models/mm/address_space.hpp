@@ -180,7 +180,10 @@ class AddressSpace {
   void map_from_cache(Gfn g, bool uffd_wp = false);
   // UFFDIO_COPY / UFFDIO_ZEROPAGE: install a page at a none PTE with data of version
   // `content_version` (the zero page for ZEROPAGE on anon); false when no frame is left.
-  bool install(Gfn g, NodeId cpu_node, bool zero_page_ok, std::uint32_t content_version, TimeNs now);
+  // `content` is what the source buffer holds (content.hpp; zeroes for ZEROPAGE), kept when the
+  // VM tracks content; without it the page keeps the content it had.
+  bool install(Gfn g, NodeId cpu_node, bool zero_page_ok, std::uint32_t content_version, TimeNs now,
+               std::optional<std::uint64_t> content = std::nullopt);
   // Reclaim to swap: PRESENT/PROT_NONE -> SWAP entry (the uffd bit survives; a NUMA PROT_NONE
   // does not). Drops the frame.
   void swap_out(Gfn g, std::uint32_t slot);

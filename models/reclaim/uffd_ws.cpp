@@ -298,6 +298,12 @@ class UffdWorkingSet final : public VmmPolicy {
         set_state(b, Eviction::InFlight);
         // pwrite copies the page's data: the tier copy carries its current version.
         meta_[b] = (meta_[b] & 0xffff) | meta::kInTier | (version16(as_.truth().data_version(gb)) << meta::kVersionShift);
+        // ... and its content, when the VM tracks content (KSM): allocated on first use, since
+        // KSM turns content on after the VMM is built.
+        if (as_.has_content()) {
+          if (tier_content_.size() == 0) tier_content_ = core::FlatArray<std::uint64_t>(as_.pages());
+          tier_content_[b] = as_.content(gb);
+        }
         // ground truth: was the page really idle since marking? (metric only)
         const bool hot = as_.truth().last_access(gb) >= mark_time;
         s_.evicted_while_hot += hot;
@@ -361,7 +367,7 @@ class UffdWorkingSet final : public VmmPolicy {
       // Never evicted: the first touch of the page (UFFDIO_ZEROPAGE for a read, a zeroed
       // UFFDIO_COPY for a write).
       ++s_.first_touch_faults;
-      return uffd_.copy(m.gfn, m.cpu_node, !m.write, 0, env.now());
+      return uffd_.copy(m.gfn, m.cpu_node, !m.write, 0, env.now(), mm::content::kZero);
     }
     c_.tier->read(env, 1);
     s_.tier_bytes_read += core::kPageSize;
@@ -373,13 +379,16 @@ class UffdWorkingSet final : public VmmPolicy {
     --s_.evicted_now;
     s_.tier_bytes_stored -= c_.tier->stored_bytes(1);
     // UFFDIO_COPY of the fetched data: the ground truth compares its version with the latest.
-    return uffd_.copy(m.gfn, m.cpu_node, false, fetched, env.now());
+    std::optional<std::uint64_t> content;
+    if (tier_content_.size() != 0) content = tier_content_[g];
+    return uffd_.copy(m.gfn, m.cpu_node, false, fetched, env.now(), content);
   }
 
   Config c_;
   uffd::Uffd& uffd_;
   mm::AddressSpace& as_;
   core::FlatArray<std::uint32_t> meta_;
+  core::FlatArray<std::uint64_t> tier_content_;  // content of each tier copy (only with content tracking)
   core::FlatArray<std::uint16_t> evict_scan_;  // scan number at eviction (mod 2^16)
   std::vector<std::uint64_t> cold_;            // the latest scan's cold pages, 1 bit each
   std::uint64_t scan_no_ = 0;

@@ -202,7 +202,8 @@ IoctlResult Uffd::cont(Gfn g) {
   return finish(0, false);
 }
 
-IoctlResult Uffd::copy(Gfn g, NodeId cpu_node, bool zeropage, std::uint32_t content_version, TimeNs now) {
+IoctlResult Uffd::copy(Gfn g, NodeId cpu_node, bool zeropage, std::uint32_t content_version, TimeNs now,
+                       std::optional<std::uint64_t> content) {
   // mfill_atomic_pte_copy(): EEXIST unless pte_none_mostly() (none or a marker, which the new
   // PTE replaces).
   const mm::Pte p = pt_.pte(g);
@@ -212,7 +213,8 @@ IoctlResult Uffd::copy(Gfn g, NodeId cpu_node, bool zeropage, std::uint32_t cont
     return r;
   }
   if (pte::marker(p)) pt_.clear(g);
-  if (!as_.install(g, cpu_node, zeropage, zeropage ? 0 : content_version, now)) {
+  if (zeropage) content = mm::content::kZero;
+  if (!as_.install(g, cpu_node, zeropage, zeropage ? 0 : content_version, now, content)) {
     IoctlResult r = finish(0, false);
     r.error = "ENOMEM";
     return r;

@@ -123,7 +123,10 @@ class Uffd {
   IoctlResult cont(Gfn g);                                            // UFFDIO_CONTINUE
   // UFFDIO_COPY / UFFDIO_ZEROPAGE; `content_version` is the data version the source buffer
   // holds (0 for zeroes), which the ground truth compares with the guest's latest.
-  IoctlResult copy(Gfn g, NodeId cpu_node, bool zeropage, std::uint32_t content_version, TimeNs now);
+  // `content` is the buffer's page content (models/mm/content.hpp): zeroes for ZEROPAGE, else
+  // what the VMM copied out (the tier copy's), when it knows; see AddressSpace::install.
+  IoctlResult copy(Gfn g, NodeId cpu_node, bool zeropage, std::uint32_t content_version, TimeNs now,
+                   std::optional<std::uint64_t> content = std::nullopt);
   IoctlResult set_mode(bool async);                                   // UFFDIO_SET_MODE
   ScanResult pagemap_scan(const ScanArgs& a);
   std::uint32_t categories(Gfn g) const;

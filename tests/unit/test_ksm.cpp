@@ -377,6 +377,13 @@ TEST_CASE("content follows the data: zero-page reads, COW, swap and migration", 
   as.swap_out(Gfn(0), 7);
   REQUIRE(vm.fault(0, false).ok());
   CHECK(as.content(Gfn(0)) == mm::content::image(2, 0));
+  // UFFDIO_COPY installs the source buffer's content (the tier copy's); UFFDIO_ZEROPAGE zeroes.
+  as.zap(Gfn(0));
+  REQUIRE(vm.uffd().copy(Gfn(0), node(0), false, 0, 0, mm::content::image(2, 3)).error.empty());
+  CHECK(as.content(Gfn(0)) == mm::content::image(2, 3));
+  as.zap(Gfn(0));
+  REQUIRE(vm.uffd().copy(Gfn(0), node(0), true, 0, 0).error.empty());
+  CHECK(as.content(Gfn(0)) == mm::content::kZero);
   // A guest write draws new content: unique, or a shared one with write_shared.
   core::Rng r = core::Rng::stream(1, "t");
   as.content_write(Gfn(1), r);
