@@ -69,6 +69,7 @@ struct VmmSpec {
 
 struct VmSpec {
   std::string name;
+  std::string pointer;  // the vms[] entry it came from ("/vms/3"), for messages
   unsigned host = 0;
   unsigned vcpus = 0;
   std::uint64_t pages = 0;
@@ -151,6 +152,11 @@ void append_simgrid_cfg(Json& doc, const std::vector<std::string>& settings, con
 
 // One --cfg value as separate settings: SimGrid splits it at spaces, tabs, newlines and commas.
 std::vector<std::string> split_simgrid_cfg(const std::string& text);
+
+// A scenario or sweep name names a results directory: "" when `name` is usable as one (1 to
+// kMaxNameBytes bytes, no control characters; '/' is checked by the callers), else why not.
+constexpr std::size_t kMaxNameBytes = 200;
+std::string check_name_for_path(const std::string& name);
 
 // A stable id for a resolved scenario (hex of a fixed hash of its canonical dump).
 std::string scenario_hash(const Json& resolved);
