@@ -10,6 +10,8 @@
 #include "models/workload/generator.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/json_input.hpp"
+#include "sim/core/watchdog.hpp"
+#include "sim/scenario/resources.hpp"
 #include "sim/scenario/scenario.hpp"
 
 using namespace vmemsim;
@@ -264,4 +266,84 @@ SCENARIO("a scenario name must be able to name its results directory", "[hardeni
         "must not contain control characters (it names the results directory)");
   CHECK_NOTHROW(scenario::parse_scenario(with("/name", std::string(200, 'a')), kFile));
   CHECK_NOTHROW(scenario::parse_scenario(with("/name", "caf\xC3\xA9 2"), kFile));
+}
+
+SCENARIO("the progress watchdog trips on a clock that stands still, not on simultaneous steps", "[hardening]") {
+  GIVEN("a watchdog with a limit of 5") {
+    core::ProgressWatchdog w(5);
+    THEN("steps that advance time never trip it") {
+      for (core::TimeNs t = 0; t < 100; ++t) REQUIRE(w.step(t));
+    }
+    THEN("4 more steps at one time are fine, the 5th trips, and it names the time") {
+      REQUIRE(w.step(7));
+      for (int i = 0; i < 4; ++i) REQUIRE(w.step(7));
+      CHECK_FALSE(w.step(7));
+      CHECK(w.stuck_at() == 7);
+      CHECK(w.steps_without_progress() == 5);
+    }
+    THEN("an advance resets the count") {
+      for (int i = 0; i < 4; ++i) REQUIRE(w.step(3));
+      REQUIRE(w.step(4));
+      for (int i = 0; i < 4; ++i) REQUIRE(w.step(4));
+    }
+  }
+  GIVEN("the engine's limit") {
+    CHECK(core::ProgressWatchdog::limit_for(1) == 1'000'000);
+    CHECK(core::ProgressWatchdog::limit_for(65000ull * 1024) == 65000ull * 1024 * 1024);
+  }
+}
+
+SCENARIO("resource estimates grow with the keys that drive them", "[hardening]") {
+  const auto sc = scenario::parse_scenario(base(), kFile);
+  const auto e = scenario::estimate_resources(sc);
+  GIVEN("the base scenario") {
+    THEN("guest pages cost 32 B each, plus the sampler's series, threads and the process") {
+      CHECK(e.resident > 65536ull * 32);
+      CHECK(e.resident < (200ull << 20));
+      CHECK(e.actors == 1 + 2 + sc.kernel.daemons.size() * 2);
+      CHECK(e.stack_bytes == scenario::kDefaultStackBytes);
+    }
+  }
+  GIVEN("a tighter --max-memory") {
+    try {
+      scenario::check_resources(sc, 1 << 20);
+      FAIL("no error");
+    } catch (const InputError& e2) {
+      CHECK(e2.problems()[0].message.find("allowed by --max-memory") != std::string::npos);
+    }
+  }
+  GIVEN("a sampling interval of 1 us over 1000 s") {
+    auto doc = with("/duration", "1000s");
+    doc["output"] = {{"sampling_interval", "1us"}, {"wss_windows", {"1ms"}}};
+    doc["quantum"] = "1us";
+    const auto big = scenario::estimate_resources(scenario::parse_scenario(doc, kFile));
+    THEN("the per-interval series dominate and name /output/sampling_interval") {
+      CHECK(big.parts.front().pointer == "/output/sampling_interval");
+      CHECK(big.parts.front().bytes > (1ull << 40));
+    }
+  }
+  GIVEN("a VM of 1 TiB") {
+    auto doc = with("/vms/0/memory", "1TiB");
+    doc["hosts"][0]["nodes"] = Json::parse(R"([{"cores": 4, "memory": "1TiB"}, {"cores": 4, "memory": "1TiB"}])");
+    const auto big = scenario::estimate_resources(scenario::parse_scenario(doc, kFile));
+    CHECK(big.parts.front().pointer == "/vms/0/memory");
+    CHECK(big.parts.front().bytes == (1ull << 28) * 32);
+  }
+  GIVEN("1024 vCPUs and SimGrid's 8 MiB stacks") {
+    auto doc = with("/vms/0/vcpus", 1024);
+    const auto big = scenario::estimate_resources(scenario::parse_scenario(doc, kFile));
+    CHECK(big.address_space > 1024ull * (8 << 20));
+    doc["simgrid"] = {{"cfg", {"contexts/stack-size:64"}}};
+    const auto small = scenario::estimate_resources(scenario::parse_scenario(doc, kFile));
+    CHECK(small.stack_bytes == 64 << 10);
+    CHECK(small.address_space < big.address_space / 10);
+  }
+}
+
+SCENARIO("a sweep point's default timeout follows its simulated work", "[hardening]") {
+  const auto sc = scenario::parse_scenario(base(), kFile);
+  // 2 vCPUs x 10 M accesses/s x 1 s = 20 M accesses: 20 s beyond the minute, plus samples.
+  CHECK(scenario::default_point_timeout(sc) == Approx(80.0).margin(0.1));
+  const auto longer = scenario::parse_scenario(with("/duration", "100s"), kFile);
+  CHECK(scenario::default_point_timeout(longer) == Approx(60.0 + 2000.0).margin(1.0));
 }
