@@ -277,6 +277,10 @@ SweepSpec read_sweep_file(const std::string& path, const Json& doc) {
     fs::path b = doc["base"].get<std::string>();
     if (b.is_relative()) b = fs::path(path).parent_path() / b;
     sp.base_file = b.lexically_normal().string();
+    // A path written inside a file must name a regular file: a device or a FIFO would block.
+    std::error_code ec;
+    if (fs::exists(sp.base_file, ec) && !fs::is_regular_file(sp.base_file, ec))
+      sink.add("/base", "'" + sp.base_file + "' is not a regular file");
   }
   if (doc.contains("mode")) {
     if (!doc["mode"].is_string() || (doc["mode"] != "cartesian" && doc["mode"] != "zip"))
@@ -1106,6 +1110,17 @@ void SweepRun::note(const std::string& line) {
 // ---------------------------------------------------------------------------------------------
 // vmemsim sweep
 // ---------------------------------------------------------------------------------------------
+
+std::size_t check_sweep_document(const std::string& path, const Json& doc, std::size_t max_points) {
+  SweepSpec sp = read_sweep_file(path, doc);
+  sp.base = read_json_file(sp.base_file);
+  if (!sp.base.is_object()) throw core::InputError(sp.base_file, {{"", "the scenario must be a JSON object"}});
+  check_axes(sp);
+  if (const std::size_t n = count_points(sp); n > max_points)
+    throw core::InputError(sp.file, {{"/axes", "the sweep has " + std::to_string(n) + " points, more than " +
+                                                   std::to_string(max_points)}});
+  return expand_points(sp).size();
+}
 
 int cmd_sweep(const SweepOptions& opt) {
   // 1. The sweep: a sweep file, or a scenario with --axis options.

@@ -56,6 +56,11 @@ struct SweepOptions {
   std::vector<std::string> simgrid_log;  // --log=...: passed to every point's `vmemsim run`
 };
 
+// Reads and checks a sweep file's document as `vmemsim sweep FILE --dry-run` does, writing
+// nothing: the sweep's keys, its base scenario, the axes and every point as a full scenario.
+// Returns the number of points; throws core::InputError. The sweep fuzz target's entry point.
+std::size_t check_sweep_document(const std::string& path, const Json& doc, std::size_t max_points);
+
 // Exit code: 0 every point ok, 1 some point failed or timed out, 130 interrupted.
 // Throws core::InputError (exit 2) for a bad sweep, before anything is written.
 int cmd_sweep(const SweepOptions& opt);

@@ -258,6 +258,11 @@ std::optional<Json> read_host_profile_costs(const std::string& path, std::string
     *why = msg;
     return std::nullopt;
   };
+  // A path written inside a scenario must name a regular file: a device or a FIFO (/dev/stdin,
+  // /dev/zero) would block or never end.
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    return fail("host profile '" + path + "' is not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) return fail("cannot open host profile '" + path + "'");
   std::string text;

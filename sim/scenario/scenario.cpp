@@ -150,6 +150,7 @@ std::uint64_t pages_of(Params& p, const ParamSpec& s, std::int64_t bytes) {
 }
 
 constexpr double kMaxMatrixEntry = 1e9;
+constexpr std::size_t kMaxVms = 65000;  // VM ids are 16 bits (core::VmId)
 // Every access costs at least 1 ns and at most a second: a latency that rounds to 0 with no
 // think time would let a vCPU issue accesses without its clock moving.
 constexpr TimeNs kMinLatencyNs = 1, kMaxLatencyNs = 1'000'000'000;
@@ -709,6 +710,12 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
       }
     }
     v.finish();
+    // Counted before the copies are made: `count` on many entries would otherwise build millions
+    // of VMs before the total is checked.
+    if (sc.vms.size() + count > kMaxVms) {
+      v.error("count", "the scenario would have more than " + std::to_string(kMaxVms) + " VMs");
+      break;
+    }
     for (unsigned i = 0; i < count; ++i) {
       VmSpec c = vm;
       if (count > 1) c.name = vm.name + "-" + std::to_string(i);
@@ -718,7 +725,7 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
       sc.vms.push_back(std::move(c));
     }
   }
-  if (sc.vms.size() > 65000) top.error("vms", "at most 65000 VMs");
+
   // Cross-field checks only on fields that read cleanly (no cascades from earlier errors).
   for (std::size_t h = 0; h < sc.hosts.size() && sink.empty(); ++h) {
     std::uint64_t cap = 0;

@@ -231,6 +231,20 @@ SCENARIO("sizes that would allocate before they are checked are refused first", 
       CHECK(ps[0].message == "at most 64 NUMA nodes per host, got 65000");
     }
   }
+  GIVEN("three fleets of 65 000 VMs") {
+    Json doc = base();
+    doc["vms"][0]["count"] = 65000;
+    doc["vms"][0]["memory"] = "4KiB";
+    doc["vms"][0]["vcpus"] = 1;
+    doc["vms"] = Json::array({doc["vms"][0], doc["vms"][0], doc["vms"][0]});
+    for (int i = 0; i < 3; ++i) doc["vms"][i]["name"] = "fleet" + std::to_string(i);
+    auto ps = problems_of(doc);
+    THEN("the second entry is refused before its copies are made") {
+      REQUIRE_FALSE(ps.empty());
+      CHECK(ps[0].pointer == "/vms/1/count");
+      CHECK(ps[0].message == "the scenario would have more than 65000 VMs");
+    }
+  }
   GIVEN("host memory beyond the 32-bit frame space") {
     auto p = one_problem(with("/hosts/0/nodes", Json::parse(R"([{"cores": 4, "memory": "16TiB"}, {"cores": 4, "memory": "16TiB"}])")));
     CHECK(p.pointer == "/hosts/0/nodes");
