@@ -99,10 +99,15 @@ ResourceEstimate estimate_resources(const Scenario& sc) {
   for (const auto& p : e.parts) e.resident = add(e.resident, p.bytes);
   // Address space: every stack whole, and the host frame arrays sized for all of DRAM
   // (calloc'd: reserved, touched only as frames are used).
-  std::uint64_t frames = 0;
-  for (const auto& h : sc.hosts)
-    for (const auto& n : h.nodes) frames = add(frames, n.memory_bytes / core::kPageSize);
-  e.address_space = add(add(e.resident, mul(actors, e.stack_bytes)), mul(frames, kBytesPerFrame));
+  std::uint64_t frames = 0, most_frames = 0;
+  for (std::size_t h = 0; h < sc.hosts.size(); ++h) {
+    std::uint64_t f = 0;
+    for (const auto& n : sc.hosts[h].nodes) f = add(f, n.memory_bytes / core::kPageSize);
+    frames = add(frames, f);
+    if (f >= most_frames) most_frames = f, e.frames_pointer = "/hosts/" + std::to_string(h) + "/nodes";
+  }
+  e.frame_bytes = mul(frames, kBytesPerFrame);
+  e.address_space = add(add(e.resident, mul(actors, e.stack_bytes)), e.frame_bytes);
   return e;
 }
 
@@ -134,17 +139,25 @@ void check_resources(const Scenario& sc, std::uint64_t max_memory) {
   struct rlimit rl {};
   if (::getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && e.address_space > rl.rlim_cur) {
     // Stacks dominate the address space: name the VM with the most vCPUs, unless pages do.
+    // Name the key behind the largest share: thread stacks, the host frame arrays, or the
+    // largest resident part.
     const std::uint64_t stacks = mul(e.actors, e.stack_bytes);
-    std::string ptr = e.parts.front().pointer;
-    if (stacks >= e.address_space / 2)
-      for (const auto& p : e.parts)
-        if (p.what.find("simulated threads") != std::string::npos) ptr = p.pointer;
+    std::string ptr, stack_ptr;
+    std::uint64_t resident_top = 0;
+    for (const auto& p : e.parts) {
+      if (p.what.find("simulated threads") != std::string::npos) stack_ptr = p.pointer;
+      if (!p.pointer.empty() && p.bytes > resident_top) resident_top = p.bytes, ptr = p.pointer;
+    }
+    if (stacks >= resident_top && stacks >= e.frame_bytes) ptr = stack_ptr;
+    else if (e.frame_bytes >= resident_top) ptr = e.frames_pointer;
     throw core::InputError(
         sc.file, {{ptr, "the run needs about " + size_text(e.address_space) + " of address space (" +
                             std::to_string(e.actors) + " simulated threads with " + size_text(e.stack_bytes) +
-                            " stacks: " + size_text(stacks) + "), more than the process limit (ulimit -v) of " +
+                            " stacks: " + size_text(stacks) + "; frame arrays for the hosts' memory: " +
+                            size_text(e.frame_bytes) + "), more than the process limit (ulimit -v) of " +
                             size_text(rl.rlim_cur) +
-                            "; fewer vCPUs, a higher limit, or a smaller SimGrid stack (--cfg=contexts/stack-size:KiB)"}});
+                            "; fewer vCPUs or less host memory, a higher limit, or a smaller SimGrid stack "
+                            "(--cfg=contexts/stack-size:KiB)"}});
   }
 }
 

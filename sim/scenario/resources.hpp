@@ -38,6 +38,8 @@ struct ResourceEstimate {
   std::uint64_t resident = 0;       // bytes of memory the run may touch
   std::uint64_t address_space = 0;  // virtual: resident + every actor's whole stack + reserved arrays
   std::uint64_t actors = 0, stack_bytes = 0;
+  std::uint64_t frame_bytes = 0;  // host frame arrays, reserved for all of DRAM
+  std::string frames_pointer;     // the host with the most frames ("/hosts/0/nodes")
   std::vector<ResourcePart> parts;  // what `resident` is made of, largest first
 };
 

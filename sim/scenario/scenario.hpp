@@ -4,6 +4,17 @@
 // ParamSpec reader (all problems of the file collected, each with its JSON pointer, thrown as
 // one InputError), runs the cross-field checks, and keeps the fully resolved scenario (every
 // default filled in, base units) for the result file.
+//
+// Rules of the reader (each an InputError with the pointer of the value at fault; README "What
+// the reader refuses"):
+//  - bounded nesting: JSON depth <= core::kMaxJsonDepth while parsing (json_input.hpp),
+//    `phases` in `phases` <= workload::kMaxPhaseDepth;
+//  - every time quantity >= 1 ns after rounding, or rejected: access latencies in [1 ns, 1 s]
+//    (read_host), durations <= core::kMaxDurationNs, periods >= 1 us (their ParamSpecs);
+//  - every integer range-checked before narrowing (Params::read_integer, node lists as 64 bits,
+//    --set array tokens by core::parse_array_index);
+//  - resource estimates before allocating: node count before the n x n matrix, VM count before
+//    `count` copies, host frames within 32 bits; the run's memory by resources.hpp.
 #pragma once
 #include <cstdint>
 #include <optional>

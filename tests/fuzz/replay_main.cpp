@@ -6,12 +6,16 @@
 //   fuzz_<target>_replay [--inputs N] [--seed S] [--max-seconds T] [--slow-ms M] [--save DIR] PATH...
 //
 // PATH is a corpus file or directory (its regular files, sorted). Exit 0 when every input ended
-// within --slow-ms; a crash or a finding aborts (the input is in DIR/last-input first). The
+// within --slow-ms; a crash or a finding aborts, leaving the input in DIR/crash-input. The
 // mutations mix byte-level edits with JSON-aware ones: a value somewhere in the document replaced
 // by a hostile one (1e309, 2^64-1, -1, 0.4, deep nesting, a huge string, invalid UTF-8), a
 // duplicated key, a truncation; for a corpus of `--set` lines, new lines built from the pointers of
 // the shipped scenarios.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -140,8 +144,15 @@ std::string mutate_json(const Json& doc, Rng& r) {
 std::string mutate_set_lines(const std::string& seed, const std::vector<std::string>& scenario_ptrs, Rng& r) {
   std::string out = seed.empty() ? std::string(1, '\0') : seed.substr(0, 1);
   const int lines = 1 + static_cast<int>(r.below(3));
+  static const std::vector<std::string> kPlausible = {"1", "2", "8", "0.9", "\"200ms\"", "100000000", "shmem", "anon",
+                                                       "interleave", "uffd-ws", "none", "true", "false", "\"1GiB\"",
+                                                       "[0]", "[1]", "7"};
   for (int i = 0; i < lines; ++i) {
     std::string p = scenario_ptrs[r.below(scenario_ptrs.size())];
+    if (r.below(2) == 0) {  // a plausible value at an existing key: reaches the checks past the pointer
+      out += p + "=" + kPlausible[r.below(kPlausible.size())] + "\n";
+      continue;
+    }
     switch (r.below(5)) {
       case 0: p += "/01"; break;
       case 1: p += "/" + std::string(1 + r.below(25), '9'); break;
@@ -157,6 +168,29 @@ std::string mutate_set_lines(const std::string& seed, const std::vector<std::str
     out += p + "=" + (r.below(3) == 0 ? std::string("plain text") : hostile_value(r)) + "\n";
   }
   return r.below(4) == 0 ? mutate_bytes(out, r) : out;
+}
+
+// The input being run, written out by the crash handler (writing every input to a file would
+// make the driver I/O-bound on a busy disk).
+const char* g_input = nullptr;
+std::size_t g_input_len = 0;
+std::string g_crash_path;
+
+void on_crash(int sig) {
+  const int fd = ::open(g_crash_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd >= 0) {
+    std::size_t off = 0;
+    while (off < g_input_len) {
+      const ssize_t n = ::write(fd, g_input + off, g_input_len - off);
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+  }
+  const char msg[] = "fuzz replay: crashed; the input is in the --save directory as crash-input\n";
+  (void)!::write(2, msg, sizeof msg - 1);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
 }
 
 std::vector<std::string> read_corpus(const std::vector<std::string>& paths) {
@@ -225,7 +259,8 @@ int main(int argc, char** argv) {
                      "/vms/0/workload", "/hosts/0/nodes", "/hosts/0/distances", "/hosts/0/latency_ns",
                      "/output/sampling_interval", "/kernel/costs/dram_latency_ns", "/vms/1/workload/phases/0/duration"};
   fs::create_directories(save);
-  const std::string last = save + "/last-input";
+  g_crash_path = save + "/crash-input";
+  for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL}) ::signal(sig, on_crash);
 
   Rng rng{seed};
   const auto t0 = std::chrono::steady_clock::now();
@@ -243,10 +278,8 @@ int main(int argc, char** argv) {
       if (parsed[s]) input = rng.below(5) == 0 ? mutate_bytes(corpus[s], rng) : mutate_json(*parsed[s], rng);
       else input = mutate_set_lines(corpus[s], scenario_ptrs, rng);
     }
-    {
-      std::ofstream o(last, std::ios::binary | std::ios::trunc);
-      o << input;
-    }
+    g_input = input.data();
+    g_input_len = input.size();
     const auto a = std::chrono::steady_clock::now();
     LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(input.data()), input.size());
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
@@ -259,7 +292,6 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::filesystem::remove(last);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("%zu inputs (%zu seeds + %zu mutations) in %.1f s: %zu accepted, %zu rejected with a pointer "
               "(exit 2); slowest %.1f ms; no crash, no finding\n",

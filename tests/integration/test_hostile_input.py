@@ -128,6 +128,15 @@ expect("--seed 2^64-1", ["run", Q, "--out", out, "--seed", "18446744073709551615
 dup = write("dup.json", '{"name": "dup", "name": "other"}')
 expect("duplicate keys", ["validate", dup], "/name", "duplicate key 'name'", file=dup)
 
+# ---- the progress watchdog ends a run whose clock stands still ----
+# No valid scenario should stall, so the limit is set to 1 step: the second vCPU's first quantum
+# at t = 0 is then "no progress", which exercises the engine's wiring end to end.
+env = dict(os.environ, VMEMSIM_WATCHDOG_STEPS="1")
+p = subprocess.run([BIN, "run", Q, "--out", out, "-q"], cwd=SRC, env=env, capture_output=True, text=True, timeout=60)
+check(p.returncode == 2 and f"{Q}:/: the run cannot finish: simulated time stands still at 0 ns" in p.stderr
+      and not os.path.exists(out), f"the watchdog ends the run with exit 2 and nothing written (got {p.returncode}: "
+      f"{p.stderr.strip()[:300]})")
+
 # ---- what still runs: the limits themselves are accepted ----
 rc, err, _ = run_bytes(["validate", Q, "--set", "/name=" + "n" * 200, "--set", "/hosts/0/latency_ns=[[1,100],[100,1]]"])
 check(rc == 0, f"a 200-byte name and 1 ns latencies validate (got {rc}: {err.strip()[:200]})")

@@ -342,6 +342,8 @@ SCENARIO("resource estimates grow with the keys that drive them", "[hardening]")
     const auto big = scenario::estimate_resources(scenario::parse_scenario(doc, kFile));
     CHECK(big.parts.front().pointer == "/vms/0/memory");
     CHECK(big.parts.front().bytes == (1ull << 28) * 32);
+    CHECK(big.frames_pointer == "/hosts/0/nodes");
+    CHECK(big.frame_bytes == 2 * (1ull << 28) * scenario::kBytesPerFrame);
   }
   GIVEN("1024 vCPUs and SimGrid's 8 MiB stacks") {
     auto doc = with("/vms/0/vcpus", 1024);
