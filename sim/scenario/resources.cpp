@@ -54,9 +54,17 @@ ResourceEstimate estimate_resources(const Scenario& sc) {
   // Guest pages, per vms[] entry (a `count` fleet adds up under its entry's pointer).
   std::map<std::string, std::uint64_t> vm_bytes, vm_vcpus;
   std::uint64_t actors = 1;  // the sampler
+  // kernel.numa_balancing: -1 is the kernel's boot rule (on with more than one node).
+  long long numa_mode = -1;
+  for (const auto& d : sc.kernel.daemons)
+    if (d.name == "numa" && d.params.is_object() && d.params.contains("numa_balancing") &&
+        d.params["numa_balancing"].is_number_integer())
+      numa_mode = d.params["numa_balancing"].get<long long>();
   for (const auto& vm : sc.vms) {
     std::uint64_t per_page = kBytesPerPageSlot + kBytesPerFrame + kBytesPerFreedFrame;
     if (vm.vmm.policy != "none") per_page += kBytesPerPagePolicy;
+    const bool numa_on = numa_mode > 0 || (numa_mode < 0 && !sc.hosts.empty() && sc.hosts[vm.host].nodes.size() > 1);
+    if (numa_on) per_page += kBytesPerPageNuma;
     vm_bytes[vm.pointer] = add(vm_bytes[vm.pointer], mul(vm.pages, per_page));
     vm_vcpus[vm.pointer] = add(vm_vcpus[vm.pointer], vm.vcpus);
     actors = add(actors, vm.vcpus + (vm.vmm.policy != "none" ? 2 : 0));

@@ -341,9 +341,17 @@ SCENARIO("resource estimates grow with the keys that drive them", "[hardening]")
     doc["hosts"][0]["nodes"] = Json::parse(R"([{"cores": 4, "memory": "1TiB"}, {"cores": 4, "memory": "1TiB"}])");
     const auto big = scenario::estimate_resources(scenario::parse_scenario(doc, kFile));
     CHECK(big.parts.front().pointer == "/vms/0/memory");
-    CHECK(big.parts.front().bytes == (1ull << 28) * 32);
+    // Two nodes: NUMA balancing is on by the kernel's boot rule and adds its per-folio state.
+    CHECK(big.parts.front().bytes == (1ull << 28) * (32 + scenario::kBytesPerPageNuma));
     CHECK(big.frames_pointer == "/hosts/0/nodes");
     CHECK(big.frame_bytes == 2 * (1ull << 28) * scenario::kBytesPerFrame);
+  }
+  GIVEN("the same VM with NUMA balancing off") {
+    auto doc = with("/vms/0/memory", "1TiB");
+    doc["hosts"][0]["nodes"] = Json::parse(R"([{"cores": 4, "memory": "1TiB"}, {"cores": 4, "memory": "1TiB"}])");
+    doc["kernel"]["numa"] = {{"numa_balancing", 0}};
+    const auto big = scenario::estimate_resources(scenario::parse_scenario(doc, kFile));
+    CHECK(big.parts.front().bytes == (1ull << 28) * 32);
   }
   GIVEN("1024 vCPUs and SimGrid's 8 MiB stacks") {
     auto doc = with("/vms/0/vcpus", 1024);
