@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages vmemsim needs, only if some are missing (idempotent).
-# Used by tools/go.sh and tools/test.sh; safe to run by hand.
+# Used by tools/go.sh, tools/test.sh, tools/sanitize.sh and tools/fuzz.sh; safe to run by hand.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libsimgrid-dev nlohmann-json3-dev libcli11-dev catch2
       libbenchmark-dev python3 python3-matplotlib python3-jsonschema)
+# `tools/deps.sh --fuzz` (tools/fuzz.sh): clang and its runtime libraries, which hold libFuzzer.
+[ "${1:-}" = "--fuzz" ] && PKGS+=(clang libclang-rt-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -33,8 +33,13 @@ struct GenContext {
   std::uint64_t pages = 0;     // size of the region the generator draws from, in 4 KiB pages
   std::uint64_t seed = 0;      // scenario seed
   std::string path;            // stable component path, e.g. "vm/web/vcpu/0/workload"
+  unsigned depth = 0;          // `phases` workloads enclosing this one (bounded: kMaxPhaseDepth)
   core::Rng rng() const { return core::Rng::stream(seed, path); }
 };
+
+// `phases` inside `phases` recurses through the registry once per level: the reader's
+// bounded-nesting rule caps it here, below what the JSON depth limit would allow.
+constexpr unsigned kMaxPhaseDepth = 8;
 
 class Generator {
  public:

@@ -65,8 +65,21 @@ class PhasesGenerator final : public Generator {
 
 std::unique_ptr<Generator> make_phases(core::Params& p, const GenContext& ctx, double write_ratio) {
   const std::size_t errors_before = detail::error_count(p);
+  if (ctx.depth >= kMaxPhaseDepth) {
+    p.raw("phases");
+    p.raw("repeat");
+    p.error_here("`phases` workloads nested more than " + std::to_string(kMaxPhaseDepth) + " deep");
+    return nullptr;
+  }
   std::vector<core::Params> items = p.items("phases", true);
   const bool repeat = p.get_bool(kParams[1]);
+  // Each phase owns a generator per vCPU for the whole run: a bounded count keeps that state
+  // (and the reader's time) proportional to a plausible program, not to the file size.
+  constexpr std::size_t kMaxPhases = 4096;
+  if (items.size() > kMaxPhases) {
+    p.error("phases", "at most " + std::to_string(kMaxPhases) + " phases, got " + std::to_string(items.size()));
+    return nullptr;
+  }
   if (p.has("phases") && items.empty() && detail::error_count(p) == errors_before) {
     p.error("phases", "must list at least one phase");
   }
@@ -84,7 +97,7 @@ std::unique_ptr<Generator> make_phases(core::Params& p, const GenContext& ctx, d
       item.error("duration", "the phases' total duration overflows 64-bit nanoseconds");
     }
     core::Params wl = item.child("workload", true);
-    GenContext sub{ctx.pages, ctx.seed, ctx.path + "/phase/" + std::to_string(i)};
+    GenContext sub{ctx.pages, ctx.seed, ctx.path + "/phase/" + std::to_string(i), ctx.depth + 1};
     std::unique_ptr<Generator> gen;
     if (wl.present()) gen = detail::make_generator_with_write_default(wl, sub, write_ratio);
     wl.finish();

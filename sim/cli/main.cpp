@@ -14,9 +14,12 @@
 #include "sim/cli/calibrate.hpp"
 #include "sim/cli/sweep.hpp"
 #include "sim/core/error.hpp"
+#include "sim/core/json_input.hpp"
 #include "sim/engine/engine.hpp"
 #include "sim/output/result_writer.hpp"
+#include "sim/scenario/resources.hpp"
 #include "sim/scenario/scenario.hpp"
+#include "sim/core/units.hpp"
 
 #ifndef VMEMSIM_SOURCE_DIR
 #define VMEMSIM_SOURCE_DIR "."
@@ -41,10 +44,22 @@ long long peak_rss_bytes() {
   return static_cast<long long>(ru.ru_maxrss) * 1024;  // ru_maxrss is in KiB on Linux
 }
 
+// --max-memory: bytes or a size string ("8GiB"); "" = what the machine has available.
+std::uint64_t parse_max_memory(const std::string& text) {
+  if (text.empty()) return 0;
+  std::string why;
+  auto b = core::parse_size(text, &why);
+  if (!b || *b <= 0)
+    throw core::InputError("command line", {{"", "--max-memory '" + text + "': " + (why.empty() ? "must be positive" : why)}});
+  return static_cast<std::uint64_t>(*b);
+}
+
 int cmd_run(const std::string& file, const scenario::Overrides& ov, const std::string& out_dir,
             const std::string& results_root, bool quiet, bool check, const std::string& timeline,
-            const std::vector<std::string>& sg_log) {
+            const std::vector<std::string>& sg_log, const std::string& max_memory) {
   scenario::Scenario sc = scenario::load_scenario(find_scenario(file), ov);
+  // Before any state is built: a run that cannot fit is refused with the estimate (exit 2).
+  scenario::check_resources(sc, parse_max_memory(max_memory));
   engine::RunOptions opt;
   opt.simgrid_log = sg_log;
   opt.progress = !quiet && ::isatty(STDERR_FILENO);
@@ -135,6 +150,15 @@ int cmd_describe(const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  cli::die_with_parent_if_asked();
+  // Arguments end up in JSON (scenario values, names, file paths in run.json and index.json),
+  // and JSON text is UTF-8: anything else is refused here, as bad input, not at write time.
+  for (int i = 1; i < argc; ++i) {
+    if (!core::valid_utf8(argv[i])) {
+      std::cerr << "vmemsim: argument " << i << " is not valid UTF-8\n";
+      return 2;
+    }
+  }
   // SimGrid's own options; CLI11 never sees them. --log=... passes through to SimGrid as it is
   // (it changes what SimGrid prints, not the result). --cfg=name:value settings can change the
   // result: they become part of the scenario (appended to /simgrid/cfg), so the resolved
@@ -171,6 +195,9 @@ int main(int argc, char** argv) {
   run->add_option("--results", results_root, "results root directory (default results)");
   run->add_flag("-q,--quiet", quiet, "no progress or summary on stderr");
   run->add_flag("--check-invariants", check, "verify frame accounting and PTE/rmap consistency at every sample");
+  std::string max_memory;
+  run->add_option("--max-memory", max_memory,
+                  "refuse to start when the estimated memory exceeds this (bytes or e.g. 8GiB; default: MemAvailable)");
   std::string timeline;
   run->add_option("--timeline", timeline, "also write a Chrome trace-event timeline (open in Perfetto) to this file");
 
@@ -191,7 +218,10 @@ int main(int argc, char** argv) {
   sweep->add_option("--name", sw.name, "with --axis: sweep name (default <scenario name>-sweep)");
   sweep->add_option("--out", sw.out_dir, "output directory (default results/<sweep name>)");
   sweep->add_option("-j,--jobs", sw.jobs, "points run at once (default: the number of CPUs)");
-  sweep->add_option("--point-timeout", sw.point_timeout, "seconds before a point is killed and recorded as timeout");
+  sweep->add_option("--point-timeout", sw.point_timeout,
+                    "seconds before a point is killed and recorded as timeout (default: derived from each point's "
+                    "scenario, a minute plus 1 s per million simulated accesses)");
+  sweep->add_option("--max-points", sw.max_points, "refuse a sweep with more points than this (default 10000)");
   sweep->add_option("--backend", sw.backend, "local (default) or slurm")->check(CLI::IsMember({"local", "slurm"}));
   sweep->add_option("--partition", sw.partition, "slurm: partition");
   sweep->add_option("--time", sw.time, "slurm: time limit per task (sbatch --time)");
@@ -232,7 +262,7 @@ int main(int argc, char** argv) {
       if (*seed_opt) ov.seed = seed;
       ov.sets = sets;
       ov.simgrid_cfg = sg_cfg;
-      return cmd_run(file, ov, out_dir, results_root, quiet, check, timeline, sg_log);
+      return cmd_run(file, ov, out_dir, results_root, quiet, check, timeline, sg_log, max_memory);
     }
     if (*validate) {
       scenario::Overrides ov;

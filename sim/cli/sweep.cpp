@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,8 +22,10 @@
 
 #include "sim/cli/slurm.hpp"
 #include "sim/core/error.hpp"
+#include "sim/core/json_input.hpp"
 #include "sim/output/result_writer.hpp"
 #include "sim/scenario/host_profile.hpp"
+#include "sim/scenario/resources.hpp"
 #include "sim/scenario/scenario.hpp"
 
 extern char** environ;
@@ -105,7 +108,9 @@ bool looks_like_range(const std::string& s) {
 // Expands a range into `out`; returns "" or why not.
 std::string expand_range(long long a, long long b, std::vector<Json>& out) {
   if (b < a) return "empty range " + std::to_string(a) + ".." + std::to_string(b) + " (the end is below the start)";
-  if (static_cast<unsigned long long>(b - a) >= kMaxRangeSize) return "range longer than a million values";
+  // In unsigned arithmetic: b - a overflows long long for a range such as -9e18..9e18.
+  if (static_cast<unsigned long long>(b) - static_cast<unsigned long long>(a) >= kMaxRangeSize)
+    return "range longer than a million values";
   for (long long v = a; v <= b; ++v) out.emplace_back(v);
   return "";
 }
@@ -146,12 +151,14 @@ std::string trim(const std::string& s) {
 }
 
 // A value as the user wrote it: JSON when it parses, else a plain string (same rule as --set).
-Json parse_cli_value(const std::string& text) {
-  try {
-    return Json::parse(text);
-  } catch (const std::exception&) {
-    return text;
-  }
+// JSON that breaks a rule of the reader (too deep, duplicate keys, a number beyond double
+// range) is an error, set in `why`.
+Json parse_cli_value(const std::string& text, std::string* why) {
+  core::JsonTextError err;
+  if (auto v = core::try_parse_json_text(text, false, &err)) return std::move(*v);
+  if (err.kind == core::JsonTextError::Kind::Limit && why)
+    *why = "'" + text.substr(0, 80) + "': " + (err.pointer.empty() ? "" : "at " + err.pointer + ": ") + err.message;
+  return text;
 }
 
 // Text of a value in summary.csv and messages: strings bare, everything else as JSON.
@@ -260,6 +267,8 @@ SweepSpec read_sweep_file(const std::string& path, const Json& doc) {
     else sp.name = doc["name"].get<std::string>();
     if (sp.name.find('/') != std::string::npos || sp.name == "." || sp.name == "..")
       sink.add("/name", "must not contain '/' (it names the results directory)");
+    else if (const std::string why = scenario::check_name_for_path(sp.name); !sp.name.empty() && !why.empty())
+      sink.add("/name", why);
   }
   if (doc.contains("description") && !doc["description"].is_string()) sink.add("/description", "expected a string");
   if (!doc.contains("base")) sink.add("/base", "missing: the base scenario file (relative to this sweep file)");
@@ -268,10 +277,14 @@ SweepSpec read_sweep_file(const std::string& path, const Json& doc) {
     fs::path b = doc["base"].get<std::string>();
     if (b.is_relative()) b = fs::path(path).parent_path() / b;
     sp.base_file = b.lexically_normal().string();
+    // A path written inside a file must name a regular file: a device or a FIFO would block.
+    std::error_code ec;
+    if (fs::exists(sp.base_file, ec) && !fs::is_regular_file(sp.base_file, ec))
+      sink.add("/base", "'" + sp.base_file + "' is not a regular file");
   }
   if (doc.contains("mode")) {
     if (!doc["mode"].is_string() || (doc["mode"] != "cartesian" && doc["mode"] != "zip"))
-      sink.add("/mode", "expected \"cartesian\" or \"zip\", got " + doc["mode"].dump());
+      sink.add("/mode", "expected \"cartesian\" or \"zip\", got " + core::json_excerpt(doc["mode"]));
     else sp.mode = doc["mode"].get<std::string>();
   }
   if (doc.contains("set")) {
@@ -319,13 +332,13 @@ SweepSpec read_sweep_file(const std::string& path, const Json& doc) {
       } else if (a["values"].is_string()) {
         long long lo = 0, hi = 0;
         if (!parse_range(a["values"].get<std::string>(), &lo, &hi))
-          sink.add(at + "/values", "expected an array of values or an integer range \"a..b\", got " + a["values"].dump());
+          sink.add(at + "/values", "expected an array of values or an integer range \"a..b\", got " + core::json_excerpt(a["values"]));
         else {
           std::string why = expand_range(lo, hi, ax.values);
           if (!why.empty()) sink.add(at + "/values", why);
         }
       } else {
-        sink.add(at + "/values", "expected an array of values or an integer range \"a..b\", got " + a["values"].dump());
+        sink.add(at + "/values", "expected an array of values or an integer range \"a..b\", got " + core::json_excerpt(a["values"]));
       }
       sp.axes.push_back(std::move(ax));
     }
@@ -343,13 +356,20 @@ SweepSpec read_sweep_cli(const SweepOptions& opt) {
   core::ErrorSink sink(kCommandLine);
   if (!opt.name.empty() && (opt.name.find('/') != std::string::npos || opt.name == "." || opt.name == ".."))
     sink.add("/name", "--name must not contain '/' (it names the results directory)");
+  else if (const std::string why = scenario::check_name_for_path(opt.name); !opt.name.empty() && !why.empty())
+    sink.add("/name", "--name " + why);
   for (std::size_t i = 0; i < opt.sets.size(); ++i) {
     const std::string& s = opt.sets[i];
     auto eq = s.find('=');
     std::string why;
     if (eq == std::string::npos) sink.add("/set/" + std::to_string(i), "--set '" + s + "': expected /json/pointer=value");
     else if (!valid_pointer(s.substr(0, eq), &why)) sink.add("/set/" + std::to_string(i), "--set '" + s + "': " + why);
-    else sp.sets[s.substr(0, eq)] = parse_cli_value(s.substr(eq + 1));
+    else {
+      std::string bad;
+      Json v = parse_cli_value(s.substr(eq + 1), &bad);
+      if (!bad.empty()) sink.add("/set/" + std::to_string(i), "--set " + bad);
+      else sp.sets[s.substr(0, eq)] = std::move(v);
+    }
   }
   if (!opt.metrics.empty()) read_metrics(Json(opt.metrics), "/summary_metrics", sink, sp.metrics);
   for (std::size_t i = 0; i < opt.axes.size(); ++i) {
@@ -381,8 +401,11 @@ SweepSpec read_sweep_cli(const SweepOptions& opt) {
         } else if (looks_like_range(p)) {
           sink.add(at + "/values", quoted + "'" + p + "' is not an integer range a..b");
         } else {
-          Json v = parse_cli_value(p);
-          if (v.is_string() && (p[0] == '[' || p[0] == '{' || p[0] == '"')) {
+          std::string bad;
+          Json v = parse_cli_value(p, &bad);
+          if (!bad.empty()) {
+            sink.add(at + "/values", quoted + bad);
+          } else if (v.is_string() && (p[0] == '[' || p[0] == '{' || p[0] == '"')) {
             std::string e;
             try {
               Json probe = Json::parse(p);
@@ -426,7 +449,7 @@ void check_axes(const SweepSpec& sp) {
     std::set<std::string> seen;
     for (std::size_t k = 0; k < a.values.size() && sp.mode != "zip"; ++k) {
       if (!seen.insert(a.values[k].dump()).second)
-        sink.add(at + "/values/" + std::to_string(k), "duplicated value " + a.values[k].dump());
+        sink.add(at + "/values/" + std::to_string(k), "duplicated value " + core::json_excerpt(a.values[k]));
     }
     if (sp.mode == "zip" && i > 0 && a.values.size() != sp.axes[0].values.size() && !a.values.empty())
       sink.add(at + "/values", "zip mode needs axes of the same length: " + std::to_string(a.values.size()) +
@@ -455,6 +478,16 @@ std::string strip_set_prefix(std::string m) {
 std::string strip_cfg_prefix(std::string m) {
   if (m.rfind("--cfg: ", 0) == 0) m = m.substr(7);
   return m;
+}
+
+// The points of a sweep, counted without building them (saturating at SIZE_MAX).
+std::size_t count_points(const SweepSpec& sp) {
+  if (sp.axes.empty()) return 0;
+  if (sp.mode == "zip") return sp.axes[0].values.size();
+  std::size_t n = 1;
+  for (const auto& a : sp.axes)
+    if (__builtin_mul_overflow(n, a.values.size(), &n)) return SIZE_MAX;
+  return n;
 }
 
 // Expands the axes into points and validates each as a full scenario. Throws InputError
@@ -532,6 +565,7 @@ std::vector<SweepPoint> expand_points(const SweepSpec& sp) {
     try {
       scenario::Scenario sc = scenario::parse_scenario(doc, sp.base_file);
       pt.resolved = std::move(sc.resolved);
+      pt.default_timeout_s = scenario::default_point_timeout(sc);
       if (!ok) continue;
     } catch (const core::InputError& e) {
       for (const auto& p : e.problems()) {
@@ -598,6 +632,7 @@ struct Running {
   std::size_t idx;
   pid_t pid;
   Clock::time_point start;
+  double limit_s;  // --point-timeout, or the point's default
   bool timed_out = false, interrupted = false;
 };
 
@@ -614,18 +649,17 @@ bool run_local(SweepRun& run, const std::vector<std::size_t>& todo, unsigned job
       clean_point_dir(p.dir);
       std::vector<std::string> argv = {"/proc/self/exe", "run", p.dir + "/scenario.json", "--out", p.dir, "-q"};
       argv.insert(argv.end(), run.simgrid_log.begin(), run.simgrid_log.end());
-      pid_t pid = spawn_process(argv, "/dev/null", p.dir + "/stderr.log", false);
-      running.push_back({i, pid, Clock::now()});
+      pid_t pid = spawn_process(argv, "/dev/null", p.dir + "/stderr.log", false, /*die_with_parent=*/true);
+      running.push_back({i, pid, Clock::now(), timeout > 0 ? timeout : p.default_timeout_s});
       p.status = "running";
     }
     if (running.empty()) break;
 
     auto deadline = Clock::now() + std::chrono::milliseconds(250);
-    if (timeout > 0)
-      for (const auto& r : running)
-        if (!r.timed_out)
-          deadline = std::min(deadline, r.start + std::chrono::duration_cast<Clock::duration>(
-                                                      std::chrono::duration<double>(timeout)));
+    for (const auto& r : running)
+      if (!r.timed_out && r.limit_s > 0)
+        deadline = std::min(deadline, r.start + std::chrono::duration_cast<Clock::duration>(
+                                                    std::chrono::duration<double>(r.limit_s)));
     int sig = wait_signal(deadline);
     if (sig == SIGINT || sig == SIGTERM) {
       if (!stop) {
@@ -655,8 +689,12 @@ bool run_local(SweepRun& run, const std::vector<std::size_t>& todo, unsigned job
         e.kind = PointExit::Kind::Exited;
       } else if (r.timed_out) {
         e.kind = PointExit::Kind::TimedOut;
-        char buf[96];
-        std::snprintf(buf, sizeof buf, "exceeded --point-timeout of %g s (process group killed)", timeout);
+        char buf[160];
+        if (timeout > 0) std::snprintf(buf, sizeof buf, "exceeded --point-timeout of %g s (process group killed)", timeout);
+        else
+          std::snprintf(buf, sizeof buf,
+                        "exceeded the default point timeout of %.0f s derived from its scenario (process group "
+                        "killed; --point-timeout sets another)", r.limit_s);
         e.detail = buf;
       } else if (r.interrupted) {
         e.kind = PointExit::Kind::Interrupted;
@@ -671,9 +709,8 @@ bool run_local(SweepRun& run, const std::vector<std::size_t>& todo, unsigned job
     }
 
     const auto now = Clock::now();
-    if (timeout > 0)
-      for (auto& r : running)
-        if (!r.timed_out && !r.interrupted && std::chrono::duration<double>(now - r.start).count() >= timeout) {
+    for (auto& r : running)
+      if (!r.timed_out && !r.interrupted && r.limit_s > 0 && std::chrono::duration<double>(now - r.start).count() >= r.limit_s) {
           r.timed_out = true;
           ::kill(-r.pid, SIGKILL);
         }
@@ -759,13 +796,19 @@ struct SpawnSetup {
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
   }
-  pid_t spawn(const std::vector<std::string>& argv, bool search_path) {
+  pid_t spawn(const std::vector<std::string>& argv, bool search_path, const std::vector<std::string>& extra_env = {}) {
     std::vector<char*> av;
     for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
     av.push_back(nullptr);
+    std::vector<char*> ev;
+    for (char** e = environ; *e; ++e)
+      if (std::strncmp(*e, kParentPidEnv, std::strlen(kParentPidEnv)) != 0 || (*e)[std::strlen(kParentPidEnv)] != '=')
+        ev.push_back(*e);
+    for (const auto& e : extra_env) ev.push_back(const_cast<char*>(e.c_str()));
+    ev.push_back(nullptr);
     pid_t pid = 0;
-    int rc = search_path ? ::posix_spawnp(&pid, av[0], &fa, &attr, av.data(), environ)
-                         : ::posix_spawn(&pid, av[0], &fa, &attr, av.data(), environ);
+    int rc = search_path ? ::posix_spawnp(&pid, av[0], &fa, &attr, av.data(), ev.data())
+                         : ::posix_spawn(&pid, av[0], &fa, &attr, av.data(), ev.data());
     if (rc != 0) throw std::runtime_error("cannot run " + argv[0] + ": " + std::strerror(rc));
     return pid;
   }
@@ -773,12 +816,26 @@ struct SpawnSetup {
 }  // namespace
 
 pid_t spawn_process(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path,
-                    bool search_path) {
+                    bool search_path, bool die_with_parent) {
   SpawnSetup s;
   posix_spawn_file_actions_addopen(&s.fa, 0, "/dev/null", O_RDONLY, 0);
   if (!out_path.empty()) posix_spawn_file_actions_addopen(&s.fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (!err_path.empty()) posix_spawn_file_actions_addopen(&s.fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  return s.spawn(argv, search_path);
+  std::vector<std::string> env;
+  if (die_with_parent) env.push_back(std::string(kParentPidEnv) + "=" + std::to_string(::getpid()));
+  return s.spawn(argv, search_path, env);
+}
+
+void die_with_parent_if_asked() {
+  const char* v = std::getenv(kParentPidEnv);
+  if (!v) return;
+  char* end = nullptr;
+  const long long want = std::strtoll(v, &end, 10);
+  ::unsetenv(kParentPidEnv);  // not for anything this process starts
+  if (!end || *end != 0 || want <= 0) return;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The parent may have died between spawn and prctl: then we were reparented already.
+  if (static_cast<long long>(::getppid()) != want) ::_exit(137);
 }
 
 Captured run_capture(const std::vector<std::string>& argv, double timeout_s) {
@@ -1067,6 +1124,17 @@ void SweepRun::note(const std::string& line) {
 // vmemsim sweep
 // ---------------------------------------------------------------------------------------------
 
+std::size_t check_sweep_document(const std::string& path, const Json& doc, std::size_t max_points) {
+  SweepSpec sp = read_sweep_file(path, doc);
+  sp.base = read_json_file(sp.base_file);
+  if (!sp.base.is_object()) throw core::InputError(sp.base_file, {{"", "the scenario must be a JSON object"}});
+  check_axes(sp);
+  if (const std::size_t n = count_points(sp); n > max_points)
+    throw core::InputError(sp.file, {{"/axes", "the sweep has " + std::to_string(n) + " points, more than " +
+                                                   std::to_string(max_points)}});
+  return expand_points(sp).size();
+}
+
 int cmd_sweep(const SweepOptions& opt) {
   // 1. The sweep: a sweep file, or a scenario with --axis options.
   SweepSpec sp;
@@ -1111,6 +1179,12 @@ int cmd_sweep(const SweepOptions& opt) {
   // 3. Every point, validated as a full scenario, before anything is written.
   sp.cfg = opt.simgrid_cfg;
   check_axes(sp);
+  // Counted before anything is built: each point holds its scenario in memory and is validated
+  // as a full scenario, so an unbounded product would exhaust memory before it ran anything.
+  if (const std::size_t n = count_points(sp); n > opt.max_points)
+    throw core::InputError(sp.file, {{"/axes", "the sweep has " + (n == SIZE_MAX ? std::string("more than 2^64") : std::to_string(n)) +
+                                                   " points, more than --max-points " + std::to_string(opt.max_points) +
+                                                   " (raise it to run them all)"}});
   std::vector<SweepPoint> points = expand_points(sp);
 
   SweepRun run;

@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/core/params.hpp"
+#include "sim/scenario/scenario.hpp"
 
 namespace vmemsim::cli {
 
@@ -43,7 +44,8 @@ struct SweepOptions {
   std::string name;                  // CLI form: sweep name (default <scenario name>-sweep)
   std::string out_dir;               // default results/<sweep name>
   unsigned jobs = 0;                 // 0 = the CPUs this process may use
-  double point_timeout = 0;          // seconds; 0 = none
+  double point_timeout = 0;          // seconds; 0 = derived from each point's scenario
+  std::size_t max_points = 10000;    // a sweep with more points is refused (exit 2)
   std::string backend = "local";     // local | slurm
   std::string partition, time;       // Slurm: #SBATCH --partition / --time
   std::vector<std::string> sbatch_args;  // Slurm: extra sbatch options, e.g. --account=x
@@ -53,6 +55,11 @@ struct SweepOptions {
   std::vector<std::string> simgrid_cfg;  // --cfg=name:value: appended to every point's /simgrid/cfg
   std::vector<std::string> simgrid_log;  // --log=...: passed to every point's `vmemsim run`
 };
+
+// Reads and checks a sweep file's document as `vmemsim sweep FILE --dry-run` does, writing
+// nothing: the sweep's keys, its base scenario, the axes and every point as a full scenario.
+// Returns the number of points; throws core::InputError. The sweep fuzz target's entry point.
+std::size_t check_sweep_document(const std::string& path, const Json& doc, std::size_t max_points);
 
 // Exit code: 0 every point ok, 1 some point failed or timed out, 130 interrupted.
 // Throws core::InputError (exit 2) for a bad sweep, before anything is written.
@@ -73,6 +80,7 @@ struct SweepPoint {
   Json resolved;                         // the resolved scenario (equals result.json's "scenario")
   std::string dir;                       // absolute points/<id>
   std::string status = "pending";        // pending | ok | failed | timeout | skipped
+  double default_timeout_s = 0;          // used when no --point-timeout is given
   bool reused = false;                   // ok from an earlier run of the sweep
   std::string error, stderr_tail;
   std::vector<std::pair<std::string, Json>> metrics;  // flattened summary metric columns
@@ -124,8 +132,17 @@ int wait_signal(std::chrono::steady_clock::time_point deadline);
 
 // posix_spawn of argv[0] (a path, or searched in PATH when `search_path`) in its own process
 // group, signals unblocked, stdout/stderr to the given files ("" = inherit). Throws on failure.
+// `die_with_parent`: the child (a `vmemsim run`) is told through kParentPidEnv to take SIGKILL
+// when this process dies, even by SIGKILL (each point has its own process group, so nothing
+// else would reach it).
 pid_t spawn_process(const std::vector<std::string>& argv, const std::string& out_path,
-                    const std::string& err_path, bool search_path);
+                    const std::string& err_path, bool search_path, bool die_with_parent = false);
+
+// Environment variable naming the sweep process that spawned this one.
+constexpr const char* kParentPidEnv = "VMEMSIM_SWEEP_PARENT_PID";
+// Called first thing by main(): with kParentPidEnv set, asks the kernel for SIGKILL when the
+// parent dies (PR_SET_PDEATHSIG), and exits at once if it is already gone.
+void die_with_parent_if_asked();
 
 // Runs a short command to completion (PATH search) and captures its output.
 struct Captured {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "sim/core/json_input.hpp"
 #include "sim/core/units.hpp"
 
 namespace vmemsim::core {
@@ -125,7 +126,47 @@ bool Params::check_range(const ParamSpec& s, double v) {
 }
 
 static std::string type_msg(const ParamSpec& s, const Json& v) {
-  return std::string("expected ") + kind_name(s.kind) + ", got " + v.type_name() + " " + v.dump();
+  return std::string("expected ") + kind_name(s.kind) + ", got " + v.type_name() + " " + json_excerpt(v);
+}
+
+// An integral JSON number as int64 without a narrowing surprise: unsigned values above
+// INT64_MAX and floats beyond int64 are reported with their own value, never wrapped (a seed
+// of 2^64-1 must not read as -1). Returns false (and reports) when `v` is no integer at all.
+bool Params::read_integer(const ParamSpec& s, const Json& v, std::int64_t& out) {
+  if (v.is_number_unsigned()) {
+    const std::uint64_t u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      error(s.name, "value " + std::to_string(u) + " is out of range" + range_text(s));
+      return false;
+    }
+    out = static_cast<std::int64_t>(u);
+    return true;
+  }
+  if (v.is_number_integer()) {
+    out = v.get<std::int64_t>();
+    return true;
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::floor(d) == d) {
+      // 2^63 is exactly representable; anything at or beyond it does not fit.
+      if (d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+        out = static_cast<std::int64_t>(d);
+        return true;
+      }
+      std::ostringstream os;
+      os << "value " << d << " is out of range" << range_text(s);
+      error(s.name, os.str());
+      return false;
+    }
+  }
+  return false;
+}
+
+std::string Params::range_text(const ParamSpec& s) {
+  std::ostringstream os;
+  os << " [" << s.min << ", " << s.max << "]";
+  return os.str();
 }
 
 std::int64_t Params::get_int(const ParamSpec& s) {
@@ -133,11 +174,12 @@ std::int64_t Params::get_int(const ParamSpec& s) {
   const Json* v = lookup(s, &d);
   std::int64_t r = 0;
   if (v) {
-    if (v->is_number_integer() || (v->is_number_float() && std::floor(v->get<double>()) == v->get<double>())) {
-      r = v->get<std::int64_t>();
+    const std::size_t before = sink_->problems().size();
+    if (read_integer(s, *v, r)) {
       if (!check_range(s, static_cast<double>(r))) r = 0;
     } else {
-      error(s.name, type_msg(s, *v));
+      r = 0;
+      if (sink_->problems().size() == before) error(s.name, type_msg(s, *v));
     }
   }
   if (resolved_) (*resolved_)[s.name] = r;
@@ -224,7 +266,7 @@ std::int64_t Params::get_size(const ParamSpec& s) {
   bool ok = true;
   if (v) {
     if (v->is_number_integer()) {
-      r = v->get<std::int64_t>();
+      ok = read_integer(s, *v, r);
     } else if (v->is_string()) {
       std::string why;
       auto p = parse_size(v->get<std::string>(), &why);
@@ -248,7 +290,7 @@ TimeNs Params::get_duration(const ParamSpec& s) {
   bool ok = true;
   if (v) {
     if (v->is_number_integer()) {
-      r = v->get<std::int64_t>();
+      ok = read_integer(s, *v, r);
     } else if (v->is_string()) {
       std::string why;
       auto p = parse_duration_ns(v->get<std::string>(), &why);
@@ -259,7 +301,14 @@ TimeNs Params::get_duration(const ParamSpec& s) {
       error(s.name, type_msg(s, *v) + " (a duration: ns or a string such as \"250ms\")");
       ok = false;
     }
-    if (ok && !check_range(s, static_cast<double>(r))) r = 0;
+    if (ok && r > kMaxDurationNs) {
+      error(s.name, "duration " + format_duration(r) + " is longer than the simulator's limit of " +
+                        format_duration(kMaxDurationNs) + " (SimGrid's clock counts seconds in a double: past "
+                        "that its resolution nears 1 ns and a step of simulated time could be lost)");
+      ok = false;
+    }
+    if (ok && !check_range(s, static_cast<double>(r))) ok = false;
+    if (!ok) r = 0;
   }
   if (resolved_) (*resolved_)[s.name] = r;
   return r;

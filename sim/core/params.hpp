@@ -26,6 +26,13 @@ namespace vmemsim::core {
 
 using Json = nlohmann::json;
 
+// Rules of the reader, for every value it reads:
+//  - integers are range-checked before any narrowing (an unsigned 2^64-1 is out of range, not -1);
+//  - durations are at most kMaxDurationNs, so sums of a few times never overflow int64 and
+//    SimGrid's double clock still resolves 1 ns;
+//  - a wrong-typed value is quoted at most 80 bytes long.
+constexpr TimeNs kMaxDurationNs = 1'000'000 * kNsPerSec;  // 1e6 s, 11.6 days
+
 enum class Kind { Int, Number, Count, Bool, String, Enum, Size, Duration, Bandwidth, Object, Array };
 const char* kind_name(Kind k);
 
@@ -83,6 +90,8 @@ class Params {
  private:
   const Json* lookup(const ParamSpec& s, Json* def_storage);
   bool check_range(const ParamSpec& s, double v);
+  bool read_integer(const ParamSpec& s, const Json& v, std::int64_t& out);
+  static std::string range_text(const ParamSpec& s);
 
   const Json* obj_;
   std::string pointer_;

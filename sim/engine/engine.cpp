@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <stdexcept>
 
 #include "sim/core/error.hpp"
+#include "sim/core/watchdog.hpp"
 #include "sim/output/recorder.hpp"
 #include "sim/output/timeline.hpp"
 #include "sim/scenario/world.hpp"
@@ -119,11 +121,28 @@ struct RunState {
   std::string error;
   std::chrono::steady_clock::time_point wall0;
   double last_progress = 0;
+  core::ProgressWatchdog watchdog{core::ProgressWatchdog::limit_for(1)};
+  std::string stall;  // set when the watchdog ended the run
 };
 
 void fail(RunState& st, const std::string& msg) {
   if (st.error.empty()) st.error = msg;
   sg4::Actor::kill_all();
+}
+
+// Every actor step goes through here: the progress watchdog (sim/core/watchdog.hpp) ends a run
+// whose clock has stopped while its actors keep stepping. False: the run is being ended.
+bool note_step(RunState& st, const char* who, std::size_t idx = SIZE_MAX) {
+  if (st.watchdog.step(now_ns())) return true;
+  if (st.stall.empty()) {
+    st.stall = "the run cannot finish: simulated time stands still at " + std::to_string(st.watchdog.stuck_at()) +
+               " ns after " + std::to_string(st.watchdog.steps_without_progress()) +
+               " steps in a row of the simulated threads (the last by " + who +
+               (idx == SIZE_MAX ? std::string() : " " + std::to_string(idx)) +
+               "); some cost or period of the scenario lets work happen without time passing";
+  }
+  fail(st, st.stall);
+  return false;
 }
 
 void compute(double flop_per_ns, TimeNs d) {
@@ -141,9 +160,13 @@ class SimVmmEnv final : public reclaim::VmmEnv {
   explicit SimVmmEnv(VmRuntime& rt) : rt_(rt) {}
   TimeNs now() override { return now_ns(); }
   void sleep(TimeNs d) override {
+    if (!note_step(*rt_.st, "VMM agent")) throw std::runtime_error(rt_.st->stall);
     if (d > 0) sg4::this_actor::sleep_for(to_seconds(d));
   }
-  void cpu(TimeNs d) override { compute(rt_.flop_per_ns, d); }
+  void cpu(TimeNs d) override {
+    if (!note_step(*rt_.st, "VMM thread")) throw std::runtime_error(rt_.st->stall);
+    compute(rt_.flop_per_ns, d);
+  }
   void mmap_write_lock() override { rt_.vm->as->set_mmap_write_locked(true); }
   void mmap_write_unlock() override {
     rt_.vm->as->set_mmap_write_locked(false);
@@ -200,6 +223,7 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
     TimeNs now = now_ns();
     unsigned cur_node = vcpu->node();
     while (now < dur) {
+      if (!note_step(st, "vCPU", idx)) return;
       const TimeNs end = std::min(now + q, dur);
       const auto r = vcpu->run(now, end);
       if (r.stop == mm::Vcpu::Stop::Oom) {
@@ -255,6 +279,7 @@ void handler_actor(VmRuntime* rt) {
   try {
     for (;;) {
       rt->queue_sem->acquire();
+      if (!note_step(*rt->st, "uffd handler")) return;
       const auto p = rt->uffd->read();
       if (!p) continue;  // its message was woken by SET_MODE(async)
       const TimeNs t0 = now_ns();
@@ -300,6 +325,7 @@ void daemon_actor(RunState* st, kernel::KernelDaemon* d, double flop_per_ns, int
       const TimeNs t = d->next_wakeup(now_ns());
       if (t == kernel::kNever || t >= st->sc->duration_ns) return;
       if (t > now_ns()) sg4::this_actor::sleep_for(to_seconds(t) - sg4::Engine::get_clock());
+      if (!note_step(*st, "kernel daemon")) return;
       d->run_batch(env, now_ns());
     }
   } catch (const std::exception& e) {
@@ -396,7 +422,8 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
   scenario::World world = scenario::build_world(sc);
   output::Recorder rec(world);
   output::Timeline timeline(opt.timeline);
-  RunState st{&sc, &world, &rec, &timeline, &opt, {}, std::chrono::steady_clock::now(), 0};
+  RunState st{&sc, &world, &rec, &timeline, &opt, {}, std::chrono::steady_clock::now(), 0,
+              core::ProgressWatchdog(core::ProgressWatchdog::limit_for(1)), {}};
 
   // Actors are created in a fixed order (per VM: vCPUs by index, then the VMM agent and the
   // handler): SimGrid runs simultaneous events in creation order, which makes the run
@@ -447,8 +474,14 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
   for (auto* h : pf.node_hosts[0])
     if (h && !first) first = h;
   sg4::Actor::create("sampler", first, sampler_actor, &st);
+  std::uint64_t steps = core::ProgressWatchdog::limit_for(e.get_actor_count());
+  // VMEMSIM_WATCHDOG_STEPS sets another limit: a diagnostic, and how the tests trip it on purpose.
+  if (const char* w = std::getenv("VMEMSIM_WATCHDOG_STEPS"); w && std::strtoull(w, nullptr, 10) > 0)
+    steps = std::strtoull(w, nullptr, 10);
+  st.watchdog = core::ProgressWatchdog(steps);
 
   e.run();
+  if (!st.stall.empty()) throw core::InputError(sc.file, {{"", st.stall}});
   if (!st.error.empty()) throw std::runtime_error(st.error);
   for (auto& vm : world.vms)
     if (vm.vmm) vm.vmm->finish();

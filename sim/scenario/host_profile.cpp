@@ -1,5 +1,7 @@
 #include "sim/scenario/host_profile.hpp"
 
+#include "sim/core/json_input.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -256,14 +258,22 @@ std::optional<Json> read_host_profile_costs(const std::string& path, std::string
     *why = msg;
     return std::nullopt;
   };
-  std::ifstream in(path);
+  // A path written inside a scenario must name a regular file: a device or a FIFO (/dev/stdin,
+  // /dev/zero) would block or never end.
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    return fail("host profile '" + path + "' is not a regular file");
+  std::ifstream in(path, std::ios::binary);
   if (!in) return fail("cannot open host profile '" + path + "'");
+  std::string text;
+  if (!core::read_bounded(in, &text)) return fail("host profile '" + path + "' is larger than 64 MiB");
   Json doc;
-  try {
-    doc = Json::parse(in);
-  } catch (const Json::parse_error& e) {
-    return fail("host profile '" + path + "' is not valid JSON: " + e.what());
-  }
+  core::JsonTextError err;
+  if (auto d = core::try_parse_json_text(text, false, &err)) doc = std::move(*d);
+  else
+    return fail(err.kind == core::JsonTextError::Kind::Syntax
+                    ? "host profile '" + path + "' is " + err.message
+                    : "host profile '" + path + "'" + (err.pointer.empty() ? "" : " at " + err.pointer) + ": " + err.message);
   const std::string pre = "host profile '" + path + "': ";
   if (!doc.is_object() || !doc.contains("vmemsim_host_profile"))
     return fail("'" + path + "' is not a host profile (no \"vmemsim_host_profile\" member; `vmemsim calibrate "

@@ -7,8 +7,10 @@
 #include <sstream>
 
 #include "models/kernel/registry.hpp"
+#include "models/mm/vcpu.hpp"
 #include "models/reclaim/vmm.hpp"
 #include "models/workload/generator.hpp"
+#include "sim/core/json_input.hpp"
 #include "sim/core/rng.hpp"
 #include "sim/core/units.hpp"
 #include "sim/scenario/host_profile.hpp"
@@ -35,14 +37,14 @@ const ParamSpec kHostProfile{"host_profile", Kind::String, "\"\"",
 // ---- hosts ----
 const ParamSpec kHostName{"name", Kind::String, nullptr, "host name, referenced by vms[].host"};
 const ParamSpec kCoreSpeed{"core_speed", Kind::Number, "1e9",
-                           "flop/s per core; vCPU time is charged as 1 flop per ns", 1, kInf};
+                           "flop/s per core; vCPU time is charged as 1 flop per ns", 1, 1e15};
 const ParamSpec kNodeCores{"cores", Kind::Int, nullptr, "CPU cores on this node (0 = CPU-less, e.g. CXL)", 0, 4096};
 const ParamSpec kNodeMemory{"memory", Kind::Size, nullptr, "DRAM on this node", 0, 1.0 * (1ull << 44)};
-const ParamSpec kSwapReadBw{"read_bandwidth", Kind::Bandwidth, "\"3GB/s\"", "swap SSD read bandwidth (NVMe class)", 1, kInf};
-const ParamSpec kSwapWriteBw{"write_bandwidth", Kind::Bandwidth, "\"2GB/s\"", "swap SSD write bandwidth", 1, kInf};
+const ParamSpec kSwapReadBw{"read_bandwidth", Kind::Bandwidth, "\"3GB/s\"", "swap SSD read bandwidth (NVMe class)", 1, 1e15};
+const ParamSpec kSwapWriteBw{"write_bandwidth", Kind::Bandwidth, "\"2GB/s\"", "swap SSD write bandwidth", 1, 1e15};
 const ParamSpec kSwapLatency{"latency", Kind::Duration, "\"80us\"", "swap SSD access latency per I/O", 0, kInf};
 const ParamSpec kSwapSize{"size", Kind::Size, "\"64GiB\"", "swap SSD capacity", 0, kInf};
-const ParamSpec kNicBw{"bandwidth", Kind::Bandwidth, "\"12.5GB/s\"", "NIC bandwidth per direction (100 Gbit/s)", 1, kInf};
+const ParamSpec kNicBw{"bandwidth", Kind::Bandwidth, "\"12.5GB/s\"", "NIC bandwidth per direction (100 Gbit/s)", 1, 1e15};
 const ParamSpec kNicLatency{"latency", Kind::Duration, "\"2us\"", "NIC one-way latency", 0, kInf};
 
 // ---- vms ----
@@ -182,11 +184,20 @@ std::uint64_t pages_of(Params& p, const ParamSpec& s, std::int64_t bytes) {
   return static_cast<std::uint64_t>(bytes) / core::kPageSize;
 }
 
+constexpr double kMaxMatrixEntry = 1e9;
+constexpr std::size_t kMaxVms = 65000;  // VM ids are 16 bits (core::VmId)
+// Every access costs at least 1 ns and at most a second: a latency that rounds to 0 with no
+// think time would let a vCPU issue accesses without its clock moving.
+constexpr TimeNs kMinLatencyNs = 1, kMaxLatencyNs = 1'000'000'000;
+// Host frame numbers are 32 bits, and 0xffffffff is the zero page's (models/mm/pte.hpp).
+constexpr std::uint64_t kMaxHostFrames = 0xffffffffull - 1;
+
 std::vector<std::vector<double>> read_matrix(Params& p, const char* key, std::size_t n) {
   const core::Json* m = p.raw_resolved(key);
   std::vector<std::vector<double>> out;
   if (!m) return out;
   bool ok = m->is_array() && m->size() == n;
+  bool too_big = false;
   if (ok) {
     for (const auto& row : *m) {
       if (!row.is_array() || row.size() != n) {
@@ -195,7 +206,10 @@ std::vector<std::vector<double>> read_matrix(Params& p, const char* key, std::si
       }
       std::vector<double> r;
       for (const auto& x : row) {
-        if (!x.is_number() || x.get<double>() <= 0) {
+        // Bounded above so that the latency derived from it (x ns, or dram_latency_ns x x / 10)
+        // fits int64 before it is rounded; the rounded latency is checked in read_host.
+        if (!x.is_number() || x.get<double>() <= 0 || x.get<double>() > kMaxMatrixEntry) {
+          too_big |= x.is_number() && x.get<double>() > kMaxMatrixEntry;
           ok = false;
           break;
         }
@@ -206,7 +220,7 @@ std::vector<std::vector<double>> read_matrix(Params& p, const char* key, std::si
   }
   if (!ok) {
     p.error(key, "expected a " + std::to_string(n) + "x" + std::to_string(n) +
-                     " matrix of positive numbers (one row per node)");
+                     " matrix of positive numbers (one row per node)" + (too_big ? ", each at most 1e9" : ""));
     out.clear();
   }
   return out;
@@ -222,7 +236,8 @@ std::vector<unsigned> read_node_list(Params& p, const char* key, unsigned nodes)
   }
   for (std::size_t i = 0; i < v->size(); ++i) {
     const auto& x = (*v)[i];
-    if (!x.is_number_unsigned() || x.get<unsigned>() >= nodes) {
+    // Compared as 64 bits: 4294967296 must not narrow to node 0.
+    if (!x.is_number_unsigned() || x.get<std::uint64_t>() >= nodes) {
       p.sink().add(p.pointer_of(key) + "/" + std::to_string(i),
                    "expected a node index below " + std::to_string(nodes) + ", got " + x.dump());
       continue;
@@ -238,7 +253,12 @@ HostSpec read_host(Params& h, TimeNs dram_ns) {
   host.core_speed = h.get_number(kCoreSpeed);
   auto nodes = h.items("nodes", true);
   if (h.present() && h.has("nodes") && nodes.empty()) h.error("nodes", "a host needs at least one NUMA node");
-  if (nodes.size() > 64) h.error("nodes", "at most 64 NUMA nodes per host");
+  if (nodes.size() > mm::kMaxNodes) {
+    // Stop here: the rest of the host is sized by the node count (an n x n latency matrix).
+    h.error("nodes", "at most " + std::to_string(mm::kMaxNodes) + " NUMA nodes per host, got " +
+                         std::to_string(nodes.size()));
+    return host;
+  }
   for (auto& n : nodes) {
     NodeSpec ns;
     ns.cores = static_cast<unsigned>(n.get_int(kNodeCores));
@@ -260,7 +280,20 @@ HostSpec read_host(Params& h, TimeNs dram_ns) {
   for (std::size_t i = 0; i < nn; ++i)
     for (std::size_t j = 0; j < nn; ++j) {
       double d = dist.empty() ? (i == j ? 10 : 21) : dist[i][j];
-      host.latency_ns[i][j] = static_cast<TimeNs>(std::llround(lat.empty() ? dram_ns * d / 10.0 : lat[i][j]));
+      const double x = lat.empty() ? static_cast<double>(dram_ns) * d / 10.0 : lat[i][j];
+      const TimeNs l = x < 0.5 ? 0 : x > 1e12 ? kMaxLatencyNs + 1 : static_cast<TimeNs>(std::llround(x));
+      if (l < kMinLatencyNs || l > kMaxLatencyNs) {
+        const char* key = lat.empty() ? "distances" : "latency_ns";
+        std::ostringstream os;
+        os << "latency " << x << " ns (" << (lat.empty() ? "kernel.costs.dram_latency_ns x distance / 10" : "as given")
+           << ") rounds to " << (l > kMaxLatencyNs ? std::string("more than 1 s") : std::to_string(l) + " ns")
+           << ": every access must take between 1 ns and 1 s";
+        if (!lat.empty() || !dist.empty())
+          h.sink().add(h.pointer_of(key) + "/" + std::to_string(i) + "/" + std::to_string(j), os.str());
+        else
+          h.error("nodes", os.str());
+      }
+      host.latency_ns[i][j] = std::clamp(l, kMinLatencyNs, kMaxLatencyNs);
     }
   h.resolved()["latency_ns"] = host.latency_ns;
 
@@ -312,6 +345,7 @@ WorkloadSpec read_workload(Params& w, std::uint64_t vm_pages, std::uint64_t seed
 
 VmSpec read_vm(Params& v, const Scenario& sc, const std::vector<std::string>& host_names) {
   VmSpec vm;
+  vm.pointer = v.pointer();
   vm.name = v.get_string(kVmName);
   const core::Json* hj = v.raw("host");
   vm.host = 0;
@@ -480,16 +514,36 @@ std::vector<std::string> read_simgrid_cfg(Params& top) {
 
 }  // namespace
 
+std::string check_name_for_path(const std::string& name) {
+  // The name becomes a directory (results/<name>/, and a sweep's <name>-sweep): it must be a
+  // valid file name everywhere the results may be copied, so that `validate` refuses what
+  // `run` could not write.
+  if (name.empty()) return "must not be empty (it names the results directory)";
+  if (name.size() > kMaxNameBytes)
+    return "is " + std::to_string(name.size()) + " bytes long; at most " + std::to_string(kMaxNameBytes) +
+           " (it names the results directory)";
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f) return "must not contain control characters (it names the results directory)";
+  return "";
+}
+
 void apply_override(Json& doc, const std::string& set, const std::string& file) {
+  // Command-line text goes into the scenario, then into result.json: it must be UTF-8 (JSON
+  // strings are), and it is held to the same depth rule as a file.
+  if (!core::valid_utf8(set)) throw core::InputError(file, {{"", "--set: the text is not valid UTF-8"}});
   auto eq = set.find('=');
   if (eq == std::string::npos || set.empty() || set[0] != '/') {
     throw core::InputError(file, {{"", "--set '" + set + "': expected /json/pointer=value"}});
   }
   std::string ptr = set.substr(0, eq), text = set.substr(eq + 1);
   Json value;
-  try {
-    value = Json::parse(text);
-  } catch (const std::exception&) {
+  core::JsonTextError perr;
+  if (auto parsed = core::try_parse_json_text(text, /*ignore_comments=*/false, &perr)) {
+    value = std::move(*parsed);
+  } else if (perr.kind == core::JsonTextError::Kind::Limit) {
+    throw core::InputError(file, {{ptr, "--set: the value " + (perr.pointer.empty() ? "" : "at " + perr.pointer + " ") +
+                                            "breaks a rule of the reader: " + perr.message}});
+  } else {
     value = text;  // bare strings need no quotes: --set /vms/0/backing=shmem
   }
   Json::json_pointer jp;
@@ -504,36 +558,43 @@ void apply_override(Json& doc, const std::string& set, const std::string& file) 
   Json::json_pointer parent = jp.parent_pointer();
   std::vector<std::string> tokens;
   for (Json::json_pointer q = parent; !q.empty(); q = q.parent_pointer()) tokens.insert(tokens.begin(), q.back());
+  if (tokens.size() + 1 > core::kMaxJsonDepth)
+    throw core::InputError(file, {{"", "--set: the pointer has " + std::to_string(tokens.size() + 1) +
+                                           " tokens; a scenario is at most " + std::to_string(core::kMaxJsonDepth) +
+                                           " levels deep"}});
+  // An array index is "0" or digits without a leading zero (RFC 6901), below the array's size.
+  auto index_in = [&](const Json& arr, const std::string& t, const std::string& where) {
+    const auto idx = core::parse_array_index(t);
+    if (!idx)
+      throw core::InputError(file, {{ptr, "--set: '" + where + "': '" + t +
+                                              "' is not an array index (digits without a leading zero)"}});
+    if (*idx >= arr.size()) {
+      if (where == ptr)
+        throw core::InputError(file, {{ptr, "--set: array index '" + t + "' out of range (size " +
+                                                std::to_string(arr.size()) + ")"}});
+      throw core::InputError(file, {{ptr, "--set: '" + where + "' does not exist in the scenario"}});
+    }
+    return *idx;
+  };
   Json* cur = &doc;
   std::string at;
   for (const auto& t : tokens) {
+    const std::string here = at + "/" + core::escape_pointer_token(t);
     if (cur->is_object()) {
       if (!cur->contains(t)) (*cur)[t] = Json::object();
       cur = &(*cur)[t];
     } else if (cur->is_array()) {
-      const bool num = !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
-      if (!num || std::stoul(t) >= cur->size())
-        throw core::InputError(file, {{ptr, "--set: '" + at + "/" + t + "' does not exist in the scenario"}});
-      cur = &(*cur)[std::stoul(t)];
+      cur = &(*cur)[index_in(*cur, t, here)];
     } else {
       throw core::InputError(file, {{ptr, "--set: '" + at + "' is a " + cur->type_name() + ", not an object or array"}});
     }
-    at += "/" + core::escape_pointer_token(t);
+    at = here;
   }
   Json& par = *cur;
   if (!par.is_object() && !par.is_array())
     throw core::InputError(file, {{ptr, "--set: '" + parent.to_string() + "' is a " + par.type_name() + ", not an object or array"}});
-  if (par.is_array()) {
-    const std::string& last = jp.back();
-    std::size_t idx = 0;
-    bool num = !last.empty() && last.find_first_not_of("0123456789") == std::string::npos;
-    if (num) idx = std::stoul(last);
-    if (!num || idx >= par.size()) {
-      throw core::InputError(file, {{ptr, "--set: array index '" + last + "' out of range (size " +
-                                              std::to_string(par.size()) + ")"}});
-    }
-  }
-  doc[jp] = value;
+  if (par.is_array()) par[index_in(par, jp.back(), ptr)] = std::move(value);
+  else par[jp.back()] = std::move(value);
 }
 
 std::vector<std::string> split_simgrid_cfg(const std::string& text) {
@@ -579,6 +640,10 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
     doc["seed"] = *ov.seed;
   }
   append_simgrid_cfg(doc, ov.simgrid_cfg, file);
+  // Documents built in memory (tests, sweep points, --set) obey the same depth rule as files.
+  if (auto deep = core::json_too_deep(doc))
+    throw core::InputError(file, {{*deep, "nested more than " + std::to_string(core::kMaxJsonDepth) +
+                                              " levels deep (objects and arrays inside one another)"}});
   core::ErrorSink sink(file);
   Scenario sc;
   sc.file = file;
@@ -592,6 +657,8 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
   sc.name = top.get_string(kName);
   if (sc.name.find('/') != std::string::npos || sc.name == "." || sc.name == "..")
     top.error("name", "must not contain '/' (it names the results directory)");
+  else if (const std::string why = check_name_for_path(sc.name); !why.empty() && doc.contains("name") && doc["name"].is_string())
+    top.error("name", why);
   sc.seed = static_cast<std::uint64_t>(top.get_int(kSeed));
   sc.duration_ns = top.get_duration(kDuration);
   sc.quantum_ns = top.get_duration(kQuantum);
@@ -712,6 +779,12 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
       }
     }
     v.finish();
+    // Counted before the copies are made: `count` on many entries would otherwise build millions
+    // of VMs before the total is checked.
+    if (sc.vms.size() + count > kMaxVms) {
+      v.error("count", "the scenario would have more than " + std::to_string(kMaxVms) + " VMs");
+      break;
+    }
     for (unsigned i = 0; i < count; ++i) {
       VmSpec c = vm;
       if (count > 1) c.name = vm.name + "-" + std::to_string(i);
@@ -721,11 +794,18 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
       sc.vms.push_back(std::move(c));
     }
   }
-  if (sc.vms.size() > 65000) top.error("vms", "at most 65000 VMs");
+
   // Cross-field checks only on fields that read cleanly (no cascades from earlier errors).
   for (std::size_t h = 0; h < sc.hosts.size() && sink.empty(); ++h) {
     std::uint64_t cap = 0;
     for (auto& n : sc.hosts[h].nodes) cap += n.memory_bytes / core::kPageSize;
+    if (cap > kMaxHostFrames) {
+      sink.add("/hosts/" + std::to_string(h) + "/nodes",
+               "the host's memory (" + core::format_size(static_cast<std::int64_t>(cap * core::kPageSize)) +
+                   ") exceeds the simulator's 32-bit frame numbers: at most " +
+                   std::to_string(kMaxHostFrames) + " 4KiB frames (16 TiB) per host");
+      continue;
+    }
     if (host_pages[h] > cap) {
       sink.add("/vms", "guest memory on host '" + sc.hosts[h].name + "' (" +
                            core::format_size(static_cast<std::int64_t>(host_pages[h] * core::kPageSize)) +
@@ -781,13 +861,13 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
 }
 
 Json read_json_file(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw core::InputError(path, {{"", "cannot open file"}});
-  try {
-    return Json::parse(in, nullptr, true, /*ignore_comments=*/true);
-  } catch (const Json::parse_error& e) {
-    throw core::InputError(path, {{"", std::string("not valid JSON: ") + e.what()}});
-  }
+  std::string text;
+  if (!core::read_bounded(in, &text))
+    throw core::InputError(path, {{"", "larger than " + std::to_string(core::kMaxInputBytes >> 20) + " MiB"}});
+  if (in.bad()) throw core::InputError(path, {{"", "cannot read file"}});
+  return core::parse_json_text(text, path, /*ignore_comments=*/true);
 }
 
 Scenario load_scenario(const std::string& path, const Overrides& ov) {

@@ -4,6 +4,17 @@
 // ParamSpec reader (all problems of the file collected, each with its JSON pointer, thrown as
 // one InputError), runs the cross-field checks, and keeps the fully resolved scenario (every
 // default filled in, base units) for the result file.
+//
+// Rules of the reader (each an InputError with the pointer of the value at fault; README "What
+// the reader refuses"):
+//  - bounded nesting: JSON depth <= core::kMaxJsonDepth while parsing (json_input.hpp),
+//    `phases` in `phases` <= workload::kMaxPhaseDepth;
+//  - every time quantity >= 1 ns after rounding, or rejected: access latencies in [1 ns, 1 s]
+//    (read_host), durations <= core::kMaxDurationNs, periods >= 1 us (their ParamSpecs);
+//  - every integer range-checked before narrowing (Params::read_integer, node lists as 64 bits,
+//    --set array tokens by core::parse_array_index);
+//  - resource estimates before allocating: node count before the n x n matrix, VM count before
+//    `count` copies, host frames within 32 bits; the run's memory by resources.hpp.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -69,6 +80,7 @@ struct VmmSpec {
 
 struct VmSpec {
   std::string name;
+  std::string pointer;  // the vms[] entry it came from ("/vms/3"), for messages
   unsigned host = 0;
   unsigned vcpus = 0;
   std::uint64_t pages = 0;
@@ -157,6 +169,11 @@ void append_simgrid_cfg(Json& doc, const std::vector<std::string>& settings, con
 
 // One --cfg value as separate settings: SimGrid splits it at spaces, tabs, newlines and commas.
 std::vector<std::string> split_simgrid_cfg(const std::string& text);
+
+// A scenario or sweep name names a results directory: "" when `name` is usable as one (1 to
+// kMaxNameBytes bytes, no control characters; '/' is checked by the callers), else why not.
+constexpr std::size_t kMaxNameBytes = 200;
+std::string check_name_for_path(const std::string& name);
 
 // A stable id for a resolved scenario (hex of a fixed hash of its canonical dump).
 std::string scenario_hash(const Json& resolved);

@@ -150,8 +150,9 @@ check(p.returncode == 0 and rerun == [victim], f"a deleted result is the only po
 check(all(after[k] == v for k, v in before.items() if victim not in k), "the other results untouched")
 
 # ---- isolated failures -------------------------------------------------------------------
-# /hosts/0/nodes/1/memory=4TiB needs more address space than the limit below: the child dies
-# with std::bad_alloc (exit 1). /duration=3600s runs far longer than --point-timeout.
+# /hosts/0/nodes/1/memory=4TiB needs more address space than the limit below: the point refuses
+# to start (exit 2, the estimate against ulimit -v). /duration=3600s runs far longer than
+# --point-timeout.
 def limit_as():
     resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))
 
@@ -168,8 +169,9 @@ fi = load(os.path.join(out_f, "index.json"))
 st = {(x["values"]["/duration"], x["values"]["/hosts/0/nodes/1/memory"]): x for x in fi["points"]}
 ok_pt, bad, slow = st[("20ms", "64MiB")], st[("20ms", "4TiB")], st[("3600s", "64MiB")]
 check(ok_pt["status"] == "ok" and os.path.isfile(os.path.join(out_f, ok_pt["result"])), "the good point still ran")
-check(bad["status"] == "failed" and "exited with status 1" in (bad["error"] or "") and
-      "bad_alloc" in (bad["stderr_tail"] or "") and bad["result"] is None,
+check(bad["status"] == "failed" and "exited with status 2" in (bad["error"] or "") and
+      "/hosts/0/nodes: the run needs about" in (bad["stderr_tail"] or "") and
+      "ulimit -v" in (bad["stderr_tail"] or "") and bad["result"] is None,
       f"a crashing point is recorded with its error and stderr tail ({bad['error']!r}, {bad['stderr_tail']!r})")
 check(slow["status"] == "timeout" and "--point-timeout" in (slow["error"] or ""), f"a slow point is a timeout ({slow['error']!r})")
 check(st[("3600s", "4TiB")]["status"] in ("failed", "timeout"), "the fourth point is recorded too")

@@ -327,7 +327,7 @@ SCENARIO("--set overrides values by JSON pointer", "[scenario]") {
     CHECK(p.message == "--set: array index '1' out of range (size 1)");
     ov.sets = {"/hosts/0/nodes/x=1"};
     p = one_problem(base(), ov);
-    CHECK(p.message == "--set: array index 'x' out of range (size 2)");
+    CHECK(p.message == "--set: '/hosts/0/nodes/x': 'x' is not an array index (digits without a leading zero)");
   }
   GIVEN("malformed overrides") {
     Overrides ov;
