@@ -60,11 +60,19 @@ ResourceEstimate estimate_resources(const Scenario& sc) {
     if (d.name == "numa" && d.params.is_object() && d.params.contains("numa_balancing") &&
         d.params["numa_balancing"].is_number_integer())
       numa_mode = d.params["numa_balancing"].get<long long>();
+  // kernel.ksm.run: ksmd keeps a content word and an rmap item per page of a mergeable anon VM.
+  bool ksm_on = false;
+  for (const auto& d : sc.kernel.daemons)
+    if (d.name == "ksm" && d.params.is_object() && d.params.contains("run") && d.params["run"].is_number_integer())
+      ksm_on = d.params["run"].get<long long>() == 1;
   for (const auto& vm : sc.vms) {
     std::uint64_t per_page = kBytesPerPageSlot + kBytesPerFrame + kBytesPerFreedFrame;
     if (vm.vmm.policy != "none") per_page += kBytesPerPagePolicy;
     const bool numa_on = numa_mode > 0 || (numa_mode < 0 && !sc.hosts.empty() && sc.hosts[vm.host].nodes.size() > 1);
     if (numa_on) per_page += kBytesPerPageNuma;
+    const bool ksm_scanned = ksm_on && vm.mem_merge && vm.backing == mm::Backing::Anon;
+    if (ksm_scanned) per_page += kBytesPerPageKsm;
+    if (ksm_scanned || vm.has_content) per_page += kBytesPerPageContent;
     vm_bytes[vm.pointer] = add(vm_bytes[vm.pointer], mul(vm.pages, per_page));
     vm_vcpus[vm.pointer] = add(vm_vcpus[vm.pointer], vm.vcpus);
     actors = add(actors, vm.vcpus + (vm.vmm.policy != "none" ? 2 : 0));

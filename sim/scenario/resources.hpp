@@ -20,6 +20,8 @@ constexpr std::uint64_t kBytesPerPageSlot = 16;   // PTE + ground truth (models/
 constexpr std::uint64_t kBytesPerFrame = 12;      // host frame: rmap, refcount, mapcount (host_memory.hpp)
 constexpr std::uint64_t kBytesPerFreedFrame = 4;  // the per-node free list, once frames are recycled
 constexpr std::uint64_t kBytesPerPagePolicy = 8;  // a VMM policy's per-page state (uffd-ws: cold bitmap, candidates)
+constexpr std::uint64_t kBytesPerPageContent = 8;  // a page's content word, if described or scanned by KSM (models/mm/content.hpp)
+constexpr std::uint64_t kBytesPerPageKsm = 12;     // ksmd's rmap item per page of a mergeable VM (models/ksm/ksm.hpp)
 constexpr std::uint64_t kBytesPerPageNuma = 8;    // NUMA balancing's per-folio cpupid + pfn (models/numa, bench/README.md)
 // One element of a per-interval series: the recorder's vectors (with growth headroom), then the
 // result document and its text.

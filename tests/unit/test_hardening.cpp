@@ -353,6 +353,18 @@ SCENARIO("resource estimates grow with the keys that drive them", "[hardening]")
     const auto big = scenario::estimate_resources(scenario::parse_scenario(doc, kFile));
     CHECK(big.parts.front().bytes == (1ull << 28) * 32);
   }
+  GIVEN("the same VM on one node with KSM on (and off but with a content description)") {
+    auto doc = with("/vms/0/memory", "1TiB");
+    doc["hosts"][0]["nodes"] = Json::parse(R"([{"cores": 4, "memory": "1TiB"}])");
+    doc["kernel"]["ksm"] = {{"run", 1}};
+    const auto ksm = scenario::estimate_resources(scenario::parse_scenario(doc, kFile));
+    CHECK(ksm.parts.front().bytes ==
+          (1ull << 28) * (32 + scenario::kBytesPerPageKsm + scenario::kBytesPerPageContent));
+    doc["kernel"]["ksm"] = {{"run", 0}};
+    doc["vms"][0]["content"] = {{"zero_share", 0.5}};
+    const auto described = scenario::estimate_resources(scenario::parse_scenario(doc, kFile));
+    CHECK(described.parts.front().bytes == (1ull << 28) * (32 + scenario::kBytesPerPageContent));
+  }
   GIVEN("1024 vCPUs and SimGrid's 8 MiB stacks") {
     auto doc = with("/vms/0/vcpus", 1024);
     const auto big = scenario::estimate_resources(scenario::parse_scenario(doc, kFile));
