@@ -3,6 +3,7 @@
 #include "models/kernel/registry.hpp"
 
 #include "models/kernel/vmstat.hpp"
+#include "models/ksm/ksm_section.hpp"
 #include "models/mm/core_faults.hpp"
 #include "models/numa/numa_section.hpp"
 #include "models/uffd/uffd_faults.hpp"
@@ -35,6 +36,7 @@ std::span<const DaemonInfo> daemon_registry() {
   static const DaemonInfo table[] = {
       numa::numa_section_info(),
       vmstat_info(),
+      ksm::ksm_section_info(),
   };
   return table;
 }

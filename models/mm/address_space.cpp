@@ -14,6 +14,7 @@ AddressSpace::AddressSpace(AddressSpaceConfig cfg, HostMemory& host)
   VMEMSIM_CHECK(cfg_.fallback.size() == host.node_count(), "fallback table needs one row per node");
   VMEMSIM_CHECK(cfg_.pages <= (1ull << 32), "a VM of " << cfg_.pages << " pages exceeds the 32-bit rmap index");
   pt_.attach_truth(&truth_);
+  pt_.attach_host(&host_);
 }
 
 std::uint64_t AddressSpace::resident_total() const {
@@ -61,6 +62,7 @@ void AddressSpace::zap(Gfn g, bool keep_marker) {
   const Pte p = pt_.pte(g);
   const bool marker = keep_marker && !anon() && pte::uffd(p);
   if (pte::present(p)) {
+    if (pte::zero_page(p) && pte::dirty(p)) --ksm_zero_pages_;  // ksm_might_unmap_zero_page()
     if (pte::zero_page(p)) --zero_maps_;
     else drop_frame(g, Pfn(pte::pfn(p)));  // shmem: the page cache keeps its own reference
   }
@@ -151,6 +153,67 @@ MigrateResult AddressSpace::migrate_page(Gfn g, NodeId target) {
   // unless it needs write notification (uffd-wp registered).
   pt_.remap_migrated(g, *pfn, host_.node_of(*pfn), !anon() && !vma_uffd_.wp);
   return MigrateResult::Migrated;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page content.
+
+void AddressSpace::enable_content(const ContentSpec& spec) {
+  const bool fresh = content_.size() == 0;
+  const bool described = spec.image_pages || spec.zero_pages || spec.dup_pages || spec.write_shared > 0;
+  if (!fresh && !described) return;
+  VMEMSIM_CHECK(spec.image_pages + spec.zero_pages + spec.dup_pages <= cfg_.pages,
+                "content description of " << spec.image_pages + spec.zero_pages + spec.dup_pages << " pages exceeds "
+                                          << cfg_.pages);
+  if (fresh) content_ = core::FlatArray<std::uint64_t>(cfg_.pages);
+  content_spec_ = spec;
+  if (content_spec_.dup_contents == 0) content_spec_.dup_contents = 1;
+  std::uint64_t g = 0;
+  for (std::uint64_t j = 0; j < spec.image_pages; ++j) content_[g++] = content::image(spec.image, j);
+  for (std::uint64_t j = 0; j < spec.zero_pages; ++j) content_[g++] = content::kZero;
+  for (std::uint64_t k = 0; k < spec.dup_pages; ++k) content_[g++] = content::dup(cfg_.vm, k % content_spec_.dup_contents);
+  // Without a description every page is unique (a guest whose memory holds no duplicates).
+  next_unique_ = 0;
+  for (; g < cfg_.pages; ++g) content_[g] = content::unique(cfg_.vm, next_unique_++);
+}
+
+void AddressSpace::content_write(Gfn g, core::Rng& r) {
+  const auto& s = content_spec_;
+  if (s.write_shared > 0 && r.next() < static_cast<std::uint64_t>(s.write_shared * 0x1.0p64)) {
+    content_[g.v] = s.dup_pages ? content::dup(cfg_.vm, r.below(s.dup_contents)) : content::kZero;
+  } else {
+    content_[g.v] = content::unique(cfg_.vm, next_unique_++);
+  }
+}
+
+void AddressSpace::ksm_write_protect(Gfn g) {
+  const Pte p = pt_.pte(g);
+  VMEMSIM_CHECK(pte::present(p) && !pte::zero_page(p), "ksm_write_protect needs a mapped frame at gfn " << g.v);
+  pt_.wrprotect_clean(g);
+  host_.set_ksm(Pfn(pte::pfn(p)));
+}
+
+bool AddressSpace::ksm_replace(Gfn g, Pfn kpfn, bool keep_uffd_wp) {
+  const Pte p = pt_.pte(g);
+  VMEMSIM_CHECK(pte::present(p) && !pte::zero_page(p), "ksm_replace needs a mapped frame at gfn " << g.v);
+  const Pfn old(pte::pfn(p));
+  host_.get(kpfn);  // the new mapping's reference (folio_get in replace_page)
+  drop_frame(g, old);
+  host_.map(kpfn, self(g));
+  pt_.map(g, kpfn, host_.node_of(kpfn), false, keep_uffd_wp && pte::uffd(p));
+  return host_.is_free(old);
+}
+
+bool AddressSpace::ksm_map_zero(Gfn g, bool keep_uffd_wp) {
+  const Pte p = pt_.pte(g);
+  VMEMSIM_CHECK(pte::present(p) && !pte::zero_page(p), "ksm_map_zero needs a mapped frame at gfn " << g.v);
+  const Pfn old(pte::pfn(p));
+  drop_frame(g, old);
+  pt_.map_zero(g, keep_uffd_wp && pte::uffd(p));
+  pt_.mkdirty(g);
+  ++zero_maps_;
+  ++ksm_zero_pages_;
+  return host_.is_free(old);
 }
 
 unsigned AddressSpace::add_task(NodeId cpu_node, std::uint32_t pid) {
@@ -247,6 +310,12 @@ void AddressSpace::check_invariants() const {
     VMEMSIM_CHECK(owned[n] <= resident(n), "node " << n << ": " << owned[n] << " frames owned and mapped, resident "
                                                    << resident(n));
   VMEMSIM_CHECK(zero == zero_maps_, "zero-page maps " << zero << " vs counter " << zero_maps_);
+  std::uint64_t kzero = 0;
+  for (std::uint64_t i = 0; i < cfg_.pages; ++i) {
+    const Pte p = pt_.pte(Gfn(i));
+    kzero += pte::zero_page(p) && pte::dirty(p);
+  }
+  VMEMSIM_CHECK(kzero == ksm_zero_pages_, "KSM zero pages " << kzero << " vs counter " << ksm_zero_pages_);
   truth_.check_invariants();
 }
 

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "models/mm/content.hpp"
 #include "models/mm/fault_router.hpp"
 #include "models/mm/ground_truth.hpp"
 #include "models/mm/host_memory.hpp"
@@ -24,6 +25,7 @@
 #include "models/mm/page_table.hpp"
 #include "models/mm/pte.hpp"
 #include "sim/core/flat_array.hpp"
+#include "sim/core/rng.hpp"
 #include "sim/core/types.hpp"
 
 namespace vmemsim::mm {
@@ -84,6 +86,10 @@ struct AddressSpaceConfig {
   // The host maps the shared zero page on anon read faults (!mm_forbids_zeropage(), the
   // kernel's default). Hosts that map a private page instead set it false.
   bool use_zero_page = true;
+  // madvise(MADV_MERGEABLE) on guest memory (VM_MERGEABLE): QEMU's mem-merge, on by default.
+  // ksmd scans only mergeable anon VMAs; on shmem the advice is a no-op (ksm_madvise only
+  // marks anonymous private mappings as KSM-able).
+  bool mergeable = true;
   Variant variant{};  // the first row of the capability table (upstream)
   KernelPatches patches;
   FaultCosts costs;
@@ -187,6 +193,37 @@ class AddressSpace {
   // to migrate (watermarks, policy); this checks the references a migration needs.
   MigrateResult migrate_page(Gfn g, NodeId target);
 
+  // ---- page content (content.hpp) ----
+  // Allocates the content array (8 B per page) and fills it from `spec`. Idempotent: a second
+  // call with a default spec (KSM turning content on) keeps what is there.
+  void enable_content(const ContentSpec& spec);
+  bool has_content() const { return content_.size() != 0; }
+  std::uint64_t content(Gfn g) const { return content_[g.v]; }
+  // The vCPU's view: null when the VM has no content array (the fast path's one branch).
+  std::uint64_t* content_data() { return content_.size() ? content_.data() : nullptr; }
+  // A guest write to g changed its data (drawn from the writing vCPU's stream).
+  void content_write(Gfn g, core::Rng& r);
+  // A write of known data (tests, a VMM filling a page): the page now holds `c`.
+  void set_content(Gfn g, std::uint64_t c) { content_[g.v] = c; }
+
+  // ---- KSM primitives (mm/ksm.c), used by ksmd ----
+  // write_protect_page(): the page becomes a KSM page in place: PTE write-protected and clean
+  // (pte_mkclean(pte_wrprotect)); a uffd-wp bit stays. The frame is flagged KSM.
+  void ksm_write_protect(Gfn g);
+  // replace_page(): g's PTE now maps KSM page `kpfn`, built from the VMA's protection
+  // (mk_pte(kpage, vma->vm_page_prot): read-only, not young, no uffd-wp bit unless
+  // `keep_uffd_wp`); the old frame loses this mapping and is freed if it was the last.
+  // Returns true when the old frame was freed.
+  bool ksm_replace(Gfn g, Pfn kpfn, bool keep_uffd_wp);
+  // replace_page() with the zero page (use_zero_pages): pte_mkdirty(pte_mkspecial(zero pfn)),
+  // the dirty bit marking it a KSM zero page (is_ksm_zero_pte); counted in ksm_zero_pages until
+  // the PTE goes (ksm_might_unmap_zero_page). Returns true when the old frame was freed.
+  bool ksm_map_zero(Gfn g, bool keep_uffd_wp);
+  std::uint64_t ksm_zero_pages() const { return ksm_zero_pages_; }  // mm->ksm_zero_pages
+  // Writes that copied a KSM page (do_wp_page on a KSM folio: never reused).
+  std::uint64_t ksm_cow_breaks() const { return ksm_cow_; }
+  void note_ksm_cow() { ++ksm_cow_; }
+
   // ---- tasks (the threads of the process: mm_users) ----
   unsigned add_task(NodeId cpu_node, std::uint32_t pid);
   unsigned task_count() const { return static_cast<unsigned>(tasks_.size()); }
@@ -273,6 +310,10 @@ class AddressSpace {
   bool tracing_ = false;
   std::vector<TaskEvent> events_;
   std::uint64_t zero_maps_ = 0, numa_recorded_ = 0, lock_waits_ = 0;
+  core::FlatArray<std::uint64_t> content_;  // per page, only when enabled
+  ContentSpec content_spec_;
+  std::uint64_t next_unique_ = 0;
+  std::uint64_t ksm_zero_pages_ = 0, ksm_cow_ = 0;
 };
 
 }  // namespace vmemsim::mm

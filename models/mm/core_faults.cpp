@@ -43,7 +43,9 @@ class CoreFaults final : public FaultHandler {
     const auto& c = as.config().costs;
     if (f.cls == FaultClass::Marker) as.page_table().clear(f.gfn);
     if (as.anon()) {
-      if (!f.write && as.config().use_zero_page) {
+      // A page whose described content is not zeroes holds data the guest put there (its boot
+      // image), so a read cannot be served by the zero page (content.hpp).
+      if (!f.write && as.config().use_zero_page && (!as.has_content() || as.content(f.gfn) == content::kZero)) {
         as.map_zero_page(f.gfn, carry);
         return as.count(zero_map_, c.minor_fault_ns);
       }
@@ -77,9 +79,14 @@ class CoreFaults final : public FaultHandler {
       as.map_frame(f.gfn, *pfn, true);
       return as.count(cow_zero_, c.minor_fault_ns + c.page_clear_ns);  // a clear: the source is zeroes
     }
-    if (as.anon() && as.host().frame(Pfn(pte::pfn(p))).mapcount > 1) {
+    // A KSM folio is never reused, even by its last mapper (wp_can_reuse_anon_folio() refuses
+    // folio_test_ksm): the write breaks COW with a copy.
+    const Pfn old(pte::pfn(p));
+    const bool ksm = as.host().is_ksm(old);
+    if (as.anon() && (ksm || as.host().frame(old).mapcount > 1)) {
       auto pfn = as.alloc_frame(f.gfn, f.cpu_node);
       if (!pfn) return oom(as);
+      if (ksm) as.note_ksm_cow();
       as.zap(f.gfn);
       as.map_frame(f.gfn, *pfn, true);
       return as.count(cow_copy_, c.minor_fault_ns + c.page_copy_ns);

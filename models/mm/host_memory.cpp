@@ -109,7 +109,18 @@ std::vector<Mapper> HostMemory::mappers(Pfn pfn) const {
   return out;
 }
 
+void HostMemory::set_ksm(Pfn pfn) {
+  VMEMSIM_CHECK(frames_[pfn.v].vm1 != 0, "set_ksm on free pfn " << pfn.v);
+  if (ksm_bits_.empty()) ksm_bits_.assign((frames_.size() + 63) / 64, 0);
+  if (!is_ksm(pfn)) ++ksm_frames_;
+  ksm_bits_[pfn.v >> 6] |= 1ull << (pfn.v & 63);
+}
+
 void HostMemory::release(Pfn pfn) {
+  if (is_ksm(pfn)) {  // a KSM page's last reference went (the stable node goes stale)
+    ksm_bits_[pfn.v >> 6] &= ~(1ull << (pfn.v & 63));
+    --ksm_frames_;
+  }
   const NodeId node = node_of(pfn);
   Node& n = nodes_[node.v];
   --owned_[owner(pfn).vm.v][node.v];

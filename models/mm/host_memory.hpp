@@ -77,6 +77,12 @@ class HostMemory {
   const Frame& frame(Pfn pfn) const { return frames_[pfn.v]; }
   Frame& frame(Pfn pfn) { return frames_[pfn.v]; }
   bool is_free(Pfn pfn) const { return frames_[pfn.v].vm1 == 0; }
+  // folio_test_ksm(): the frame is a KSM page (set by ksmd when it makes the page a stable-tree
+  // page, cleared when the frame is freed). A bitmap beside the frames, allocated on the first
+  // set_ksm(): 1 bit per frame while KSM has merged anything, nothing otherwise.
+  bool is_ksm(Pfn pfn) const { return pfn.v < ksm_bits_.size() * 64 && (ksm_bits_[pfn.v >> 6] >> (pfn.v & 63)) & 1; }
+  void set_ksm(Pfn pfn);
+  std::uint64_t ksm_frames() const { return ksm_frames_; }
   // The rmap walk (rmap_walk()): every mapper in a deterministic order, the first mapper first.
   std::vector<Mapper> mappers(Pfn pfn) const;
   // The frame's identity page: its first mapper (for anon, the page it was allocated for).
@@ -118,6 +124,8 @@ class HostMemory {
   // list in mapping order, so an rmap walk never depends on pointer or hash order.
   std::map<std::uint32_t, std::vector<Mapper>> extra_;
   std::vector<std::vector<std::uint64_t>> owned_;  // [vm][node]
+  std::vector<std::uint64_t> ksm_bits_;  // folio_test_ksm, empty until KSM merges
+  std::uint64_t ksm_frames_ = 0;
 };
 
 }  // namespace vmemsim::mm

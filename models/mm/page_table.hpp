@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "models/mm/ground_truth.hpp"
+#include "models/mm/host_memory.hpp"
 #include "models/mm/pte.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/flat_array.hpp"
@@ -31,6 +32,7 @@ class PageTable {
   PageSlot* slots() { return slots_.data(); }
   const PageSlot* slots() const { return slots_.data(); }
   void attach_truth(GroundTruth* t) { truth_ = t; }
+  void attach_host(const HostMemory* h) { host_ = h; }
 
   // set_pte_at(mk_pte(...)): map a frame. `uffd_wp` carries a uffd-wp bit into the new PTE
   // (pte_mkuffd_wp write-protects it, as on x86).
@@ -70,7 +72,7 @@ class PageTable {
   void restore(Gfn g, bool mkwrite, bool keep_uffd) {
     Pte& p = slots_[g.v].pte;
     p &= ~(pte::kProtNone | (keep_uffd ? 0 : pte::kUffd));
-    if (!mkwrite || pte::uffd(p)) p &= ~pte::kWrite;
+    if (!mkwrite || pte::uffd(p) || ksm_page(p)) p &= ~pte::kWrite;
     p |= pte::kAccessed;
     truth_->set_origin(g, PnOrigin::None);
   }
@@ -80,7 +82,7 @@ class PageTable {
   void clear_uffd_wp(Gfn g, bool mkwrite) {
     Pte& p = slots_[g.v].pte;
     p &= ~pte::kUffd;
-    if (mkwrite && pte::present(p) && !pte::protnone(p) && !pte::zero_page(p)) p |= pte::kWrite;
+    if (mkwrite && pte::present(p) && !pte::protnone(p) && !pte::zero_page(p) && !ksm_page(p)) p |= pte::kWrite;
   }
   // pte_swp_mkuffd_wp / pte_swp_clear_uffd_wp: the bit rides in a swap entry.
   void set_swap_uffd(Gfn g, bool on) {
@@ -88,6 +90,10 @@ class PageTable {
     VMEMSIM_CHECK(pte::swap(p), "not a swap entry at gfn " << g.v);
     p = on ? (p | pte::kUffd) : (p & ~pte::kUffd);
   }
+  // write_protect_page() (mm/ksm.c): pte_mkclean(pte_wrprotect()); the uffd-wp bit stays.
+  void wrprotect_clean(Gfn g) { slots_[g.v].pte &= ~(pte::kWrite | pte::kDirty); }
+  // pte_mkdirty(): KSM marks the zero page it maps (is_ksm_zero_pte).
+  void mkdirty(Gfn g) { slots_[g.v].pte |= pte::kDirty; }
   // maybe_mkwrite(): the write fault's reuse of an exclusive page.
   void mkwrite(Gfn g) { slots_[g.v].pte |= pte::kWrite; }
   // remove_migration_pte() after a migration of a PROT_NONE or present PTE (mm/migrate.c): the
@@ -110,9 +116,14 @@ class PageTable {
   }
 
  private:
+  // can_change_pte_writable(): a KSM page is never PageAnonExclusive, so no transition that
+  // restores write permission in place (uffd-wp resolve, a PROT_NONE restore) makes it
+  // writable; only a COW break does.
+  bool ksm_page(Pte p) const { return host_ && !pte::zero_page(p) && host_->is_ksm(Pfn(pte::pfn(p))); }
   std::uint64_t pages_;
   core::FlatArray<PageSlot> slots_;
   GroundTruth* truth_ = nullptr;
+  const HostMemory* host_ = nullptr;
 };
 
 }  // namespace vmemsim::mm

@@ -18,6 +18,7 @@ Vcpu::Vcpu(VcpuConfig cfg, AddressSpace& as, std::unique_ptr<workload::Generator
   VMEMSIM_CHECK(task_ == cfg_.index, "vCPU " << cfg_.index << " registered as task " << task_);
   epoch_hi_ = as_.truth().epoch_ns();
   device_rng_ = core::Rng::stream(cfg_.seed, cfg_.path + "/device");
+  content_rng_ = core::Rng::stream(cfg_.seed, cfg_.path + "/content");
   device_threshold_ = cfg_.device_share >= 1.0 ? ~0ull : static_cast<std::uint64_t>(cfg_.device_share * 0x1.0p64);
   tlb_seen_ = as_.tlb_flushes();
 }
@@ -59,6 +60,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
   // force a reload of every counter on every access.
   std::array<std::uint64_t, kMaxNodes> by_node{};
   std::uint64_t writes = 0;
+  std::uint64_t* const content = as_.content_data();  // null unless the VM tracks page content
   Quantum q{start};
 
   // TLB shootdowns since the last quantum: each one interrupted this vCPU with an IPI.
@@ -120,6 +122,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
       const unsigned n = pte::node(p);
       ++by_node[n];
       writes += w;
+      if (content != nullptr && w) [[unlikely]] as_.content_write(Gfn(g), content_rng_);
       truth.note_access(s, t, w, lo, epoch);
       t += think + lat[n];
     }

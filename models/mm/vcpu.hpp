@@ -84,6 +84,7 @@ class Vcpu {
   std::vector<std::array<core::TimeNs, kMaxNodes>> lat_;  // [cpu node] -> padded latency row
   std::unique_ptr<workload::Generator> gen_;
   core::Rng device_rng_;
+  core::Rng content_rng_;  // the contents this vCPU's writes leave (content.hpp)
   std::uint64_t device_threshold_ = 0;
   std::array<workload::Access, kBatch> buf_{};
   std::size_t pos_ = kBatch;

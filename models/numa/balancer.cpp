@@ -357,7 +357,9 @@ bool MmNuma::folio_can_map_prot_numa(Pte p, unsigned scan_node, bool single_thre
   if (pte::zero_page(p)) return false;  // vm_normal_page() == NULL
   const core::Pfn pfn(pte::pfn(p));
   const mm::Frame& f = as_.host().frame(pfn);
-  // KSM folios, and shared copy-on-write folios (folio_maybe_mapped_shared) in private mappings.
+  // KSM folios (folio_test_ksm, even with one mapper left), and shared copy-on-write folios
+  // (folio_maybe_mapped_shared) in private mappings.
+  if (as_.host().is_ksm(pfn)) return false;
   if (f.mapcount > 1 && as_.anon()) return false;
   // Pinned folios can't be migrated (folio_maybe_dma_pinned): references beyond the mappings
   // (and the page cache's).
