@@ -66,6 +66,30 @@ const ParamSpec kVmThreads{"vmm_threads", Kind::Int, "1",
                            "threads of the VMM process besides the vCPUs (QEMU's main loop, I/O threads): they share "
                            "the guest's mm (mm_users), so a 1-vCPU VM is not a single-threaded process",
                            0, 4096};
+const ParamSpec kVmMemMerge{"mem_merge", Kind::Bool, "true",
+                            "the VMM advises MADV_MERGEABLE on guest memory (QEMU's mem-merge, on by default) so ksmd "
+                            "may scan it when kernel.ksm.run is 1; a no-op on shmem"};
+// ---- vms[].content: what the guest's memory holds (models/mm/content.hpp) ----
+const ParamSpec kContentImage{"image", Kind::String, "null",
+                              "boot image name: VMs with the same name hold identical image pages"};
+const ParamSpec kContentImagePages{"image_pages", Kind::Int, "0", "pages holding the boot image (first in guest memory)",
+                                   0, 1e15};
+const ParamSpec kContentImageShare{"image_share", Kind::Number, "0",
+                                   "share of guest pages holding the boot image (if image_pages is 0), rounded down", 0,
+                                   1};
+const ParamSpec kContentZeroPages{"zero_pages", Kind::Int, "0", "pages of zeroes (after the image)", 0, 1e15};
+const ParamSpec kContentZeroShare{"zero_share", Kind::Number, "0", "share of pages of zeroes (if zero_pages is 0)", 0, 1};
+const ParamSpec kContentDupPages{"dup_pages", Kind::Int, "0",
+                                 "pages duplicated within the VM (after the zero pages), spread evenly over "
+                                 "dup_contents distinct contents",
+                                 0, 1e15};
+const ParamSpec kContentDupShare{"dup_share", Kind::Number, "0", "share of duplicated pages (if dup_pages is 0)", 0, 1};
+const ParamSpec kContentDupContents{"dup_contents", Kind::Int, "1", "distinct contents of the duplicated pages", 1,
+                                    4294967295.0};
+const ParamSpec kContentWriteShared{"write_shared", Kind::Number, "0",
+                                    "share of guest writes that leave a shared content (one of the VM's duplicated "
+                                    "contents, or zeroes without any) instead of a new unique one",
+                                    0, 1};
 const ParamSpec kVmHome{"home_node", Kind::Int, "0", "home NUMA node (preferred placement; default vCPU node)", 0, 255};
 
 // ---- workload (vCPU-level keys; the generator reads the rest) ----
@@ -322,6 +346,31 @@ VmSpec read_vm(Params& v, const Scenario& sc, const std::vector<std::string>& ho
     vm.home_node = 0;
   }
   vm.vmm_threads = static_cast<unsigned>(v.get_int(kVmThreads));
+  vm.mem_merge = v.get_bool(kVmMemMerge);
+  if (v.has("content")) {
+    Params c = v.child("content");
+    const core::Json* img = c.raw_resolved("image");
+    if (img && !img->is_null() && !img->is_string()) c.error("image", "expected an image name string or null");
+    if (img && img->is_string()) vm.content_image = img->get<std::string>();
+    // A class is given as a page count or as a share of guest memory, not both.
+    auto pages = [&](const ParamSpec& n, const ParamSpec& share) -> std::uint64_t {
+      const auto count = static_cast<std::uint64_t>(c.get_int(n));
+      const double sh = c.get_number(share);
+      if (count > 0 && sh > 0) c.error(share.name, std::string("give ") + n.name + " or " + share.name + ", not both");
+      return count > 0 ? count : static_cast<std::uint64_t>(sh * static_cast<double>(vm.pages));
+    };
+    vm.content.image_pages = pages(kContentImagePages, kContentImageShare);
+    vm.content.zero_pages = pages(kContentZeroPages, kContentZeroShare);
+    vm.content.dup_pages = pages(kContentDupPages, kContentDupShare);
+    vm.content.dup_contents = static_cast<std::uint64_t>(c.get_int(kContentDupContents));
+    vm.content.write_shared = c.get_number(kContentWriteShared);
+    if (vm.content.image_pages > 0 && vm.content_image.empty())
+      c.error("image", "image pages need an image name");
+    if (vm.content.image_pages + vm.content.zero_pages + vm.content.dup_pages > vm.pages)
+      c.error_here("image, zero and duplicated pages exceed the VM's " + std::to_string(vm.pages) + " pages");
+    c.finish();
+    vm.has_content = true;
+  }
   vm.prealloc_node = static_cast<int>(v.get_int(kVmPrealloc));
   if (vm.prealloc_node >= static_cast<int>(nodes)) {
     v.error("prealloc_node", "host has " + std::to_string(nodes) + " node(s)");

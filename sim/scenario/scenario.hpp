@@ -77,6 +77,10 @@ struct VmSpec {
   unsigned home_node = 0;
   int prealloc_node = -1;           // the VMM touches all guest memory from this node first
   unsigned vmm_threads = 1;         // VMM threads besides the vCPUs (mm_users)
+  bool mem_merge = true;            // MADV_MERGEABLE on guest memory (QEMU mem-merge)
+  bool has_content = false;         // vms[].content given: the VM tracks page content
+  mm::ContentSpec content;          // its description (image id set by build_world)
+  std::string content_image;        // the boot image's name
   std::vector<unsigned> interleave_nodes;
   std::vector<unsigned> cpu_nodes;  // vCPU i runs on cpu_nodes[i % size]
   std::vector<VcpuGroup> groups;    // sums to vcpus

@@ -39,6 +39,7 @@ World build_world(const Scenario& sc) {
     w.hosts.push_back(std::move(mem));
     fallbacks.push_back(fallback_orders(h));
   }
+  std::vector<std::string> images;  // boot image ids, by first appearance (content.hpp)
   for (std::size_t i = 0; i < sc.vms.size(); ++i) {
     const VmSpec& vs = sc.vms[i];
     const HostSpec& hs = sc.hosts[vs.host];
@@ -56,11 +57,21 @@ World build_world(const Scenario& sc) {
     cfg.patches = sc.kernel.patches;
     cfg.epoch_ns = sc.output.sampling_ns;
     cfg.vmm_threads = vs.vmm_threads;
+    cfg.mergeable = vs.mem_merge;
     cfg.duration_ns = sc.duration_ns;
     VmModel vm;
     vm.spec = &vs;
     vm.as = std::make_unique<mm::AddressSpace>(std::move(cfg), *w.hosts[vs.host]);
     vm.kernel.as = vm.as.get();
+    if (vs.has_content) {
+      mm::ContentSpec cs = vs.content;
+      if (!vs.content_image.empty()) {
+        auto it = std::find(images.begin(), images.end(), vs.content_image);
+        if (it == images.end()) it = images.insert(images.end(), vs.content_image);
+        cs.image = static_cast<std::uint32_t>(it - images.begin() + 1);
+      }
+      vm.as->enable_content(cs);
+    }
     vm.kernel.vcpus = vs.vcpus;
     vm.kernel.uffd_costs = sc.kernel.uffd;
     kernel::install_fault_mechanisms(vm.kernel);
