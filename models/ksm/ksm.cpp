@@ -426,26 +426,17 @@ void Ksmd::cmp_and_merge_page(KsmVm& v, Gfn g) {
   stable_tree_append(self, pfn);
 }
 
-std::uint64_t Ksmd::ksm_zero_pages() const {
+template <class F>
+std::uint64_t Ksmd::sum_vms(F f) const {
   std::uint64_t n = 0;
   for (const KsmVm* v : by_vm_)
-    if (v) n += v->as_.ksm_zero_pages();
+    if (v) n += f(*v);
   return n;
 }
 
-std::uint64_t Ksmd::cow_breaks() const {
-  std::uint64_t n = 0;
-  for (const KsmVm* v : by_vm_)
-    if (v) n += v->as_.ksm_cow_breaks();
-  return n;
-}
-
-std::uint64_t Ksmd::uffd_wp_lost() const {
-  std::uint64_t n = 0;
-  for (const KsmVm* v : by_vm_)
-    if (v) n += v->uffd_wp_lost_;
-  return n;
-}
+std::uint64_t Ksmd::ksm_zero_pages() const { return sum_vms([](const KsmVm& v) { return v.as_.ksm_zero_pages(); }); }
+std::uint64_t Ksmd::cow_breaks() const { return sum_vms([](const KsmVm& v) { return v.as_.ksm_cow_breaks(); }); }
+std::uint64_t Ksmd::uffd_wp_lost() const { return sum_vms([](const KsmVm& v) { return v.uffd_wp_lost_; }); }
 
 // pages_volatile_show(): ksm_rmap_items - pages_shared - pages_sharing - pages_unshared,
 // clamped at 0 (the counters are updated at different times).

@@ -158,6 +158,8 @@ class Ksmd final : public kernel::KernelDaemon {
   bool exclusive(mm::AddressSpace& as, mm::Pfn pfn) const;
   void replace(KsmVm& v, core::Gfn g, mm::Pfn kpfn);
   void flush(core::VmId vm);
+  template <class F>
+  std::uint64_t sum_vms(F f) const;  // a per-VM counter summed over the host's VMs
 
   std::string name_;
   unsigned host_, node_;

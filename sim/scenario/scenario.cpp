@@ -347,7 +347,7 @@ VmSpec read_vm(Params& v, const Scenario& sc, const std::vector<std::string>& ho
   }
   vm.vmm_threads = static_cast<unsigned>(v.get_int(kVmThreads));
   vm.mem_merge = v.get_bool(kVmMemMerge);
-  if (v.has("content")) {
+  {
     Params c = v.child("content");
     const core::Json* img = c.raw_resolved("image");
     if (img && !img->is_null() && !img->is_string()) c.error("image", "expected an image name string or null");
@@ -369,7 +369,9 @@ VmSpec read_vm(Params& v, const Scenario& sc, const std::vector<std::string>& ho
     if (vm.content.image_pages + vm.content.zero_pages + vm.content.dup_pages > vm.pages)
       c.error_here("image, zero and duplicated pages exceed the VM's " + std::to_string(vm.pages) + " pages");
     c.finish();
-    vm.has_content = true;
+    // Only a described memory costs a content word per page (without KSM).
+    vm.has_content = !vm.content_image.empty() || vm.content.image_pages || vm.content.zero_pages ||
+                     vm.content.dup_pages || vm.content.write_shared > 0;
   }
   vm.prealloc_node = static_cast<int>(v.get_int(kVmPrealloc));
   if (vm.prealloc_node >= static_cast<int>(nodes)) {

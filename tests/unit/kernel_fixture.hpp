@@ -48,6 +48,8 @@ inline std::string kind_name(const mm::AddressSpace& as, mm::FaultKind k) {
   return k < names.size() ? names[k] : "kind#" + std::to_string(k);
 }
 
+inline core::NodeId node(unsigned n) { return core::NodeId(static_cast<std::uint16_t>(n)); }
+
 // One VM as build_world() makes it: the address space plus every registered fault mechanism.
 class TestVm {
  public:

@@ -66,9 +66,9 @@ TEST_CASE("the kernel sections list their on/off switch first", "[kernel][daemon
   for (const auto& d : kernel::daemon_registry()) {
     INFO(d.name);
     REQUIRE_FALSE(d.params.empty());
-    // `enabled`, or the kernel's own switch where it has one (kernel.numa_balancing).
+    // `enabled`, or the kernel's own switch where it has one (kernel.numa_balancing, ksm's run).
     const std::string first = d.params[0].name;
-    CHECK((first == "enabled" ? d.params[0].kind == core::Kind::Bool : first == "numa_balancing"));
+    CHECK((first == "enabled" ? d.params[0].kind == core::Kind::Bool : first == "numa_balancing" || first == "run"));
     CHECK(kernel::find_daemon(d.name) == &d);
   }
   CHECK(kernel::find_daemon("vmstat") != nullptr);

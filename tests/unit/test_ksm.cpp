@@ -12,13 +12,12 @@
 
 using namespace vmemsim;
 using core::Gfn;
-using core::NodeId;
+using test::node;
 namespace pte = mm::pte;
 
 namespace {
 
 constexpr core::TimeNs kMs = 1'000'000;
-NodeId node(unsigned n) { return NodeId(static_cast<std::uint16_t>(n)); }
 
 // A host of `nodes` nodes and VMs with the given content descriptions, ksmd over them.
 struct KsmHost {
