@@ -13,14 +13,16 @@ Three commands:
       a sync-WP write to a merged page reaches no handler while one to an unmerged protected
       page does). Exit 0, 1 (a check failed), 77 (the runner skipped; its reason is printed).
 
-  ksm_compare.py model --runner ... --model build/tests/ksm_model [--keep DIR]
+  ksm_compare.py model --runner ... --model build/tests/ksm_model [--vmemsim build/vmemsim] [--keep DIR]
       Runs the same layouts and knobs on the kernel and on the model (ksm_model: the runner's
       layout on mm::AddressSpace + ksm::Ksmd, ksmd in batches of pages_to_scan until the same
       steady criterion) and compares: the steady state exactly (pages_shared, pages_sharing,
       ksm_zero_pages, stable_node_chains, stable_node_dups, general_profit, and unshared +
       volatile), the pass of the first merge (the second on both), and the uffd-wp outcome of
       the WP layouts page class by page class. Time is not compared (ksmd's pacing is the
-      engine's; the model driver counts passes). Exit 77 when the runner skips.
+      engine's; the model driver counts passes). With --vmemsim the --dup-local layout also runs
+      as a generated scenario through `vmemsim run` (steady state and per-VM ksm_merging_pages
+      against the kernel's). Exit 77 when the runner skips.
 
   ksm_compare.py analyze FILE.json...
       Prints a saved runner document's figures (tests/kernel/ksm_probes.sh writes them).
@@ -302,6 +304,57 @@ def compare(name, f, m):
                   f"{kx['pfn_changed']}/{mx['pfn_changed']} (kernel/model)")
 
 
+def scenario(name, lay, knobs, duration_ms):
+    """A runner layout as a scenario: one VM per mapping, booted from one image (the pages
+    identical across mappings), content shares of the VM's pages, the duplicated pages within
+    each VM (content.hpp: dup(vm, k), so only --dup-local layouts have a scenario form),
+    prefaulted (the runner writes every page), read-only guests (a write would change content)."""
+    n = lay["pages"]
+    vm = {"name": "vm", "count": lay["mappings"], "vcpus": 1, "memory": str(n * 4096), "prealloc_node": 0,
+          "content": {"image": "img", "image_share": lay["same"] / n, "zero_share": lay["zero"] / n,
+                      "dup_share": lay["dup"] / n, "dup_contents": lay["contents"]},
+          "workload": {"type": "uniform", "write_ratio": 0, "rate": "1K"}}
+    ksm = {"run": 1, **{k: knobs[k] for k in ("pages_to_scan", "sleep_millisecs", "max_page_sharing",
+                                               "merge_across_nodes", "use_zero_pages", "smart_scan")}}
+    return {"name": name, "seed": 1, "duration": f"{int(duration_ms)}ms",
+            "hosts": [{"name": "host0", "nodes": [{"cores": 4, "memory": "1GiB"}]}],
+            "vms": [vm], "kernel": {"ksm": ksm}, "output": {"sampling_interval": "10ms"}}
+
+
+def compare_vmemsim(args, keep, name, f):
+    """`vmemsim run` on the layout of a --dup-local kernel run: the same steady state through the
+    engine (ksmd woken every sleep_millisecs as a host daemon), per-VM ksm_merging_pages as each
+    process's /proc/<pid>/ksm_stat."""
+    sc = scenario("ksm-kdiff-" + name, f["layout"], f["knobs"], 1000)
+    path = os.path.join(keep, sc["name"] + ".json")
+    with open(path, "w") as fh:
+        json.dump(sc, fh, indent=1)
+    out = os.path.join(keep, sc["name"] + "-out")
+    cmd = [args.vmemsim, "run", path, "--out", out, "-q"]
+    print("$ " + " ".join(cmd), flush=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=100)
+    if p.returncode != 0:
+        print(p.stdout + p.stderr)
+        raise SystemExit(f"vmemsim run failed ({p.returncode}); the scenario is {path}")
+    with open(os.path.join(out, "result.json")) as fh:
+        res = json.load(fh)
+    d = res["summary"]["kernel"]["daemons"]["ksmd.host0"]
+    print(f"    vmemsim: " + ", ".join(f"{c} {d.get(c)}" for c in COUNTERS))
+    for c in STEADY + ["general_profit"]:
+        check(d.get(c) == f[c], f"{name}: vmemsim {c} {d.get(c)} == kernel {f[c]}")
+    check(d["pages_unshared"] + d["pages_volatile"] == f["pages_unshared"] + f["pages_volatile"],
+          f"{name}: vmemsim pages_unshared + pages_volatile == kernel's")
+    km = sorted(int(re.search(r"ksm_merging_pages (\d+)", s).group(1)) for s in f["ksm_stat"])
+    ts = res["timeseries"]["vms"]
+    mm_ = sorted(int(v["kernel"]["ksm"]["ksm_merging_pages"][-1]) for v in ts.values())
+    check(km == mm_, f"{name}: per-VM ksm_merging_pages kernel {km} == vmemsim {mm_}")
+    # Informative only (time is the engine's daemon pacing, not compared): passes per second.
+    t_s = (res["timeseries"]["t_ns"][-1] - res["timeseries"]["t_ns"][0]) / 1e9 if res["timeseries"]["t_ns"] else 0
+    kp = f["d_full_scans"] / (f["run_ms"] / 1e3) if f["run_ms"] else 0
+    print(f"    not compared: pass rate, kernel {kp:.1f}/s (pass lengths {f['pass_ms'][:6]} ms), vmemsim "
+          f"{d['full_scans']} full scans in {t_s:.2f} s")
+
+
 def model(args, keep):
     for name, a in LAYOUTS:
         doc = run_runner(args.runner, name, a + FAST, keep)
@@ -309,6 +362,9 @@ def model(args, keep):
         print_figures(name, f)
         steady_checks(name, f)
         compare(name, f, run_model(args.model, a + FAST))
+        if args.vmemsim and f["layout"]["dup_local"] or (args.vmemsim and not f["layout"]["dup"]
+                                                          and not f["layout"]["wp"]):
+            compare_vmemsim(args, keep, name, f)
     return 1 if FAILS else 0
 
 
@@ -322,6 +378,7 @@ def main():
     ap.add_argument("mode", choices=["live", "model"])
     ap.add_argument("--runner", required=True)
     ap.add_argument("--model", help="ksm_model (tests/kernel/ksm_model.cpp)")
+    ap.add_argument("--vmemsim", help="also `vmemsim run` the --dup-local layouts as scenarios")
     ap.add_argument("--keep")
     args = ap.parse_args()
     keep = args.keep or tempfile.mkdtemp(prefix="vmemsim-ksm-")
