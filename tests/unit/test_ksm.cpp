@@ -298,8 +298,14 @@ SCENARIO("a merge rebuilds the sharer's PTE: its uffd-wp bit is lost (Linux 6.18
       KsmHost h(1, 4096, {{8, image(8)}, {8, image(8)}}, cfg);
       for (unsigned i = 0; i < 2; ++i) {
         h.populate(i);
-        h.as(i).uffd_vma().wp = true;
-        for (std::uint64_t g = 0; g < 8; ++g) h.as(i).page_table().set_uffd_wp(Gfn(g));
+        auto& u = h.vms[i]->uffd();
+        uffd::Modes m;
+        m.wp = true;
+        uffd::Features f;
+        f.wp_async = true;
+        REQUIRE(u.register_range(m, f).error.empty());
+        REQUIRE(u.writeprotect(Gfn(0), 8, true).error.empty());
+        for (std::uint64_t g = 0; g < 8; ++g) REQUIRE_FALSE(u.categories(Gfn(g)) & uffd::cat::kWritten);
       }
       h.pass();
       h.pass();
@@ -309,6 +315,8 @@ SCENARIO("a merge rebuilds the sharer's PTE: its uffd-wp bit is lost (Linux 6.18
           CHECK(pte::uffd(h.as(1).pte_at(Gfn(g))));
           // PAGEMAP_SCAN's PAGE_IS_WRITTEN is "uffd-wp bit clear": merged pages read as written.
           CHECK(pte::uffd(h.as(0).pte_at(Gfn(g))) == keep);
+          CHECK(static_cast<bool>(h.vms[0]->uffd().categories(Gfn(g)) & uffd::cat::kWritten) == !keep);
+          CHECK_FALSE(h.vms[1]->uffd().categories(Gfn(g)) & uffd::cat::kWritten);
         }
         CHECK(h.kvms[0]->uffd_wp_lost() == (keep ? 0u : 8u));
         CHECK(h.ksmd->uffd_wp_lost() == (keep ? 0u : 8u));
