@@ -44,12 +44,14 @@ core::Json KsmVm::summary() const {
           {"ksm_zero_pages", as_.ksm_zero_pages()},
           {"ksm_process_profit", profit},
           {"cow_breaks", as_.ksm_cow_breaks()},
-          {"uffd_wp_lost_truth", uffd_wp_lost_}};
+          {"uffd_wp_lost_truth", uffd_wp_lost_},
+          {"protnone_lost_truth", protnone_lost_}};
 }
 
 void KsmVm::counters(std::vector<std::pair<std::string, std::uint64_t>>& out) const {
   out.emplace_back("cow_breaks", as_.ksm_cow_breaks());
   out.emplace_back("uffd_wp_lost_truth", uffd_wp_lost_);
+  out.emplace_back("protnone_lost_truth", protnone_lost_);
 }
 
 void KsmVm::gauges(std::vector<std::pair<std::string, double>>& out) const {
@@ -147,10 +149,10 @@ bool Ksmd::next_item(KsmVm*& out, Gfn& g) {
     cost_ += cfg_.walk_ns;
     RmapItem& it = v.items_[at.v];
     const mm::Pte p = v.as().pte_at(at);
-    // folio_walk_start() + folio_test_anon(): a present anon page. The zero page (and KSM's
-    // zero pages) are not anon; a PROT_NONE PTE is left alone here (a simplification: the
-    // kernel would walk it).
-    if (pte::present(p) && !pte::protnone(p) && !pte::zero_page(p)) {
+    // folio_walk_start() + folio_test_anon(): a present anon page, a PROT_NONE one included
+    // (pte_present() is true for it: a NUMA hint or an rfc-v1 DEACTIVATE is walked and merged
+    // like any page). The zero page (and KSM's zero pages) are not anon.
+    if (pte::present(p) && !pte::zero_page(p)) {
       if (!(it.flags & kExists)) {  // alloc_rmap_item()
         it = RmapItem{};
         it.flags = kExists;
@@ -325,7 +327,7 @@ bool Ksmd::unstable_tree_search_insert(const Key& k, Mapper self, Mapper& tree) 
     KsmVm& tv = vm(m.vm);
     const RmapItem& ti = tv.items_[m.gfn.v];
     const mm::Pte p = tv.as().pte_at(m.gfn);
-    const bool valid = (ti.flags & kUnstable) && ti.ref == seqnr_ && pte::present(p) && !pte::protnone(p) &&
+    const bool valid = (ti.flags & kUnstable) && ti.ref == seqnr_ && pte::present(p) &&
                        !pte::zero_page(p) && exclusive(tv.as(), Pfn(pte::pfn(p))) &&
                        key_of(tv, m.gfn, Pfn(pte::pfn(p))) == k;
     if (valid) {
@@ -353,6 +355,9 @@ bool Ksmd::exclusive(mm::AddressSpace& as, Pfn pfn) const {
 void Ksmd::replace(KsmVm& v, Gfn g, Pfn kpfn) {
   const mm::Pte old = v.as().pte_at(g);
   if (pte::uffd(old) && !cfg_.keep_uffd_wp) ++v.uffd_wp_lost_;  // ground truth, never read by ksmd
+  // replace_page() builds the new PTE from vm_page_prot: a PROT_NONE (a NUMA hint, an rfc-v1
+  // DEACTIVATE) is gone too, so the page reads as accessed without any access (ground truth).
+  if (pte::protnone(old)) ++v.protnone_lost_;
   if (v.as().ksm_replace(g, kpfn, cfg_.keep_uffd_wp)) ++c_.frames_freed;
   cost_ += cfg_.merge_ns;
   flush(v.as().vm());
@@ -400,6 +405,7 @@ void Ksmd::cmp_and_merge_page(KsmVm& v, Gfn g) {
   if (cfg_.use_zero_pages && as.content(g) == mm::content::kZero) {
     if (!exclusive(as, pfn)) return;
     if (pte::uffd(as.pte_at(g)) && !cfg_.keep_uffd_wp) ++v.uffd_wp_lost_;
+    if (pte::protnone(as.pte_at(g))) ++v.protnone_lost_;
     if (as.ksm_map_zero(g, cfg_.keep_uffd_wp)) ++c_.frames_freed;
     ++c_.zero_merges;
     cost_ += cfg_.merge_ns;
@@ -473,7 +479,8 @@ core::Json Ksmd::stats() const {
           {"ptes_walked", c_.ptes_walked},
           {"tlb_flushes", c_.tlb_flushes},
           {"cpu_ns", c_.cpu_ns},
-          {"uffd_wp_lost_truth", uffd_wp_lost()}};
+          {"uffd_wp_lost_truth", uffd_wp_lost()},
+          {"protnone_lost_truth", sum_vms([](const KsmVm& v) { return v.protnone_lost_; })}};
 }
 
 }  // namespace vmemsim::ksm

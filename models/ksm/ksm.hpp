@@ -20,7 +20,8 @@
 //     a COW break leaves pages_sharing unchanged until ksmd revisits the page), and beyond
 //     sysfs: merges, zero_merges, cow_breaks (writes that copied a KSM page), frames_freed
 //     (frames a merge actually released), ptes_walked, tlb_flushes, cpu_ns,
-//     uffd_wp_lost_truth (ground truth: uffd-wp protections a merge dropped).
+//     uffd_wp_lost_truth (ground truth: uffd-wp protections a merge dropped),
+//     protnone_lost_truth (ground truth: PROT_NONE PTEs a merge rebuilt accessible).
 //   KsmVm (summary.vms[i].kernel.ksm): mergeable, ksm_rmap_items, ksm_merging_pages,
 //     ksm_zero_pages, ksm_process_profit (/proc/<pid>/ksm_stat), cow_breaks,
 //     uffd_wp_lost_truth.
@@ -99,6 +100,7 @@ class KsmVm final : public kernel::VmMechanism {
   bool mergeable_;
   core::FlatArray<RmapItem> items_;
   std::uint64_t rmap_items_ = 0, merging_ = 0, uffd_wp_lost_ = 0;
+  std::uint64_t protnone_lost_ = 0;  // ground truth: PROT_NONE PTEs (NUMA hint, DEACTIVATE) a merge rebuilt
 };
 
 class Ksmd final : public kernel::KernelDaemon {

@@ -325,6 +325,48 @@ SCENARIO("a merge rebuilds the sharer's PTE: its uffd-wp bit is lost (Linux 6.18
   }
 }
 
+SCENARIO("a merge rebuilds a deactivated sharer's PTE: rfc-v1 tracking loses it", "[ksm][uffd]") {
+  GIVEN("two rfc-v1 VMs from one image, MINOR-registered on anon, every page deactivated (PROT_NONE)") {
+    mm::HostMemory host({4096});
+    std::vector<std::unique_ptr<test::TestVm>> vms;
+    std::vector<std::unique_ptr<ksm::KsmVm>> kvms;
+    std::vector<ksm::KsmVm*> ptrs;
+    for (unsigned i = 0; i < 2; ++i) {
+      auto c = test::vm_config(8, 1, mm::Backing::Anon, mm::Variant::RfcV1);
+      c.vm = static_cast<std::uint16_t>(i);
+      vms.push_back(std::make_unique<test::TestVm>(c, host));
+      auto& as = vms.back()->as();
+      as.enable_content(image(8));
+      for (std::uint64_t g = 0; g < 8; ++g) REQUIRE(as.fault(Gfn(g), true, 0, node(0), 0).ok());
+      auto& u = vms.back()->uffd();
+      REQUIRE(u.register_range({false, false, true, false}, {false, true, true, false}).error.empty());
+      REQUIRE(u.deactivate(Gfn(0), 8).error.empty());
+      kvms.push_back(std::make_unique<ksm::KsmVm>(as));
+      ptrs.push_back(kvms.back().get());
+    }
+    ksm::Ksmd ksmd("ksmd.h0", 0, 0, host, ptrs, {});
+    WHEN("ksmd makes two full scans") {
+      ksmd.scan(1u << 30);
+      ksmd.scan(1u << 30);
+      THEN("the pages merge; the replaced sharer's PTEs are accessible again, with no access") {
+        CHECK(ksmd.counters().pages_sharing == 8);
+        for (std::uint64_t g = 0; g < 8; ++g) {
+          CHECK(pte::protnone(vms[1]->as().pte_at(Gfn(g))));   // the KSM page itself: write_protect_page keeps it
+          CHECK_FALSE(pte::protnone(vms[0]->as().pte_at(Gfn(g))));  // replace_page: vm_page_prot
+          // PAGEMAP_SCAN no longer reports it deactivated: the VMM takes it for a page in use.
+          CHECK_FALSE(vms[0]->uffd().categories(Gfn(g)) & uffd::cat::kUffdDeactivated);
+          CHECK(vms[1]->uffd().categories(Gfn(g)) & uffd::cat::kUffdDeactivated);
+          CHECK(vms[0]->as().truth().last_access(Gfn(g)) < 0);  // never accessed by the guest
+        }
+        CHECK(ksmd.stats()["protnone_lost_truth"] == 8);
+        host.check_invariants();
+        vms[0]->as().check_invariants();
+        vms[1]->as().check_invariants();
+      }
+    }
+  }
+}
+
 SCENARIO("the NUMA scanner skips KSM pages", "[ksm][numa]") {
   GIVEN("a 2-thread VM on node 0 whose 1024 pages sit on node 1: 512 of one content, 512 unique") {
     mm::ContentSpec s;
