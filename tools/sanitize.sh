@@ -3,7 +3,7 @@
 # vmemsim with -fsanitize=address,undefined into build-asan/, then runs
 #  1. every unit test,
 #  2. each fuzz target over its seed corpus and 500 mutations,
-#  3. every shipped scenario (scenarios/*.json, scenarios/calibration/*.json) for a short
+#  3. every shipped scenario (every scenario file under scenarios/) for a short
 #     simulated time (4 sampling intervals) with --check-invariants.
 # Any sanitizer report fails the run (halt_on_error). Takes about 10 minutes on 2 cores.
 #
@@ -30,12 +30,24 @@ echo "[sanitize] fuzz replays" >&2
 echo "[sanitize] shipped scenarios, --check-invariants" >&2
 # SimGrid's raw contexts switch stacks behind ASan's back (Debian's SimGrid is not built with
 # ASan's fiber annotations): thread contexts keep every stack known to the sanitizer.
-for s in scenarios/*.json scenarios/calibration/*.json; do
-  [ "$(basename "$s")" = schema.json ] && continue
-  dur=$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(4*r["output"]["sampling_interval"])' \
+# Every scenario file under scenarios/ (sweep files, which have "axes", and the schema aside),
+# for 4 sampling intervals but at least 1.5 s where the scenario is that long, so that NUMA
+# balancing's first scan (scan_delay 1 s) and ksmd's second pass happen under the sanitizers.
+mapfile -t shipped < <(python3 - <<'PY'
+import json, pathlib
+for p in sorted(pathlib.Path("scenarios").rglob("*.json")):
+    if p.name == "schema.json":
+        continue
+    doc = json.loads(p.read_text())
+    if isinstance(doc, dict) and "axes" not in doc:
+        print(p)
+PY
+)
+for s in "${shipped[@]}"; do
+  dur=$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(min(r["duration"], max(4*r["output"]["sampling_interval"], 1500000000)))' \
         < <("$B/vmemsim" validate "$s" --print))
   echo "  $s: ${dur} ns" >&2
-  "$B/vmemsim" run "$s" --set "/duration=$dur" --check-invariants -q --out "$B/scenario-runs/$(basename "$s" .json)" \
+  "$B/vmemsim" run "$s" --set "/duration=$dur" --check-invariants -q --out "$B/scenario-runs/$(echo "${s%.json}" | tr / _)" \
       --cfg=contexts/factory:thread >/dev/null
 done
-echo "[sanitize] clean: unit tests, fuzz replays and $(ls scenarios/*.json scenarios/calibration/*.json | grep -vc schema.json) scenarios in $(( $(date +%s) - t0 )) s" >&2
+echo "[sanitize] clean: unit tests, fuzz replays and ${#shipped[@]} scenarios in $(( $(date +%s) - t0 )) s" >&2
