@@ -25,15 +25,17 @@ struct NumaVm {
   test::TestVm vm;
   std::shared_ptr<numa::HostNuma> hn;
 
-  static mm::AddressSpaceConfig config(std::uint64_t pages, unsigned nodes, mm::Variant v, unsigned vmm_threads) {
+  static mm::AddressSpaceConfig config(std::uint64_t pages, unsigned nodes, mm::Variant v, unsigned vmm_threads,
+                                       const mm::KernelPatches& patches) {
     auto c = test::vm_config(pages, nodes, mm::Backing::Anon, v);
     c.vmm_threads = vmm_threads;
+    c.patches = patches;
     return c;
   }
   NumaVm(std::uint64_t pages, unsigned nodes, std::uint64_t frames, std::vector<unsigned> task_nodes,
          numa::NumaConfig cfg, mm::Variant v = mm::Variant::Upstream, std::vector<unsigned> cores = {},
-         unsigned vmm_threads = 1)
-      : host(std::vector<std::uint64_t>(nodes, frames)), vm(config(pages, nodes, v, vmm_threads), host) {
+         unsigned vmm_threads = 1, mm::KernelPatches patches = {})
+      : host(std::vector<std::uint64_t>(nodes, frames)), vm(config(pages, nodes, v, vmm_threads, patches), host) {
     host.setup_watermarks(128, 10);
     for (unsigned t = 0; t < task_nodes.size(); ++t) vm.as().add_task(node(task_nodes[t]), 1000 + t);
     if (cores.empty()) cores.assign(nodes, 2);
@@ -235,17 +237,11 @@ SCENARIO("migration fails at the target's high watermark", "[numa][fault]") {
 SCENARIO("rfc-v1 07/12: task_numa_work skips anonymous VM_UFFD_MINOR VMAs, as a switch", "[numa][uffd]") {
   for (const bool skip : {true, false}) {
     GIVEN(std::string("rfc-v1, a MINOR-registered anon VMA, numab_skip_uffd_minor=") + (skip ? "true" : "false")) {
-      auto cfg = test::vm_config(1024, 2, mm::Backing::Anon, mm::Variant::RfcV1);
-      cfg.patches.numab_skip_uffd_minor = skip;
-      mm::HostMemory host({4096, 4096});
-      test::TestVm vm(cfg, host);
-      vm.as().add_task(node(0), 1000);
-      vm.as().add_task(node(0), 1001);
-      auto hn = std::make_shared<numa::HostNuma>(host, std::vector<unsigned>{2, 2},
-                                                 std::vector<std::vector<core::TimeNs>>{{90, 190}, {190, 90}});
-      hn->cfg = normal(4);
-      vm.kernel().numa->configure(hn);
-      for (std::uint64_t g = 0; g < 1024; ++g) REQUIRE(vm.as().fault(Gfn(g), true, ~0u, node(1), 0).ok());
+      mm::KernelPatches patches;
+      patches.numab_skip_uffd_minor = skip;
+      NumaVm f(1024, 2, 4096, {0, 0}, normal(4), mm::Variant::RfcV1, {}, 1, patches);
+      f.populate(0, 1024, 1);
+      auto& vm = f.vm;
       REQUIRE(vm.uffd().register_range({false, false, true, false}, {false, true, true, false}).error.empty());
       vm.kernel().numa->task_numa_work(0, 1000 * kMs);
       const auto& s = vm.kernel().numa->stats();
@@ -259,19 +255,13 @@ SCENARIO("rfc-v1 07/12: task_numa_work skips anonymous VM_UFFD_MINOR VMAs, as a 
 
 SCENARIO("the protnone conflicts arise from PTE state and event order", "[numa][uffd][conflict]") {
   GIVEN("rfc-v1 without the 07/12 skip: uffd MINOR (sync) on anon memory that NUMA scans") {
-    auto cfg = test::vm_config(256, 2, mm::Backing::Anon, mm::Variant::RfcV1);
-    cfg.patches.numab_skip_uffd_minor = false;
-    cfg.patches.uffd_feeds_numa = false;
-    mm::HostMemory host({4096, 4096});
-    test::TestVm vm(cfg, host);
-    vm.as().add_task(node(0), 1000);
-    vm.as().add_task(node(0), 1001);
-    auto hn = std::make_shared<numa::HostNuma>(host, std::vector<unsigned>{2, 2},
-                                               std::vector<std::vector<core::TimeNs>>{{90, 190}, {190, 90}});
-    hn->cfg = normal(4);
-    auto& nm = *vm.kernel().numa;
-    nm.configure(hn);
-    for (std::uint64_t g = 0; g < 256; ++g) REQUIRE(vm.as().fault(Gfn(g), true, ~0u, node(1), 0).ok());
+    mm::KernelPatches patches;
+    patches.numab_skip_uffd_minor = false;
+    patches.uffd_feeds_numa = false;
+    NumaVm f(256, 2, 4096, {0, 0}, normal(4), mm::Variant::RfcV1, {}, 1, patches);
+    f.populate(0, 256, 1);
+    auto& vm = f.vm;
+    auto& nm = f.numa();
     REQUIRE(vm.uffd().register_range({false, false, true, false}, {false, true, false, false}).error.empty());
     WHEN("uffd deactivates page 0, then the NUMA scanner runs") {
       REQUIRE(vm.uffd().deactivate(Gfn(0), 1).error.empty());
@@ -301,16 +291,10 @@ SCENARIO("the protnone conflicts arise from PTE state and event order", "[numa][
     }
   }
   GIVEN("rwp: RWP PROT_NONE carries the uffd bit") {
-    mm::HostMemory host({4096, 4096});
-    test::TestVm vm(test::vm_config(256, 2, mm::Backing::Anon, mm::Variant::Rwp), host);
-    vm.as().add_task(node(0), 1000);
-    vm.as().add_task(node(0), 1001);
-    auto hn = std::make_shared<numa::HostNuma>(host, std::vector<unsigned>{2, 2},
-                                               std::vector<std::vector<core::TimeNs>>{{90, 190}, {190, 90}});
-    hn->cfg = normal(4);
-    auto& nm = *vm.kernel().numa;
-    nm.configure(hn);
-    for (std::uint64_t g = 0; g < 256; ++g) REQUIRE(vm.as().fault(Gfn(g), true, ~0u, node(1), 0).ok());
+    NumaVm f(256, 2, 4096, {0, 0}, normal(4), mm::Variant::Rwp);
+    f.populate(0, 256, 1);
+    auto& vm = f.vm;
+    auto& nm = f.numa();
     REQUIRE(vm.uffd().register_range({false, false, false, true}, {false, false, false, true}).error.empty());
     REQUIRE(vm.uffd().rwprotect(Gfn(0), 1, true).error.empty());
     nm.task_numa_work(0, 1000 * kMs);
@@ -324,23 +308,16 @@ SCENARIO("the protnone conflicts arise from PTE state and event order", "[numa][
       CHECK(vm.faults("uffd_rwp_async") == 1);
       CHECK(nm.stats().numa_hint_faults == 1);
       CHECK(vm.as().truth().stats().spurious_uffd == 0);
-      host.check_invariants();
-      vm.as().check_invariants();
+      f.check();
     }
   }
 }
 
 SCENARIO("a uffd-wp bit survives NUMA scanning and the hinting fault", "[numa][uffd]") {
   GIVEN("upstream, WP_ASYNC on anon, all pages write-protected, memory on node 1") {
-    mm::HostMemory host({4096, 4096});
-    test::TestVm vm(test::vm_config(64, 2), host);
-    vm.as().add_task(node(0), 1000);
-    vm.as().add_task(node(0), 1001);
-    auto hn = std::make_shared<numa::HostNuma>(host, std::vector<unsigned>{2, 2},
-                                               std::vector<std::vector<core::TimeNs>>{{90, 190}, {190, 90}});
-    hn->cfg = normal(4);
-    vm.kernel().numa->configure(hn);
-    for (std::uint64_t g = 0; g < 64; ++g) REQUIRE(vm.as().fault(Gfn(g), true, ~0u, node(1), 0).ok());
+    NumaVm f(64, 2, 4096, {0, 0}, normal(4));
+    f.populate(0, 64, 1);
+    auto& vm = f.vm;
     REQUIRE(vm.uffd().register_range({false, true, false, false}, {true, false, false, false, true}).error.empty());
     REQUIRE(vm.uffd().writeprotect(Gfn(0), 64, true).error.empty());
     vm.kernel().numa->task_numa_work(0, 1000 * kMs);
