@@ -10,6 +10,8 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sim/core/params.hpp"
 #include "sim/core/types.hpp"
@@ -49,6 +51,14 @@ class KernelDaemon {
   virtual void run_batch(DaemonEnv& env, TimeNs now) = 0;
   // Its counters, under summary.kernel.daemons.<name> in the result.
   virtual core::Json stats() const = 0;
+  // The kthread's CPU time so far (what it charged through DaemonEnv::cpu): the recorder
+  // reports it as a share of a core, per sampling interval and over the run.
+  virtual TimeNs cpu_ns() const = 0;
+  // Sampled into timeseries.kernel.daemons.<name> at every sampling interval, as the per-VM
+  // kernel::VmMechanism series are: monotonic counters (in a fixed order) as per-interval
+  // deltas, gauges as values.
+  virtual void counters(std::vector<std::pair<std::string, std::uint64_t>>& out) const { (void)out; }
+  virtual void gauges(std::vector<std::pair<std::string, double>>& out) const { (void)out; }
 };
 
 }  // namespace vmemsim::kernel

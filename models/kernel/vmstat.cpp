@@ -41,9 +41,11 @@ class Vmstat final : public KernelDaemon {
     }
     ++runs_;
     env.cpu(cost_ * static_cast<TimeNs>(nodes_.size()));
+    cpu_ += cost_ * static_cast<TimeNs>(nodes_.size());
     env.slice("vmstat", t0, env.now());
     next_ = now + interval_;
   }
+  TimeNs cpu_ns() const override { return cpu_; }
   core::Json stats() const override {
     core::Json out = core::Json::object();
     out["runs"] = runs_;
@@ -69,6 +71,7 @@ class Vmstat final : public KernelDaemon {
   const mm::HostMemory* mem_;
   TimeNs interval_, cost_, next_ = 0;
   std::uint64_t runs_ = 0;
+  TimeNs cpu_ = 0;
   std::vector<NodeStat> nodes_;
 };
 

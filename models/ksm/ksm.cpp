@@ -83,8 +83,11 @@ void Ksmd::run_batch(kernel::DaemonEnv& env, TimeNs now) {
   struct Ctx {
     kernel::DaemonEnv* env;
   } ctx{&env};
+  const std::uint64_t scans_before = c_.full_scans;
   const TimeNs used = scan(cfg_.pages_to_scan, [](void* p, core::VmId vm) { static_cast<Ctx*>(p)->env->tlb_flush(vm); }, &ctx);
   env.cpu(used);
+  cpu_done_ += used;
+  if (c_.full_scans != scans_before) scan_ends_.push_back({env.now(), c_.pages_sharing + ksm_zero_pages()});
   env.slice("ksmd", t0, env.now());
   next_ = env.now() + cfg_.sleep_ns;
   (void)now;
@@ -459,6 +462,60 @@ std::int64_t Ksmd::general_profit() const {
          static_cast<std::int64_t>(c_.rmap_items * kRmapItemBytes);
 }
 
+std::uint64_t Ksmd::frames_saved() const {
+  std::uint64_t n = ksm_zero_pages();
+  for (const auto& [kpfn, dup] : dups_) {
+    (void)dup;
+    if (!mem_.is_ksm(Pfn(kpfn))) continue;  // stale: the KSM page is gone, ksmd has not noticed yet
+    const unsigned mc = mem_.frame(Pfn(kpfn)).mapcount;
+    if (mc > 1) n += mc - 1;
+  }
+  return n;
+}
+
+void Ksmd::counters(std::vector<std::pair<std::string, std::uint64_t>>& out) const {
+  out.emplace_back("pages_scanned", c_.pages_scanned);
+  out.emplace_back("full_scans", c_.full_scans);
+  out.emplace_back("merges", c_.merges + c_.zero_merges);
+  out.emplace_back("cow_breaks", cow_breaks());
+  out.emplace_back("frames_freed", c_.frames_freed);
+}
+
+void Ksmd::gauges(std::vector<std::pair<std::string, double>>& out) const {
+  out.emplace_back("pages_shared", static_cast<double>(c_.pages_shared));
+  out.emplace_back("pages_sharing", static_cast<double>(c_.pages_sharing));
+  out.emplace_back("ksm_zero_pages", static_cast<double>(ksm_zero_pages()));
+  out.emplace_back("general_profit", static_cast<double>(general_profit()));
+  out.emplace_back("frames_saved", static_cast<double>(frames_saved()));
+}
+
+// Time to steady-state sharing, from the profit (pages_sharing + ksm_zero_pages, what
+// general_profit counts) at the end of each full scan: the first full scan from which every
+// later one stays within 1% of the last (rounded down, so exact below 100 pages). It is
+// "reached" only when at least two full scans agree, so a run cut short before sharing
+// settles says so.
+core::Json Ksmd::steady_sharing() const {
+  const auto& ends = scan_ends_;
+  core::Json out = {{"reached", false}, {"at_ns", nullptr}, {"at_full_scan", nullptr}, {"full_scans", 0}, {"profit_pages", 0}};
+  if (ends.empty()) return out;
+  const std::uint64_t last = ends.back().profit_pages;
+  const std::uint64_t tol = last / 100;
+  std::size_t first = ends.size() - 1;
+  while (first > 0) {
+    const std::uint64_t v = ends[first - 1].profit_pages;
+    if ((v > last ? v - last : last - v) > tol) break;
+    --first;
+  }
+  out["profit_pages"] = last;
+  out["full_scans"] = ends.size() - first;
+  if (ends.size() - first >= 2 && last > 0) {
+    out["reached"] = true;
+    out["at_ns"] = ends[first].t;
+    out["at_full_scan"] = first + 1;
+  }
+  return out;
+}
+
 core::Json Ksmd::stats() const {
   return {{"pages_shared", c_.pages_shared},
           {"pages_sharing", c_.pages_sharing},
@@ -480,7 +537,9 @@ core::Json Ksmd::stats() const {
           {"tlb_flushes", c_.tlb_flushes},
           {"cpu_ns", c_.cpu_ns},
           {"uffd_wp_lost_truth", uffd_wp_lost()},
-          {"protnone_lost_truth", sum_vms([](const KsmVm& v) { return v.protnone_lost_; })}};
+          {"protnone_lost_truth", sum_vms([](const KsmVm& v) { return v.protnone_lost_; })},
+          {"frames_saved", frames_saved()},
+          {"steady_sharing", steady_sharing()}};
 }
 
 }  // namespace vmemsim::ksm

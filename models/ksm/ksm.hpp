@@ -113,6 +113,22 @@ class Ksmd final : public kernel::KernelDaemon {
   TimeNs next_wakeup(TimeNs now) override;
   void run_batch(kernel::DaemonEnv& env, TimeNs now) override;
   core::Json stats() const override;
+  // CPU of the batches that have ended (a batch's time is charged when it ends, as a tick-
+  // sampled utime is; scan() alone counts it in counters().cpu_ns at once).
+  TimeNs cpu_ns() const override { return cpu_done_; }
+  // Series: pages_scanned, full_scans, merges, cow_breaks, frames_freed per interval; gauges
+  // pages_shared, pages_sharing, ksm_zero_pages, general_profit and frames_saved.
+  void counters(std::vector<std::pair<std::string, std::uint64_t>>& out) const override;
+  void gauges(std::vector<std::pair<std::string, double>>& out) const override;
+
+  // Frames KSM saves right now, without the sysfs lags: for every KSM page, its mappers beyond
+  // the first (folio_mapcount() - 1), plus the PTEs mapped to the zero page by use_zero_pages.
+  // A COW break or the zap of a sharer lowers it at once; pages_sharing only when ksmd next
+  // visits the address.
+  std::uint64_t frames_saved() const;
+  // summary.kernel.daemons.ksmd.<host>.steady_sharing: when pages_sharing + ksm_zero_pages
+  // settled (see ksm.cpp).
+  core::Json steady_sharing() const;
 
   // ksm_do_scan(): up to `pages` rmap items through cmp_and_merge_page(). Returns the CPU
   // time it took; each TLB flush it made is reported through `flush` (may be null).
@@ -177,6 +193,14 @@ class Ksmd final : public kernel::KernelDaemon {
   std::map<Key, std::vector<std::uint32_t>> stable_;   // root_stable_tree[nid]: a node or a chain of dups
   std::map<std::uint32_t, Dup> dups_;                  // stable nodes by kpfn
   Counters c_;
+  // pages_sharing + ksm_zero_pages at the end of each full scan (the batch that ended it), for
+  // the time to steady-state sharing in stats(). One entry per full scan.
+  struct ScanEnd {
+    TimeNs t;
+    std::uint64_t profit_pages;
+  };
+  std::vector<ScanEnd> scan_ends_;
+  TimeNs cpu_done_ = 0;
   TimeNs cost_ = 0;  // the running scan()'s CPU
   void (*flush_)(void*, core::VmId) = nullptr;
   void* flush_ctx_ = nullptr;

@@ -16,6 +16,7 @@ Recorder::Recorder(const scenario::World& w) : w_(w) {
     s.wss.resize(w.sc->output.wss_windows_ns.size());
     s.mech.resize(w.vms[i].kernel.mechanisms.size());
   }
+  daemons_.resize(w.daemons.size());
   host_free_.resize(w.hosts.size());
   for (std::size_t h = 0; h < w.hosts.size(); ++h) host_free_[h].resize(w.hosts[h]->node_count());
 }
@@ -60,24 +61,12 @@ void Recorder::sample(TimeNs now) {
     s.fault_ns.push_back(t.fault_ns - s.last.fault_ns);
     for (std::size_t k = 0; k < s.wss.size(); ++k) s.wss[k].push_back(as.truth().true_wss(now, w_.sc->output.wss_windows_ns[k]));
     for (std::size_t m = 0; m < s.mech.size(); ++m) {
-      auto& ms = s.mech[m];
       const auto& mech = *w_.vms[i].kernel.mechanisms[m];
       std::vector<std::pair<std::string, std::uint64_t>> cs;
       std::vector<std::pair<std::string, double>> gs;
       mech.counters(cs);
       mech.gauges(gs);
-      if (ms.names.empty() && ms.gauge_names.empty()) {
-        for (const auto& c : cs) ms.names.push_back(c.first);
-        for (const auto& g : gs) ms.gauge_names.push_back(g.first);
-        ms.last.assign(cs.size(), 0);
-        ms.deltas.resize(cs.size());
-        ms.gauges.resize(gs.size());
-      }
-      for (std::size_t k = 0; k < cs.size() && k < ms.last.size(); ++k) {
-        ms.deltas[k].push_back(cs[k].second - ms.last[k]);
-        ms.last[k] = cs[k].second;
-      }
-      for (std::size_t k = 0; k < gs.size() && k < ms.gauges.size(); ++k) ms.gauges[k].push_back(gs[k].second);
+      s.mech[m].sample(cs, gs);
     }
     const std::uint64_t sp = as.truth().stats().spurious_uffd;
     s.spurious.push_back(sp - s.last_spurious);
@@ -96,6 +85,43 @@ void Recorder::sample(TimeNs now) {
   }
   for (std::size_t h = 0; h < w_.hosts.size(); ++h)
     for (unsigned n = 0; n < w_.hosts[h]->node_count(); ++n) host_free_[h][n].push_back(w_.hosts[h]->free_frames(n));
+  const TimeNs interval = now - (t_.size() > 1 ? t_[t_.size() - 2] : 0);
+  for (std::size_t d = 0; d < daemons_.size(); ++d) {
+    const auto& daemon = *w_.daemons[d];
+    auto& ds = daemons_[d];
+    std::vector<std::pair<std::string, std::uint64_t>> cs;
+    std::vector<std::pair<std::string, double>> gs;
+    daemon.counters(cs);
+    daemon.gauges(gs);
+    ds.mech.sample(cs, gs);
+    const TimeNs cpu = daemon.cpu_ns();
+    ds.cpu_share.push_back(interval > 0 ? static_cast<double>(cpu - ds.last_cpu) / static_cast<double>(interval) : 0.0);
+    ds.last_cpu = cpu;
+  }
+}
+
+void Recorder::Mech::sample(const std::vector<std::pair<std::string, std::uint64_t>>& cs,
+                            const std::vector<std::pair<std::string, double>>& gs) {
+  if (names.empty() && gauge_names.empty()) {
+    for (const auto& c : cs) names.push_back(c.first);
+    for (const auto& g : gs) gauge_names.push_back(g.first);
+    last.assign(cs.size(), 0);
+    deltas.resize(cs.size());
+    gauges.resize(gs.size());
+  }
+  for (std::size_t k = 0; k < cs.size() && k < last.size(); ++k) {
+    deltas[k].push_back(cs[k].second - last[k]);
+    last[k] = cs[k].second;
+  }
+  for (std::size_t k = 0; k < gs.size() && k < gauges.size(); ++k) gauges[k].push_back(gs[k].second);
+}
+
+Json Recorder::Mech::to_json() const {
+  if (names.empty() && gauge_names.empty()) return nullptr;
+  Json mj = Json::object();
+  for (std::size_t k = 0; k < names.size(); ++k) mj[names[k]] = deltas[k];
+  for (std::size_t k = 0; k < gauge_names.size(); ++k) mj[gauge_names[k]] = gauges[k];
+  return mj;
 }
 
 std::uint64_t Recorder::total_accesses() const {
@@ -218,12 +244,8 @@ Json Recorder::body() const {
     ts["spurious_uffd"] = s.spurious;
     Json tk = Json::object();
     for (std::size_t m = 0; m < s.mech.size(); ++m) {
-      const auto& ms = s.mech[m];
-      if (ms.names.empty() && ms.gauge_names.empty()) continue;
-      Json mj = Json::object();
-      for (std::size_t k = 0; k < ms.names.size(); ++k) mj[ms.names[k]] = ms.deltas[k];
-      for (std::size_t k = 0; k < ms.gauge_names.size(); ++k) mj[ms.gauge_names[k]] = ms.gauges[k];
-      tk[vm.kernel.mechanisms[m]->name()] = mj;
+      Json mj = s.mech[m].to_json();
+      if (!mj.is_null()) tk[vm.kernel.mechanisms[m]->name()] = std::move(mj);
     }
     if (!tk.empty()) ts["kernel"] = tk;
     if (vm.vmm) {
@@ -253,8 +275,17 @@ Json Recorder::body() const {
   }
   Json tfaults = Json::object();
   for (const auto& [k, n] : tot_faults) tfaults[k] = n;
-  Json daemons = Json::object();
-  for (const auto& d : w_.daemons) daemons[d->name()] = d->stats();
+  Json daemons = Json::object(), tdaemons = Json::object();
+  for (std::size_t d = 0; d < w_.daemons.size(); ++d) {
+    const auto& daemon = *w_.daemons[d];
+    Json st = daemon.stats();
+    st["cpu_share"] = secs > 0 ? static_cast<double>(daemon.cpu_ns()) / 1e9 / secs : 0.0;
+    daemons[daemon.name()] = std::move(st);
+    Json tj = daemons_[d].mech.to_json();
+    if (tj.is_null()) tj = Json::object();
+    tj["cpu_share"] = daemons_[d].cpu_share;
+    tdaemons[daemon.name()] = std::move(tj);
+  }
   summary["total"] = {{"accesses", tot_acc},
                       {"remote_ratio", tot_acc ? static_cast<double>(tot_remote) / static_cast<double>(tot_acc) : 0.0},
                       {"resident_pages", tot_res},
@@ -265,6 +296,7 @@ Json Recorder::body() const {
   series["t_ns"] = t_;
   series["hosts"] = thosts;
   series["vms"] = tvms;
+  series["kernel"] = {{"daemons", tdaemons}};
 
   Json body = Json::object();
   body["schema_version"] = scenario::kSchemaVersion;

@@ -37,6 +37,16 @@ class Recorder {
   };
   VmTotals totals(std::size_t vm) const;
 
+  // A kernel mechanism's or daemon's named counters (as per-interval deltas) and gauges.
+  struct Mech {
+    std::vector<std::string> names, gauge_names;
+    std::vector<std::uint64_t> last;
+    std::vector<std::vector<std::uint64_t>> deltas;
+    std::vector<std::vector<double>> gauges;
+    void sample(const std::vector<std::pair<std::string, std::uint64_t>>& cs,
+                const std::vector<std::pair<std::string, double>>& gs);
+    Json to_json() const;  // null when it has nothing
+  };
   struct VmSeries {
     std::vector<std::vector<std::uint64_t>> resident;  // [node][sample]
     std::vector<std::uint64_t> accesses, writes;
@@ -51,19 +61,19 @@ class Recorder {
     std::vector<std::uint64_t> evicted, wss_estimate, wss_scan_true, lost_writes, tier_written, tier_read;
     std::uint64_t peak_resident = 0;
     VmTotals last;
-    // Per kernel mechanism (VmKernel::mechanisms order): counter deltas and gauges per sample.
-    struct Mech {
-      std::vector<std::string> names, gauge_names;
-      std::vector<std::uint64_t> last;
-      std::vector<std::vector<std::uint64_t>> deltas;
-      std::vector<std::vector<double>> gauges;
-    };
-    std::vector<Mech> mech;
+    std::vector<Mech> mech;  // per kernel mechanism (VmKernel::mechanisms order)
   };
   const scenario::World& w_;
   std::vector<TimeNs> t_;
   std::vector<VmSeries> vms_;
   std::vector<std::vector<std::vector<std::uint64_t>>> host_free_;  // [host][node][sample]
+  // Per kernel daemon (World::daemons order): its counters and gauges, and its CPU share.
+  struct DaemonSeries {
+    Mech mech;
+    TimeNs last_cpu = 0;
+    std::vector<double> cpu_share;
+  };
+  std::vector<DaemonSeries> daemons_;
 };
 
 }  // namespace vmemsim::output

@@ -6,7 +6,7 @@
 // page write-protected before ksmd runs, and the same summary as the runner's is produced:
 // merged and unmerged pages by kind with PAGEMAP_SCAN's WRITTEN (uffd-wp bit clear) and the
 // uffd-wp bit, and what a write to a merged and to an unmerged page does.
-//   ksm_model --mappings 4 --pages 512 --zero 128 --dup 128 --contents 8 --same 128 \
+//   ksm_model --mappings 4 --pages 512 --zero 128 --dup 128 --contents 8 --same 128
 //             --pages-to-scan 1000 --steady-scans 4 [--dup-local] [--max-page-sharing X]
 //             [--use-zero-pages 0|1] [--smart-scan 0|1] [--wp async|sync]
 // stdout: one JSON document (counters with the sysfs names, passes, first merge). Time is not

@@ -66,19 +66,24 @@ struct KsmHost {
   void check() {
     host.check_invariants();
     std::set<std::uint32_t> mapped;
-    std::uint64_t merging = 0;
+    std::uint64_t merging = 0, ptes = 0;
     for (std::size_t i = 0; i < vms.size(); ++i) {
       as(i).check_invariants();
       merging += kvms[i]->merging_pages();
       for (std::uint64_t g = 0; g < as(i).pages(); ++g) {
         const auto p = as(i).pte_at(Gfn(g));
-        if (pte::present(p) && !pte::zero_page(p)) mapped.insert(pte::pfn(p));
+        if (pte::present(p) && !pte::zero_page(p)) {
+          mapped.insert(pte::pfn(p));
+          ++ptes;
+        }
       }
     }
     std::uint64_t used = 0;
     for (unsigned n = 0; n < host.node_count(); ++n) used += host.used(n);
     CHECK(used == mapped.size());
     CHECK(c().pages_shared + c().pages_sharing == merging);
+    // frames_saved has no lag: the PTEs beyond one per mapped frame, plus the KSM zero pages.
+    CHECK(ksmd->frames_saved() == ptes - mapped.size() + ksmd->ksm_zero_pages());
   }
 };
 
@@ -165,6 +170,7 @@ SCENARIO("a write to a KSM page breaks COW; the counters notice on ksmd's next v
         CHECK(h.pfn(1, 3) == kpfn);
         CHECK(h.host.used(0) == used + 1);
         CHECK(h.c().pages_sharing == 8);  // sysfs lags: the rmap item is still on the stable node
+        CHECK(h.ksmd->frames_saved() == 7);  // the live figure does not
       }
       AND_WHEN("VM 1 writes the page too, and ksmd passes") {
         h.write(1, 3, mm::content::unique(1, 78));
@@ -391,6 +397,62 @@ SCENARIO("the NUMA scanner skips KSM pages", "[ksm][numa]") {
       THEN("only the 512 unique pages were made PROT_NONE") {
         CHECK(h.vms[0]->kernel().numa->stats().numa_pte_updates == 512);
         for (std::uint64_t g = 0; g < 512; ++g) CHECK_FALSE(pte::protnone(as.pte_at(Gfn(g))));
+      }
+    }
+  }
+}
+
+// A DaemonEnv whose clock advances by the CPU the daemon charges.
+struct ClockEnv : kernel::DaemonEnv {
+  core::TimeNs t = 0;
+  core::TimeNs now() override { return t; }
+  void cpu(core::TimeNs d) override { t += d; }
+  void tlb_flush(core::VmId) override {}
+  void slice(const char*, core::TimeNs, core::TimeNs) override {}
+};
+
+SCENARIO("time to steady-state sharing is read off the full scans", "[ksm][steady]") {
+  GIVEN("two VMs from one image, ksmd run as the engine runs it (batches of pages_to_scan every sleep_millisecs)") {
+    ksm::KsmConfig cfg;
+    cfg.pages_to_scan = 4;
+    KsmHost h(1, 4096, {{8, image(8)}, {8, image(8)}}, cfg);
+    h.populate(0);
+    h.populate(1);
+    ClockEnv env;
+    auto run_for = [&](core::TimeNs until) {
+      while (env.t < until) {
+        env.t = h.ksmd->next_wakeup(env.t);
+        h.ksmd->run_batch(env, env.t);
+      }
+    };
+    WHEN("only one full scan has run") {
+      run_for(90 * kMs);  // 16 pages at 4 per 20 ms; the 5th batch finds the end of the list
+      THEN("nothing merged yet (the checksum gate), and no steady state is claimed") {
+        CHECK(h.c().full_scans == 1);
+        CHECK(h.ksmd->stats()["steady_sharing"]["reached"] == false);
+      }
+    }
+    WHEN("it runs long enough for sharing to settle") {
+      run_for(400 * kMs);
+      const auto st = h.ksmd->stats()["steady_sharing"];
+      THEN("sharing settled at the end of the second full scan, when the 8 image pages merged") {
+        CHECK(h.c().pages_sharing == 8);
+        CHECK(st["reached"] == true);
+        CHECK(st["at_full_scan"] == 2);
+        CHECK(st["profit_pages"] == 8);
+        CHECK(st["at_ns"].get<core::TimeNs>() > 80 * kMs);
+        CHECK(st["at_ns"].get<core::TimeNs>() < 200 * kMs);
+        CHECK(h.ksmd->cpu_ns() == h.c().cpu_ns);
+      }
+      AND_WHEN("a guest writes a shared page") {
+        h.write(0, 2, mm::content::unique(0, 5));
+        run_for(800 * kMs);
+        THEN("the steady state restarts at the scan that noticed the COW break") {
+          const auto st2 = h.ksmd->stats()["steady_sharing"];
+          CHECK(h.c().pages_sharing == 7);
+          CHECK(st2["profit_pages"] == 7);
+          CHECK(st2["at_ns"].get<core::TimeNs>() > 400 * kMs);
+        }
       }
     }
   }

@@ -33,7 +33,7 @@ def add_parser(sub):
 
 
 def _find(run, kind, entity, metric):
-    where = f"{'VM' if kind == 'vms' else 'host'} '{entity}' in {run.path}"
+    where = f"{results.KIND_LABEL[kind]} '{entity}' in {run.path}"
     summary = run.entity("summary", kind, entity)
     base = metric.strip(".")
     for cand in (f"histograms.{base}_ns", f"histograms.{base}", f"{base}_ns", base):
@@ -110,7 +110,7 @@ def run(args):
     ax.set_ylabel("fraction of stalls ≤ x" if is_hist else "fraction of samples ≤ x")
     ax.set_title(f"{results.scenario_names(runs)}: CDF of {m0.path}"
                  + ("" if is_hist else " (per-sample values)"))
-    styler.legend(ax, "VM" if kind == "vms" else "host")
+    styler.legend(ax, results.KIND_LABEL[kind])
     figure.save(fig, args.output, f"cdf_{args.metric}")
 
 

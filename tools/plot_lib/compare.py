@@ -98,10 +98,10 @@ def run(args):
     figure.format_axis(ax.yaxis, unit.time, ratio=unit.name == "ratio")
     title = f"{results.scenario_names(runs)}: {desc + ' of ' if desc else ''}{m0.path}"
     if len(entities) == 1:
-        title += f" ({'VM' if kind == 'vms' else 'host'} {entities[0]})"
+        title += f" ({results.KIND_LABEL[kind]} {entities[0]})"
     if nmax > 1:
         title += f" — mean ± std over seeds (n = {nmax}, dots = seeds)"
     ax.set_title(title)
     if len(entities) > 1 or nmax > 1:
-        figure.legend_outside(ax, title="VM" if kind == "vms" else "host")
+        figure.legend_outside(ax, title=results.KIND_LABEL[kind])
     figure.save(fig, args.output, f"compare_{args.metric}")

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import PlotError, did_you_mean, listing
+from .results import KIND_LABEL
 
 
 def _is_num(x):
@@ -214,7 +215,7 @@ def unknown_metric(metric, nodes, where):
 
 def find(run, section, kind, entity, metric):
     """The metric of one entity in one section of a run, or PlotError listing what exists."""
-    where = f"{'VM' if kind == 'vms' else 'host'} '{entity}' in {run.path}"
+    where = f"{KIND_LABEL[kind]} '{entity}' in {run.path}"
     node = run.entity(section, kind, entity)
     m = lookup(node, metric, section, where)
     if m is None:
@@ -253,7 +254,7 @@ def reduce(m, stat):
 def find_reducible(run, kind, entity, metric, stat):
     """The metric as one number per run: summary first, then the time series, whichever
     holds it in a form `stat` applies to. Returns (Metric, value, description)."""
-    where = f"{'VM' if kind == 'vms' else 'host'} '{entity}' in {run.path}"
+    where = f"{KIND_LABEL[kind]} '{entity}' in {run.path}"
     nodes = {s: run.entity(s, kind, entity) for s in ("summary", "timeseries")}
     seen = []
     for section, node in nodes.items():

@@ -53,16 +53,23 @@ class Run:
         return Run(p, data)
 
     # -- entities -------------------------------------------------------------------------
+    def _entities(self, section, kind):
+        """<section>.<kind>, or <section>.kernel.daemons for kind "daemons"."""
+        sec = self.data.get(section) or {}
+        if kind == "daemons":
+            return (sec.get("kernel") or {}).get("daemons") or {}
+        return sec.get(kind) or {}
+
     def entity_names(self, kind):
-        names = list((self.data.get("summary", {}).get(kind) or {}).keys())
-        for n in (self.data.get("timeseries", {}).get(kind) or {}).keys():
+        names = list(self._entities("summary", kind).keys())
+        for n in self._entities("timeseries", kind).keys():
             if n not in names:
                 names.append(n)
         return names
 
     def entity(self, section, kind, name):
         """The dict below <section>.<kind>.<name>, or None."""
-        return ((self.data.get(section) or {}).get(kind) or {}).get(name)
+        return self._entities(section, kind).get(name)
 
 
 def load_runs(paths):
@@ -75,11 +82,22 @@ def add_entity_args(parser):
                    help="VM to plot (repeatable; default: every VM, one line each)")
     g.add_argument("--host", action="append", metavar="NAME",
                    help="plot a host-level metric (timeseries.hosts.<h>, summary.hosts.<h>) instead of a VM's")
+    g.add_argument("--daemon", action="append", metavar="NAME",
+                   help="plot a kernel daemon's metric (timeseries.kernel.daemons.<d>, e.g. ksmd.host0) instead of a VM's")
+
+
+# What --vm/--host/--daemon select, as messages name it.
+KIND_LABEL = {"vms": "VM", "hosts": "host", "daemons": "kernel daemon"}
 
 
 def selected_entities(run, args):
-    """(kind, [names]) for one run: the --vm/--host names (checked) or every VM."""
-    kind, wanted = ("hosts", args.host) if getattr(args, "host", None) else ("vms", getattr(args, "vm", None))
+    """(kind, [names]) for one run: the --vm/--host/--daemon names (checked) or every VM."""
+    if getattr(args, "host", None):
+        kind, wanted = "hosts", args.host
+    elif getattr(args, "daemon", None):
+        kind, wanted = "daemons", args.daemon
+    else:
+        kind, wanted = "vms", getattr(args, "vm", None)
     have = run.entity_names(kind)
     if not wanted:
         if not have:
@@ -87,7 +105,7 @@ def selected_entities(run, args):
         return kind, have
     for w in wanted:
         if w not in have:
-            what = "VM" if kind == "vms" else "host"
+            what = KIND_LABEL[kind]
             raise PlotError(f"{what} '{w}' is not in {run.path}{did_you_mean(w, have)}; "
                             f"{what}s there: {', '.join(have) or '(none)'}")
     return kind, list(dict.fromkeys(wanted))

@@ -181,7 +181,7 @@ def run(args):
             ax.set_ylim(-0.02, 1.02)
         else:
             figure.zero_based(ax)
-        ax.set_title(f"{'VM' if kind == 'vms' else 'host'} {e}")
+        ax.set_title(f"{results.KIND_LABEL[kind]} {e}")
     for ax in axs[len(entities):]:
         ax.set_visible(False)
     if hp:

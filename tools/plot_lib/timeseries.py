@@ -22,6 +22,8 @@ def add_parser(sub):
                    help="dotted path below timeseries.vms.<vm> (repeatable: one row per metric)")
     results.add_entity_args(p)
     p.add_argument("--per-second", action="store_true", help="draw per-interval counters as rates")
+    p.add_argument("--label", action="append", metavar="TEXT",
+                   help="legend label of a run, one per RESULT in order (default: name [differing params] (seed N))")
     p.add_argument("-o", "--output", help="output file: .png (default), .svg or .pdf")
     p.set_defaults(func=run)
 
@@ -29,6 +31,10 @@ def add_parser(sub):
 def run(args):
     runs = results.load_runs(args.results)
     labels = results.run_labels(runs, with_seed=True)
+    if args.label:
+        if len(args.label) != len(runs):
+            raise PlotError(f"--label given {len(args.label)} time(s) for {len(runs)} result(s): one per result")
+        labels = list(args.label)
     intervals = {r.interval_ns for r in runs}
     per_second = args.per_second
     if len(intervals) > 1 and not per_second:
@@ -95,7 +101,7 @@ def run(args):
             figure.zero_based(ax)
         ax.set_xlim(left=0)
         if ax is axes[0]:
-            styler.legend(ax, "VM" if kind == "vms" else "host")
+            styler.legend(ax, results.KIND_LABEL[kind])
     axes[-1].set_xlabel("simulated time [s]")
     title = results.scenario_names(runs)
     if len(rows) == 1:
