@@ -211,6 +211,9 @@ LAYOUTS = [
         ("quarters", Q),
         ("quarters-zeropages", Q + ["--use-zero-pages", "1"]),
         ("quarters-local-mps16", Q + ["--dup-local", "--max-page-sharing", "16"]),
+        # One node here, so trees per node are one tree: this checks that the kernel takes the
+        # knob (after run=2) and that the model's per-node keys change nothing on one node.
+        ("quarters-man0", Q + ["--merge-across-nodes", "0"]),
         ("chain-mps2", ["--mappings", "1", "--pages", "301", "--dup", "301", "--contents", "1",
                         "--max-page-sharing", "2"]),
         ("wp-async", ["--mappings", "1", "--pages", "512", "--zero", "64", "--dup", "256", "--contents", "4",
@@ -237,7 +240,8 @@ def live(args, keep):
 def run_model(model_bin, a):
     """ksm_model (tests/kernel/ksm_model.cpp) on the runner's layout and knobs."""
     keep = {"--mappings", "--pages", "--zero", "--dup", "--contents", "--same", "--pages-to-scan",
-            "--max-page-sharing", "--use-zero-pages", "--smart-scan", "--wp", "--steady-scans"}
+            "--max-page-sharing", "--use-zero-pages", "--merge-across-nodes", "--smart-scan", "--wp",
+            "--steady-scans"}
     cmd = [model_bin]
     i = 0
     while i < len(a):

@@ -8,7 +8,7 @@
 // uffd-wp bit, and what a write to a merged and to an unmerged page does.
 //   ksm_model --mappings 4 --pages 512 --zero 128 --dup 128 --contents 8 --same 128
 //             --pages-to-scan 1000 --steady-scans 4 [--dup-local] [--max-page-sharing X]
-//             [--use-zero-pages 0|1] [--smart-scan 0|1] [--wp async|sync]
+//             [--use-zero-pages 0|1] [--merge-across-nodes 0|1] [--smart-scan 0|1] [--wp async|sync]
 // stdout: one JSON document (counters with the sysfs names, passes, first merge). Time is not
 // modelled here (ksmd's pacing is the engine's); passes are counted in full scans.
 #include <cstdint>
@@ -38,7 +38,7 @@ struct Options {
   std::uint64_t mappings = 4, pages = 512, zero = 0, dup = 0, contents = 1, same = 0;
   bool dup_local = false;
   unsigned pages_to_scan = 100, max_page_sharing = 256, steady_scans = 4, max_scans = 200;
-  bool use_zero_pages = false, smart_scan = true;
+  bool use_zero_pages = false, smart_scan = true, merge_across_nodes = true;
   std::string wp;
   std::uint64_t unique() const { return pages - zero - dup - same; }
 };
@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
     else if (a == "--pages-to-scan") o.pages_to_scan = static_cast<unsigned>(std::stoul(val()));
     else if (a == "--max-page-sharing") o.max_page_sharing = static_cast<unsigned>(std::stoul(val()));
     else if (a == "--use-zero-pages") o.use_zero_pages = std::stoi(val()) != 0;
+    else if (a == "--merge-across-nodes") o.merge_across_nodes = std::stoi(val()) != 0;
     else if (a == "--smart-scan") o.smart_scan = std::stoi(val()) != 0;
     else if (a == "--steady-scans") o.steady_scans = static_cast<unsigned>(std::stoul(val()));
     else if (a == "--max-scans") o.max_scans = static_cast<unsigned>(std::stoul(val()));
@@ -176,6 +177,7 @@ int main(int argc, char** argv) {
   cfg.pages_to_scan = o.pages_to_scan;
   cfg.max_page_sharing = o.max_page_sharing;
   cfg.use_zero_pages = o.use_zero_pages;
+  cfg.merge_across_nodes = o.merge_across_nodes;
   cfg.smart_scan = o.smart_scan;
   ksm::Ksmd ksmd("ksmd.h0", 0, 0, host, slots, cfg);
   const auto& c = ksmd.counters();
