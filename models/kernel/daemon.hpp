@@ -35,6 +35,19 @@ class DaemonEnv {
   virtual void tlb_flush(core::VmId vm) = 0;
   // A timeline slice for the daemon's track.
   virtual void slice(const char* what, TimeNs start, TimeNs end) = 0;
+  // I/O on the host's swap device (reclaim's pageout): returns when the device has done it.
+  virtual void swap_io(std::uint64_t bytes, bool write) = 0;
+};
+
+// The page allocator's slow path (__alloc_pages_slowpath): a mechanism that can free frames in
+// the context of a thread whose allocation failed (direct reclaim). The engine calls it, through
+// KernelDaemon::slow_path(), when a vCPU's fault found no free frame on the daemon's host, with
+// an environment that charges the vCPU; the vCPU retries the access when frames were freed.
+class AllocSlowPath {
+ public:
+  virtual ~AllocSlowPath() = default;
+  // Frames freed for an allocation that preferred `node`.
+  virtual std::uint64_t direct_reclaim(DaemonEnv& env, unsigned node) = 0;
 };
 
 class KernelDaemon {
@@ -59,6 +72,10 @@ class KernelDaemon {
   // deltas, gauges as values.
   virtual void counters(std::vector<std::pair<std::string, std::uint64_t>>& out) const { (void)out; }
   virtual void gauges(std::vector<std::pair<std::string, double>>& out) const { (void)out; }
+  // The allocator slow path this daemon serves on its host, if any (kswapd: direct reclaim).
+  virtual AllocSlowPath* slow_path() { return nullptr; }
+  // Its own consistency (--check-invariants); throws InternalError.
+  virtual void check_invariants() const {}
 };
 
 }  // namespace vmemsim::kernel

@@ -56,6 +56,7 @@ struct HostKernel {
   std::vector<VmKernel*> vms;           // the VMs on this host, in scenario order
   std::vector<unsigned> node_cores;     // cores per node (0: CPU-less, e.g. CXL memory)
   std::vector<std::vector<TimeNs>> latency_ns;  // DRAM latency [cpu node][memory node]
+  std::uint64_t swap_bytes = 0;                 // the host's swap device (hosts[].swap.size)
 };
 struct DaemonContext {
   std::vector<HostKernel> hosts;  // empty while a scenario is only being validated
@@ -69,6 +70,9 @@ struct DaemonInfo {
   // Reads the section (problems go to p's sink); builds the daemons when ctx.hosts is set and
   // the section is enabled.
   std::vector<std::unique_ptr<KernelDaemon>> (*make)(core::Params& p, const DaemonContext& ctx);
+  // Enabled, the section reclaims guest memory to the host's swap device: the scenario may then
+  // give a host's guests more memory than its DRAM, up to DRAM + swap.
+  bool overcommit = false;
 };
 std::span<const DaemonInfo> daemon_registry();
 const DaemonInfo* find_daemon(std::string_view name);

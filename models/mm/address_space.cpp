@@ -65,6 +65,10 @@ void AddressSpace::zap(Gfn g, bool keep_marker) {
     if (pte::zero_page(p) && pte::dirty(p)) --ksm_zero_pages_;  // ksm_might_unmap_zero_page()
     if (pte::zero_page(p)) --zero_maps_;
     else drop_frame(g, Pfn(pte::pfn(p)));  // shmem: the page cache keeps its own reference
+  } else if (pte::swap(p)) {
+    --swap_ptes_;
+    // zap_pte_range() -> free_swap_and_cache(): the slot goes with the entry.
+    if (auto* o = host_.observer()) o->swap_entry_freed(static_cast<std::uint32_t>(pte::pfn(p)), std::nullopt);
   }
   if (marker) pt_.set_marker(g);
   else pt_.clear(g);
@@ -120,16 +124,22 @@ void AddressSpace::swap_out(Gfn g, std::uint32_t slot) {
   VMEMSIM_CHECK(anon() && pte::present(p) && !pte::zero_page(p), "swap_out needs a mapped anon frame at gfn " << g.v);
   drop_frame(g, Pfn(pte::pfn(p)));
   pt_.to_swap(g, slot);
+  ++swap_ptes_;
 }
 
 bool AddressSpace::swap_in(Gfn g, NodeId cpu_node) {
   const Pte p = pt_.pte(g);
   VMEMSIM_CHECK(pte::swap(p), "swap_in of a non-swap pte at gfn " << g.v);
   const bool had_uffd = pte::uffd(p);
+  const auto slot = static_cast<std::uint32_t>(pte::pfn(p));
   auto pfn = alloc_frame(g, cpu_node);
   if (!pfn) return false;
   map_frame(g, *pfn, true, had_uffd && vma_uffd_.wp);
   if (had_uffd && vma_uffd_.rwp) pt_.protnone(g, true, PnOrigin::Uffd);  // rwp: re-apply the marker
+  --swap_ptes_;
+  // The slot is freed at once (an exclusive anon page, as should_try_to_free_swap() allows
+  // for a write fault; the model keeps no swap cache), and reclaim hears of the refault.
+  if (auto* o = host_.observer()) o->swap_entry_freed(slot, *pfn);
   return true;
 }
 

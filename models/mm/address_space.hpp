@@ -187,6 +187,7 @@ class AddressSpace {
   // Reclaim to swap: PRESENT/PROT_NONE -> SWAP entry (the uffd bit survives; a NUMA PROT_NONE
   // does not). Drops the frame.
   void swap_out(Gfn g, std::uint32_t slot);
+  std::uint64_t swap_ptes() const { return swap_ptes_; }  // pages of this VM out on swap
   // do_swap_page: a new frame; rwp re-applies PROT_NONE when the swap entry kept the uffd bit.
   bool swap_in(Gfn g, NodeId cpu_node);
 
@@ -317,6 +318,7 @@ class AddressSpace {
   ContentSpec content_spec_;
   std::uint64_t next_unique_ = 0;
   std::uint64_t ksm_zero_pages_ = 0, ksm_cow_ = 0;
+  std::uint64_t swap_ptes_ = 0;
 };
 
 }  // namespace vmemsim::mm

@@ -24,8 +24,12 @@ class CoreFaults final : public FaultHandler {
       case FaultClass::Write: return write(as, f);
       case FaultClass::Swap: {
         const auto& c = as.config().costs;
+        // do_swap_page(): a new frame, the entry's data read from the swap device (the vCPU
+        // waits for the read; the copy is the device's DMA, not CPU time).
         if (!as.swap_in(f.gfn, f.cpu_node)) return oom(as);
-        return as.count(swap_in_, c.minor_fault_ns + c.page_copy_ns);
+        FaultOutcome o = as.count(swap_in_, c.minor_fault_ns);
+        o.read_bytes = static_cast<std::uint32_t>(core::kPageSize);
+        return o;
       }
       default: return std::nullopt;
     }

@@ -54,6 +54,9 @@ struct FaultOutcome {
   TimeNs cost_ns;
   FaultResult result = FaultResult::Done;
   UffdReason reason = UffdReason::Missing;
+  // Done, but the faulting thread then waits for a read of this many bytes from the host's swap
+  // device (do_swap_page() -> swap_read_folio(); the vCPU stops for the I/O).
+  std::uint32_t read_bytes = 0;
   bool ok() const { return result == FaultResult::Done; }
 };
 

@@ -37,6 +37,7 @@ std::optional<Pfn> HostMemory::alloc_on(NodeId node, Mapper owner) {
   ++owned_[owner.vm.v][node.v];
   VMEMSIM_CHECK(owner.gfn.v <= 0xffffffffull, "gfn " << owner.gfn.v << " beyond the 32-bit rmap index");
   frames_[pfn] = Frame{static_cast<std::uint32_t>(owner.gfn.v), static_cast<std::uint16_t>(owner.vm.v + 1), 0, 1, 0};
+  if (observer_) [[unlikely]] observer_->frame_allocated(Pfn(pfn));
   return Pfn(pfn);
 }
 
@@ -121,6 +122,7 @@ void HostMemory::release(Pfn pfn) {
     ksm_bits_[pfn.v >> 6] &= ~(1ull << (pfn.v & 63));
     --ksm_frames_;
   }
+  if (observer_) [[unlikely]] observer_->frame_freed(pfn);
   const NodeId node = node_of(pfn);
   Node& n = nodes_[node.v];
   --owned_[owner(pfn).vm.v][node.v];

@@ -48,6 +48,20 @@ struct Frame {
 };
 static_assert(sizeof(Frame) == 12);
 
+// The reclaim mechanism's view of frame lifetimes and swap entries (models/reclaim/lru.hpp):
+// a frame enters the LRU when it is allocated (folio_add_lru) and leaves it when its last
+// reference goes; a swap entry goes when do_swap_page() brings the page back or a zap drops it
+// (free_swap_and_cache). At most one per host; none (the default) costs one null test per
+// allocation and free.
+class FrameObserver {
+ public:
+  virtual ~FrameObserver() = default;
+  virtual void frame_allocated(Pfn pfn) = 0;
+  virtual void frame_freed(Pfn pfn) = 0;
+  // `pfn`: the frame the page was swapped into; nullopt: the entry was zapped.
+  virtual void swap_entry_freed(std::uint32_t slot, std::optional<Pfn> pfn) = 0;
+};
+
 class HostMemory {
  public:
   // capacities in 4 KiB frames, per node (a node may have 0 frames)
@@ -105,6 +119,9 @@ class HostMemory {
     return vm.v < owned_.size() ? owned_[vm.v][node] : 0;
   }
 
+  void set_observer(FrameObserver* o) { observer_ = o; }
+  FrameObserver* observer() const { return observer_; }
+
   // Verifies frame accounting (used counts, free list, refcount >= mapcount); throws InternalError.
   void check_invariants() const;
 
@@ -126,6 +143,7 @@ class HostMemory {
   std::vector<std::vector<std::uint64_t>> owned_;  // [vm][node]
   std::vector<std::uint64_t> ksm_bits_;  // folio_test_ksm, empty until KSM merges
   std::uint64_t ksm_frames_ = 0;
+  FrameObserver* observer_ = nullptr;
 };
 
 }  // namespace vmemsim::mm

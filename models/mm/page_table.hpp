@@ -67,6 +67,14 @@ class PageTable {
     p |= pte::kProtNone | (uffd_bit ? pte::kUffd : 0);
     truth_->set_origin(g, origin);
   }
+  // ptep_test_and_clear_young() (folio_referenced() in reclaim): was the PTE young? On x86
+  // clearing the accessed bit needs no TLB flush (ptep_clear_flush_young).
+  bool test_and_clear_young(Gfn g) {
+    Pte& p = slots_[g.v].pte;
+    const bool y = pte::present(p) && pte::young(p);
+    p &= ~pte::kAccessed;
+    return y;
+  }
   // PROT_NONE -> accessible, young (pte_modify + pte_mkyoung); `mkwrite` keeps write permission
   // where the page had it; `keep_uffd` keeps a uffd-wp bit (do_numa_page's pte_modify keeps it).
   void restore(Gfn g, bool mkwrite, bool keep_uffd) {

@@ -73,7 +73,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
 
   while (t < end && q.stop == Stop::None) {
     if (t >= epoch_hi_ || t < epoch_lo_) advance_epoch(t);
-    const core::TimeNs stop = end < epoch_hi_ ? end : epoch_hi_;
+    core::TimeNs stop = end < epoch_hi_ ? end : epoch_hi_;
     const core::TimeNs lo = epoch_lo_;
     const std::size_t epoch = epoch_;
     while (t < stop) {
@@ -90,6 +90,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
       Pte p = s.pte;
       bool touch_pte = true;
       if (!pte::accessible(p, w) || workload::access_is_device(a)) [[unlikely]] {
+        std::uint32_t io = 0;
         // Slow path: fault until the PTE allows the access (an rfc-v1 async restore without
         // mkwrite takes a second fault for a write), or stop the quantum on a blocking event.
         for (int tries = 0;; ++tries) {
@@ -100,6 +101,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
                                      : as_.fault(Gfn(g), w, task_, node, t);
           t += f.cost_ns;
           c_.fault_ns += f.cost_ns;
+          io += f.read_bytes;
           if (f.result == FaultResult::Done) {
             p = s.pte;
             if (invisible || pte::accessible(p, w)) {
@@ -116,6 +118,11 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
         }
         if (q.stop != Stop::None) break;
         c_.device_accesses += workload::access_is_device(a);
+        if (io != 0) {  // a swap-in's read: this access completes, then the quantum ends for the I/O
+          q.stop = Stop::Io;
+          q.io_bytes = io;
+          stop = t;  // t only grows: the loop ends after this access
+        }
       }
       ++pos_;
       if (touch_pte) s.pte = p | pte::kAccessed | (w ? pte::kDirty : 0);

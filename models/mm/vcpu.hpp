@@ -56,7 +56,9 @@ class Vcpu {
 
   Vcpu(VcpuConfig cfg, AddressSpace& as, std::unique_ptr<workload::Generator> gen);
 
-  enum class Stop : std::uint8_t { None, Oom, Blocked, LockWait };
+  // Io: the access went through after a swap-in whose read the vCPU now waits for (io_bytes).
+  // Oom: no frame; the engine may run direct reclaim and resume (the access is retried).
+  enum class Stop : std::uint8_t { None, Oom, Blocked, LockWait, Io };
   struct Quantum {
     core::TimeNs end;  // vCPU time reached (>= the requested end unless stopped)
     Stop stop = Stop::None;
@@ -64,6 +66,7 @@ class Vcpu {
     Gfn gfn;
     bool write = false;
     UffdReason reason = UffdReason::Missing;
+    std::uint32_t io_bytes = 0;  // Stop::Io
   };
   // Issues accesses from `start` until the vCPU's time reaches `end` or an access blocks.
   Quantum run(core::TimeNs start, core::TimeNs end);

@@ -149,6 +149,19 @@ void compute(double flop_per_ns, TimeNs d) {
   if (d > 0) sg4::this_actor::execute(static_cast<double>(d) * flop_per_ns);
 }
 
+// One I/O on a host's swap device. SimGrid disks model bandwidth sharing; the device latency is
+// added per I/O. The I/O runs in a fresh short-lived actor that the caller joins: in SimGrid
+// 3.32 every disk I/O an actor makes stays on that actor's activity list, so each later
+// execute() of the same actor walks all of its past I/Os (measured: 20k I/Os made a VMM
+// thread's executes 4x slower).
+void swap_device_io(sg4::Disk* disk, TimeNs lat, sg4::Host* where, std::uint64_t bytes, bool write) {
+  sg4::Actor::create("io", where, [disk, lat, bytes, write] {
+    if (lat > 0) sg4::this_actor::sleep_for(to_seconds(lat));
+    if (write) disk->write(bytes);
+    else disk->read(bytes);
+  })->join();
+}
+
 // The VMM's view of the platform (reclaim::VmmEnv) for one VM, on SimGrid.
 void release_all(std::vector<sg4::SemaphorePtr>& waiters) {
   for (auto& w : waiters) w->release();
@@ -185,18 +198,7 @@ class SimVmmEnv final : public reclaim::VmmEnv {
 
   // ---- reclaim::TierIo: the resources tiers use ----
   void disk_io(std::uint64_t bytes, bool write) override {
-    // SimGrid disks model bandwidth sharing; the device latency is added per I/O. The I/O
-    // runs in a fresh short-lived actor that this one joins: in SimGrid 3.32 every disk I/O
-    // an actor makes stays on that actor's activity list, so each later execute() of the
-    // same actor walks all of its past I/Os (measured: 20k I/Os made a VMM thread's
-    // executes 4x slower).
-    sg4::Disk* disk = rt_.swap;
-    const TimeNs lat = rt_.host->swap.latency_ns;
-    sg4::Actor::create("io", rt_.vmm_host, [disk, lat, bytes, write] {
-      if (lat > 0) sg4::this_actor::sleep_for(to_seconds(lat));
-      if (write) disk->write(bytes);
-      else disk->read(bytes);
-    })->join();
+    swap_device_io(rt_.swap, rt_.host->swap.latency_ns, rt_.vmm_host, bytes, write);
   }
   void net_transfer(const std::string& server, std::uint64_t bytes, bool to_server) override {
     sg4::Host* peer = rt_.pf->server(server);
@@ -210,6 +212,40 @@ class SimVmmEnv final : public reclaim::VmmEnv {
 
 void SimVmmEnv::slice(const char* what, TimeNs start, TimeNs end) {
   rt_.st->timeline->slice(rt_.agent_track, what, start, end);
+}
+
+// Direct reclaim's view of the platform: the faulting vCPU's CPU, its host's swap device.
+class VcpuReclaimEnv final : public kernel::DaemonEnv {
+ public:
+  VcpuReclaimEnv(VmRuntime& rt, int track) : rt_(rt), track_(track) {}
+  TimeNs now() override { return now_ns(); }
+  void cpu(TimeNs d) override { compute(rt_.flop_per_ns, d); }
+  void tlb_flush(core::VmId vm) override { rt_.st->world->vms.at(vm.v).as->tlb_flush(); }
+  void slice(const char* what, TimeNs start, TimeNs end) override { rt_.st->timeline->slice(track_, what, start, end); }
+  void swap_io(std::uint64_t bytes, bool write) override {
+    swap_device_io(rt_.swap, rt_.host->swap.latency_ns, sg4::this_actor::get_host(), bytes, write);
+  }
+
+ private:
+  VmRuntime& rt_;
+  int track_;
+};
+
+// The allocation of vCPU `idx` failed: the slow paths its host's kernel mechanisms offer
+// (KernelDaemon::slow_path(), e.g. kernel.reclaim's direct reclaim) run in its context, in
+// daemon order, until one frees frames. False: none could (the host is out of memory).
+bool direct_reclaim(VmRuntime& rt, std::size_t idx, unsigned node) {
+  VcpuReclaimEnv env(rt, rt.vcpu_tracks[idx]);
+  const TimeNs t0 = now_ns();
+  std::uint64_t freed = 0;
+  for (auto& d : rt.st->world->daemons) {
+    if (d->host() != rt.vm->spec->host) continue;
+    if (auto* sp = d->slow_path()) freed += sp->direct_reclaim(env, node);
+    if (freed) break;
+  }
+  rt.vm->reclaim_stall_ns += now_ns() - t0;
+  rt.st->timeline->slice(rt.vcpu_tracks[idx], "direct_reclaim", t0, now_ns());
+  return freed > 0;
 }
 
 // One vCPU: a quantum of accesses in plain C++, then one SimGrid call for the CPU time they
@@ -226,11 +262,14 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
       if (!note_step(st, "vCPU", idx)) return;
       const TimeNs end = std::min(now + q, dur);
       const auto r = vcpu->run(now, end);
-      if (r.stop == mm::Vcpu::Stop::Oom) {
-        fail(st, "host out of memory: " + name + " could not get a frame at t=" + std::to_string(r.end) + "ns");
-        return;
-      }
       compute(rt->flop_per_ns, r.end - now);
+      if (r.stop == mm::Vcpu::Stop::Oom) {
+        // __alloc_pages_slowpath(): direct reclaim in this thread, then the access is retried.
+        if (!direct_reclaim(*rt, idx, vcpu->node())) {
+          fail(st, "host out of memory: " + name + " could not get a frame at t=" + std::to_string(r.end) + "ns");
+          return;
+        }
+      }
       for (const auto& ev : rt->vm->as->take_events())
         st.timeline->slice(rt->vcpu_tracks[ev.task < rt->vcpu_tracks.size() ? ev.task : idx], ev.what, ev.start, ev.end);
       // The scheduler may have moved the thread to another node (models: Task::cpu_node):
@@ -256,6 +295,12 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
           ++rt->vm->spurious_stalls;
         }
         st.timeline->slice(rt->vcpu_tracks[idx], mm::uffd_reason_name(r.reason), t0, t1);
+      } else if (r.stop == mm::Vcpu::Stop::Io) {
+        // do_swap_page(): the thread waits for the read from the host's swap device.
+        const TimeNs t0 = now_ns();
+        swap_device_io(rt->swap, rt->host->swap.latency_ns, sg4::this_actor::get_host(), r.io_bytes, false);
+        rt->vm->swap_stall_ns += now_ns() - t0;
+        st.timeline->slice(rt->vcpu_tracks[idx], "swap_in", t0, now_ns());
       } else if (r.stop == mm::Vcpu::Stop::LockWait) {
         const TimeNs t0 = now_ns();
         while (rt->vm->as->mmap_write_locked()) {
@@ -306,20 +351,27 @@ void agent_actor(VmRuntime* rt) {
 // on a VM's mm (its vCPUs take the IPIs when they next run).
 class SimDaemonEnv final : public kernel::DaemonEnv {
  public:
-  SimDaemonEnv(RunState& st, double flop_per_ns, int track) : st_(st), flop_per_ns_(flop_per_ns), track_(track) {}
+  SimDaemonEnv(RunState& st, double flop_per_ns, int track, sg4::Disk* swap, TimeNs swap_latency)
+      : st_(st), flop_per_ns_(flop_per_ns), track_(track), swap_(swap), swap_latency_(swap_latency) {}
   TimeNs now() override { return now_ns(); }
   void cpu(TimeNs d) override { compute(flop_per_ns_, d); }
   void tlb_flush(core::VmId vm) override { st_.world->vms.at(vm.v).as->tlb_flush(); }
   void slice(const char* what, TimeNs start, TimeNs end) override { st_.timeline->slice(track_, what, start, end); }
+  void swap_io(std::uint64_t bytes, bool write) override {
+    swap_device_io(swap_, swap_latency_, sg4::this_actor::get_host(), bytes, write);
+  }
 
  private:
   RunState& st_;
   double flop_per_ns_;
   int track_;
+  sg4::Disk* swap_;
+  TimeNs swap_latency_;
 };
 
-void daemon_actor(RunState* st, kernel::KernelDaemon* d, double flop_per_ns, int track) {
-  SimDaemonEnv env(*st, flop_per_ns, track);
+void daemon_actor(RunState* st, kernel::KernelDaemon* d, double flop_per_ns, int track, sg4::Disk* swap,
+                  TimeNs swap_latency) {
+  SimDaemonEnv env(*st, flop_per_ns, track, swap, swap_latency);
   try {
     for (;;) {
       const TimeNs t = d->next_wakeup(now_ns());
@@ -467,7 +519,8 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
     sg4::Host* h = pf.node_hosts.at(d->host()).at(d->node());
     VMEMSIM_CHECK(h, d->name() << " runs on a node without cores");
     const int track = timeline.track(static_cast<int>(world.vms.size() + d->host()), sc.hosts[d->host()].name, d->name());
-    sg4::Actor::create(d->name(), h, daemon_actor, &st, d.get(), sc.hosts[d->host()].core_speed / 1e9, track)
+    sg4::Actor::create(d->name(), h, daemon_actor, &st, d.get(), sc.hosts[d->host()].core_speed / 1e9, track,
+                       pf.swap[d->host()], sc.hosts[d->host()].swap.latency_ns)
         ->daemonize();
   }
   sg4::Host* first = nullptr;

@@ -164,7 +164,8 @@ Json Recorder::body() const {
       wss[core::format_duration(sc.output.wss_windows_ns[k])] = s.wss[k].empty() ? 0 : s.wss[k].back();
     v["true_wss_pages"] = wss;
     v["time_ns"] = {{"memory", t.memory_ns}, {"fault", t.fault_ns}, {"tlb_ipi", t.tlb_ns},
-                    {"uffd_stall", t.stall_ns}, {"mmap_lock_stall", vm.lock_stall_ns}};
+                    {"uffd_stall", t.stall_ns}, {"mmap_lock_stall", vm.lock_stall_ns},
+                    {"swap_in_stall", vm.swap_stall_ns}, {"direct_reclaim", vm.reclaim_stall_ns}};
     v["device_accesses"] = t.device;
     v["histograms"] = {{"stall_latency_ns", vm.stall_ns.to_json()}};
     Json faults = Json::object();

@@ -750,7 +750,7 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
   }
 
   std::map<std::string, std::string> vm_names;  // name -> pointer
-  std::vector<std::uint64_t> host_pages(sc.hosts.size(), 0);
+  std::vector<std::uint64_t> host_pages(sc.hosts.size(), 0), host_shmem(sc.hosts.size(), 0);
   auto vms = top.items("vms", true);
   if (doc.contains("vms") && doc["vms"].is_array() && vms.empty()) top.error("vms", "at least one VM is needed");
   for (auto& v : vms) {
@@ -791,6 +791,7 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
       auto [it, fresh] = vm_names.emplace(c.name, v.pointer());
       if (!fresh) v.error("name", "VM name '" + c.name + "' is already used at " + it->second);
       if (!sc.hosts.empty()) host_pages[c.host] += c.pages;
+      if (!sc.hosts.empty() && c.backing != mm::Backing::Anon) host_shmem[c.host] += c.pages;
       sc.vms.push_back(std::move(c));
     }
   }
@@ -806,11 +807,26 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
                    std::to_string(kMaxHostFrames) + " 4KiB frames (16 TiB) per host");
       continue;
     }
-    if (host_pages[h] > cap) {
-      sink.add("/vms", "guest memory on host '" + sc.hosts[h].name + "' (" +
-                           core::format_size(static_cast<std::int64_t>(host_pages[h] * core::kPageSize)) +
-                           ") exceeds its DRAM (" + core::format_size(static_cast<std::int64_t>(cap * core::kPageSize)) +
-                           "): overcommit needs an eviction tier, which this version does not model");
+    // A kernel section that reclaims to swap (DaemonInfo::overcommit, e.g. kernel.reclaim) lets
+    // guests overcommit DRAM up to DRAM + swap.
+    const char* reclaimer = nullptr;
+    for (std::size_t d = 0; d < sc.kernel.daemons.size(); ++d) {
+      const auto& info = kernel::daemon_registry()[d];
+      const auto& on = sc.kernel.daemons[d].params[info.params.front().name];
+      if (info.overcommit && ((on.is_boolean() && on.get<bool>()) || (on.is_number() && on.get<double>() != 0)))
+        reclaimer = info.name;
+    }
+    const std::uint64_t swap = reclaimer ? sc.hosts[h].swap.size_bytes / core::kPageSize : 0;
+    const auto size = [](std::uint64_t pages) { return core::format_size(static_cast<std::int64_t>(pages * core::kPageSize)); };
+    if (host_pages[h] > cap + swap) {
+      sink.add("/vms", "guest memory on host '" + sc.hosts[h].name + "' (" + size(host_pages[h]) + ") exceeds its DRAM (" +
+                           size(cap) + ")" +
+                           (reclaimer ? " plus swap (" + size(swap) + ")"
+                                      : std::string(": overcommit needs kernel reclaim to swap (kernel.reclaim.enabled)")));
+    } else if (host_pages[h] > cap && host_shmem[h] > cap) {
+      // kernel.reclaim swaps anon pages only (shmem_writeout is not modelled).
+      sink.add("/vms", "shmem-backed guest memory on host '" + sc.hosts[h].name + "' (" + size(host_shmem[h]) +
+                           ") exceeds its DRAM (" + size(cap) + "): kernel reclaim here swaps anon memory only");
     }
   }
 

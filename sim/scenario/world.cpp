@@ -135,6 +135,7 @@ World build_world(const Scenario& sc) {
       hk.node_cores.push_back(sc.hosts[h].nodes[n].cores);
     }
     hk.latency_ns = sc.hosts[h].latency_ns;
+    hk.swap_bytes = sc.hosts[h].swap.size_bytes;
     for (auto& vm : w.vms)
       if (vm.spec->host == h) hk.vms.push_back(&vm.kernel);
     dc.hosts.push_back(std::move(hk));
@@ -151,6 +152,7 @@ World build_world(const Scenario& sc) {
 void World::check_invariants() const {
   for (const auto& h : hosts) h->check_invariants();
   for (const auto& v : vms) v.as->check_invariants();
+  for (const auto& d : daemons) d->check_invariants();
 }
 
 }  // namespace vmemsim::scenario

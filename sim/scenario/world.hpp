@@ -28,6 +28,8 @@ struct VmModel {
   // (a PROT_NONE uffd did not set), and how many.
   core::TimeNs spurious_stall_ns = 0;
   std::uint64_t spurious_stalls = 0;
+  // Kernel reclaim: waiting for swap-in reads, and in direct reclaim.
+  core::TimeNs swap_stall_ns = 0, reclaim_stall_ns = 0;
 };
 
 struct World {

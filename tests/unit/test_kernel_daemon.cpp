@@ -40,6 +40,8 @@ class FakeDaemonEnv final : public kernel::DaemonEnv {
   }
   void tlb_flush(core::VmId vm) override { flushes.push_back(vm.v); }
   void slice(const char* what, TimeNs start, TimeNs end) override { slices.push_back({what, start, end}); }
+  void swap_io(std::uint64_t bytes, bool write) override { (write ? written : read) += bytes; }
+  std::uint64_t written = 0, read = 0;
 };
 
 struct Built {

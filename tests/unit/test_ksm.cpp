@@ -409,6 +409,7 @@ struct ClockEnv : kernel::DaemonEnv {
   void cpu(core::TimeNs d) override { t += d; }
   void tlb_flush(core::VmId) override {}
   void slice(const char*, core::TimeNs, core::TimeNs) override {}
+  void swap_io(std::uint64_t, bool) override {}
 };
 
 SCENARIO("time to steady-state sharing is read off the full scans", "[ksm][steady]") {

@@ -540,14 +540,26 @@ SCENARIO("a VM entry with count > 1 expands into suffixed VMs", "[scenario]") {
   }
 }
 
-SCENARIO("guest memory beyond a host's DRAM is rejected (no eviction tier yet)", "[scenario]") {
+SCENARIO("guest memory beyond a host's DRAM needs kernel reclaim, and fits DRAM + swap", "[scenario]") {
   Json doc = with("/vms/0/count", 9);  // 9 x 256MiB > 2 x 1GiB
   auto p = one_problem(doc);
   CHECK(p.pointer == "/vms");
   CHECK(p.message ==
-        "guest memory on host 'h' (2304MiB) exceeds its DRAM (2GiB): overcommit needs an eviction tier, "
-        "which this version does not model");
+        "guest memory on host 'h' (2304MiB) exceeds its DRAM (2GiB): overcommit needs kernel reclaim to swap "
+        "(kernel.reclaim.enabled)");
   CHECK_NOTHROW(parse_scenario(with("/vms/0/count", 8), kFile));  // exactly full is fine
+  doc["kernel"]["reclaim"] = {{"enabled", true}};
+  doc["hosts"][0]["swap"] = {{"size", "256MiB"}};
+  CHECK_NOTHROW(parse_scenario(doc, kFile));  // 2304MiB <= 2GiB + 256MiB
+  doc["vms"][0]["count"] = 10;
+  p = one_problem(doc);
+  CHECK(p.message == "guest memory on host 'h' (2560MiB) exceeds its DRAM (2GiB) plus swap (256MiB)");
+  doc["vms"][0]["count"] = 9;
+  doc["vms"][0]["backing"] = "shmem";
+  p = one_problem(doc);
+  CHECK(p.message ==
+        "shmem-backed guest memory on host 'h' (2304MiB) exceeds its DRAM (2GiB): kernel reclaim here swaps anon "
+        "memory only");
 }
 
 SCENARIO("unit strings parse to base units (sim/core/units.hpp)", "[scenario][units]") {
