@@ -6,7 +6,7 @@
 #include "models/ksm/ksm_section.hpp"
 #include "models/mm/core_faults.hpp"
 #include "models/numa/numa_section.hpp"
-#include "models/reclaim/lru_section.hpp"
+#include "models/vmscan/lru_section.hpp"
 #include "models/uffd/uffd_faults.hpp"
 
 namespace vmemsim::kernel {
@@ -38,7 +38,7 @@ std::span<const DaemonInfo> daemon_registry() {
       numa::numa_section_info(),
       vmstat_info(),
       ksm::ksm_section_info(),
-      reclaim::lru_section_info(),
+      vmscan::lru_section_info(),
   };
   return table;
 }

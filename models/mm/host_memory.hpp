@@ -48,7 +48,7 @@ struct Frame {
 };
 static_assert(sizeof(Frame) == 12);
 
-// The reclaim mechanism's view of frame lifetimes and swap entries (models/reclaim/lru.hpp):
+// The reclaim mechanism's view of frame lifetimes and swap entries (models/vmscan/lru.hpp):
 // a frame enters the LRU when it is allocated (folio_add_lru) and leaves it when its last
 // reference goes; a swap entry goes when do_swap_page() brings the page back or a zap drops it
 // (free_swap_and_cache). At most one per host; none (the default) costs one null test per

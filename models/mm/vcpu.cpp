@@ -61,7 +61,8 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
   std::array<std::uint64_t, kMaxNodes> by_node{};
   std::uint64_t writes = 0;
   std::uint64_t* const content = as_.content_data();  // null unless the VM tracks page content
-  Quantum q{start};
+  Quantum q;
+  q.end = start;
 
   // TLB shootdowns since the last quantum: each one interrupted this vCPU with an IPI.
   if (as_.tlb_flushes() != tlb_seen_) {

@@ -1,6 +1,6 @@
 // kernel.reclaim: the classic active/inactive LRU, kswapd and direct reclaim (see lru.hpp).
 // Function names in the comments are Linux 6.18's mm/vmscan.c, mm/workingset.c, mm/swapfile.c.
-#include "models/reclaim/lru.hpp"
+#include "models/vmscan/lru.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include "models/mm/pte.hpp"
 #include "sim/core/error.hpp"
 
-namespace vmemsim::reclaim {
+namespace vmemsim::vmscan {
 
 namespace pte = mm::pte;
 using mm::Pfn;
@@ -489,4 +489,4 @@ kernel::DaemonInfo lru_section_info() {
           /*overcommit=*/true};
 }
 
-}  // namespace vmemsim::reclaim
+}  // namespace vmemsim::vmscan

@@ -4,8 +4,8 @@
 #pragma once
 #include "models/kernel/registry.hpp"
 
-namespace vmemsim::reclaim {
+namespace vmemsim::vmscan {
 
 kernel::DaemonInfo lru_section_info();
 
-}  // namespace vmemsim::reclaim
+}  // namespace vmemsim::vmscan

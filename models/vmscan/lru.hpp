@@ -43,7 +43,7 @@
 #include "models/mm/host_memory.hpp"
 #include "sim/core/flat_array.hpp"
 
-namespace vmemsim::reclaim {
+namespace vmemsim::vmscan {
 
 using core::TimeNs;
 
@@ -188,4 +188,4 @@ class ReclaimVm final : public kernel::VmMechanism {
   std::shared_ptr<HostLru> lru_;
 };
 
-}  // namespace vmemsim::reclaim
+}  // namespace vmemsim::vmscan

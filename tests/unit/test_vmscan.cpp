@@ -1,4 +1,4 @@
-// Kernel reclaim (models/reclaim/lru.cpp): the active/inactive LRU, folio_check_references(),
+// Kernel reclaim (models/vmscan/lru.cpp): the active/inactive LRU, folio_check_references(),
 // swap-out through try_to_unmap() (the uffd bit rides in the swap entry), refault distance,
 // kswapd against the watermarks and direct reclaim, each through the real fault paths.
 #include <catch2/catch.hpp>
@@ -7,7 +7,7 @@
 
 #include "kernel_fixture.hpp"
 #include "models/mm/pte.hpp"
-#include "models/reclaim/lru.hpp"
+#include "models/vmscan/lru.hpp"
 #include "sim/core/rng.hpp"
 
 using namespace vmemsim;
@@ -34,7 +34,7 @@ struct RecEnv : kernel::DaemonEnv {
 struct ReclaimHost {
   mm::HostMemory host;
   std::unique_ptr<test::TestVm> vm;
-  std::unique_ptr<reclaim::HostLru> lru;
+  std::unique_ptr<vmscan::HostLru> lru;
   RecEnv env;
 
   ReclaimHost(std::uint64_t frames, std::uint64_t pages, std::uint64_t swap_pages = 1 << 20,
@@ -42,9 +42,9 @@ struct ReclaimHost {
       : host({frames}) {
     host.setup_watermarks(128, 10);
     vm = std::make_unique<test::TestVm>(test::vm_config(pages, 1, mm::Backing::Anon, v), host);
-    reclaim::LruConfig c;
+    vmscan::LruConfig c;
     c.swap_pages = swap_pages;
-    lru = std::make_unique<reclaim::HostLru>(host, std::vector<mm::AddressSpace*>{&vm->as()}, c);
+    lru = std::make_unique<vmscan::HostLru>(host, std::vector<mm::AddressSpace*>{&vm->as()}, c);
     host.set_observer(lru.get());
     lru->adopt_used_frames();
   }
@@ -245,11 +245,11 @@ TEST_CASE("kswapd wakes below the low watermark and reclaims to the high one; di
   mm::HostMemory host({2048});
   host.setup_watermarks(1024, 10);  // min 256 pages, low/high above it
   auto vm = std::make_unique<test::TestVm>(test::vm_config(4096, 1), host);
-  reclaim::LruConfig c;
+  vmscan::LruConfig c;
   c.swap_pages = 1 << 20;
-  auto lru = std::make_shared<reclaim::HostLru>(host, std::vector<mm::AddressSpace*>{&vm->as()}, c);
+  auto lru = std::make_shared<vmscan::HostLru>(host, std::vector<mm::AddressSpace*>{&vm->as()}, c);
   host.set_observer(lru.get());
-  reclaim::Kswapd k("kswapd0.h0", 0, 0, 0, lru, true);
+  vmscan::Kswapd k("kswapd0.h0", 0, 0, 0, lru, true);
   RecEnv env;
   const auto& w = host.watermarks(0);
   std::uint64_t g = 0;
