@@ -486,7 +486,9 @@ std::vector<std::unique_ptr<kernel::KernelDaemon>> make(core::Params& p, const k
 
 kernel::DaemonInfo lru_section_info() {
   return {"reclaim", "kernel reclaim: kswapd, direct reclaim, the active/inactive LRU, swap", kParams, make,
-          /*overcommit=*/true};
+          /*overcommit=*/true,
+          /*bytes_per_host_frame=*/8,  // HostLru's prev/next links
+          /*bytes_per_swap_slot=*/8};  // the shadow entry of a slot in use (grows with use)
 }
 
 }  // namespace vmemsim::vmscan
