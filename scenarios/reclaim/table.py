@@ -25,8 +25,9 @@ def load(root):
         dur = r["scenario"]["duration"] / 1e9 if "scenario" in r else 6.0
         mib = int(p["values"]["/vms/0/memory"].removesuffix("MiB"))
         policy = p["values"]["/vms/0/vmm"]["policy"]
+        lru = p["values"].get("/kernel/reclaim/lru", "classic")
         vcpu_s = dur * len(vms)
-        rows.setdefault((mib, policy), []).append({
+        rows.setdefault((mib, lru, policy), []).append({
             "ratio": 2 * mib / HOST_MIB,
             "used": s["hosts"]["host0"]["nodes"]["node0"]["used_pages"],
             "pswpout": k["pswpout"], "pswpin": k["pswpin"], "allocstall": k["allocstall"],
@@ -57,21 +58,24 @@ def main():
             ("swap_stall", "vCPU time in swap-in", "{:.1%}"), ("reclaim_stall", "vCPU time in direct reclaim", "{:.2%}"),
             ("uffd_stall", "vCPU time in uffd stalls", "{:.1%}"), ("vmm_evicted", "VMM evictions", "{:.0f}"),
             ("vmm_fetched", "VMM refetches", "{:.0f}"), ("accesses", "accesses served (M)", "{:.2f}")]
-    print("| guest memory | VMM policy | seeds | " + " | ".join(c[1] for c in cols) + " |")
-    print("|---|---|---|" + "---|" * len(cols))
-    for (mib, policy) in sorted(rows):
-        rs = rows[(mib, policy)]
+    print("| guest memory | host LRU | VMM policy | seeds | " + " | ".join(c[1] for c in cols) + " |")
+    print("|---|---|---|---|" + "---|" * len(cols))
+    for (mib, lru, policy) in sorted(rows):
+        rs = rows[(mib, lru, policy)]
         cells = [f.format(statistics.mean(r[key] for r in rs)) for key, _, f in cols]
-        print(f"| 2 x {mib} MiB | {policy} | {len(rs)} | " + " | ".join(cells) + " |")
+        print(f"| 2 x {mib} MiB | {lru} | {policy} | {len(rs)} | " + " | ".join(cells) + " |")
     if plot:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
-        for policy, style in (("none", "o-"), ("uffd-ws", "s--")):
-            pts = sorted((mib, rs) for (mib, p), rs in rows.items() if p == policy)
+        for lru, policy, style in (("classic", "none", "o-"), ("classic", "uffd-ws", "s--"),
+                                   ("mglru", "none", "^-"), ("mglru", "uffd-ws", "v--")):
+            pts = sorted((mib, rs) for (mib, l, p), rs in rows.items() if p == policy and l == lru)
+            if not pts:
+                continue
             x = [statistics.mean(r["ratio"] for r in rs) for _, rs in pts]
-            label = "kernel reclaim alone" if policy == "none" else "kernel reclaim + uffd-ws"
+            label = f"{lru}, " + ("kernel reclaim alone" if policy == "none" else "+ uffd-ws")
             ax[0].plot(x, [statistics.mean(r["pswpin"] for r in rs) / 1e3 for _, rs in pts], style, label=label)
             ax[1].plot(x, [100 * statistics.mean(r["swap_stall"] + r["reclaim_stall"] + r["uffd_stall"] for r in rs)
                            for _, rs in pts], style, label=label)

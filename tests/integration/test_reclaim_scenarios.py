@@ -11,7 +11,7 @@ short = ["--set", "/duration=1500ms", "--set", "/vms/0/workload/phases/1/duratio
 UFFD = '/vms/0/vmm={"policy":"uffd-ws","interval":"500ms","age_threshold":1,"tier":{"kind":"ssd"}}'
 
 res = {}
-for tag, extra in (("none", []), ("uffd", ["--set", UFFD])):
+for tag, extra in (("none", []), ("uffd", ["--set", UFFD]), ("mglru", ["--set", '/kernel/reclaim/lru="mglru"'])):
     out = os.path.join(d, tag)
     p = run_scenario(S, out, [*short, *extra])
     check(p.returncode == 0, f"{tag}: 1.5x overcommit runs with --check-invariants")
@@ -37,6 +37,15 @@ if "uffd" in res:
     vms = list(s["vms"].values())
     check(all(v["vmm"]["evicted_pages"] > 0 for v in vms), "the VMM evicts cold pages on top of kernel reclaim")
     check(all(v["vmm"]["lost_writes"] == 0 for v in vms), "no write is lost with both evicting")
+
+if "mglru" in res:
+    k = res["mglru"]["summary"]["kernel"]["daemons"]["kswapd0.host0"]
+    g = k["lru_gen"]
+    check(k["lru_gen_aging"] > 0 and k["pswpout"] > 0, f"MGLRU ages ({k['lru_gen_aging']} times) and swaps ({k['pswpout']} out)")
+    check(2 <= len(g["generations"]) <= 4 and g["max_seq"] - g["min_seq"] + 1 == len(g["generations"]),
+          f"MGLRU keeps 2-4 generations ({g['min_seq']}..{g['max_seq']})")
+    check(sum(x["folios"] for x in g["generations"]) == k["nr_active_anon"] + k["nr_inactive_anon"],
+          "the generations hold the node's anon folios")
 
 # Without kernel reclaim the same guests are refused up front, naming the key that allows it.
 p = run(["validate", S, "--set", "/kernel/reclaim/enabled=false"])
