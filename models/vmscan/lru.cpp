@@ -86,7 +86,7 @@ std::uint64_t ClassicLru::shrink_inactive_list(kernel::DaemonEnv& env, unsigned 
     isolated.push_back(pfn);
   }
   (direct ? c_.pgscan_direct : c_.pgscan_kswapd) += isolated.size();
-  std::uint64_t reclaimed = 0;
+  std::uint64_t reclaimed = 0, swapped = 0;
   std::vector<core::VmId> flushed;  // one flush per mm per batch (try_to_unmap_flush)
   for (const std::uint32_t pfn : isolated) {
     cost += cfg_.scan_ns;
@@ -110,15 +110,19 @@ std::uint64_t ClassicLru::shrink_inactive_list(kernel::DaemonEnv& env, unsigned 
     }
     // workingset_eviction(): the shadow entry remembers the node's non-resident age.
     const std::uint64_t shadow = (static_cast<std::uint64_t>(node) << 48) | (nonresident_age_[node] & ((1ull << 48) - 1));
-    if (!swap_out_folio(p, shadow, flushed, cost)) {  // add_to_swap() failed: activate_locked
+    const Outcome o = reclaim_folio(p, node, shadow, direct, flushed, cost);
+    if (o == Outcome::Failed) {  // add_to_swap() failed: activate_locked
       push_head(node, kActive, pfn);
       ++c_.pgactivate;
       continue;
     }
-    ++nonresident_age_[node];
+    if (o == Outcome::Swapped) {
+      ++nonresident_age_[node];
+      ++swapped;
+    }
     ++reclaimed;
   }
-  finish_batch(env, reclaimed, direct, flushed, cost);
+  finish_batch(env, reclaimed, swapped, direct, flushed, cost);
   return reclaimed;
 }
 

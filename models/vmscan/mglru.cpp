@@ -138,7 +138,7 @@ std::uint64_t MgLru::shrink_step(kernel::DaemonEnv& env, unsigned node, bool dir
   scanned += isolated.size();
   (direct ? c_.pgscan_direct : c_.pgscan_kswapd) += isolated.size();
   TimeNs cost = 0;
-  std::uint64_t reclaimed = 0;
+  std::uint64_t reclaimed = 0, swapped = 0;
   std::vector<core::VmId> flushed;
   for (const std::uint32_t pfn : isolated) {
     cost += cfg_.scan_ns;
@@ -162,15 +162,17 @@ std::uint64_t MgLru::shrink_step(kernel::DaemonEnv& env, unsigned node, bool dir
     }
     // lru_gen_eviction(): the shadow token is min_seq now.
     const std::uint64_t shadow = (static_cast<std::uint64_t>(node) << 48) | (v.min_seq & ((1ull << 48) - 1));
-    if (!swap_out_folio(p, shadow, flushed, cost)) {  // add_to_swap() failed: activate
+    const Outcome o = reclaim_folio(p, node, shadow, direct, flushed, cost);
+    if (o == Outcome::Failed) {  // add_to_swap() failed: activate
       push_head(node, gen(v.max_seq), pfn);
       ++c_.pgactivate;
       continue;
     }
+    swapped += o == Outcome::Swapped;
     ++reclaimed;
   }
   try_to_inc_min_seq(node);
-  finish_batch(env, reclaimed, direct, flushed, cost);
+  finish_batch(env, reclaimed, swapped, direct, flushed, cost);
   return reclaimed;
 }
 

@@ -101,11 +101,30 @@ unsigned Reclaimer::referenced_ptes(Pfn pfn, TimeNs& cost) {
   return n;
 }
 
-bool Reclaimer::swap_out_folio(Pfn p, std::uint64_t shadow, std::vector<core::VmId>& flushed, TimeNs& cost) {
+Reclaimer::Outcome Reclaimer::reclaim_folio(Pfn p, unsigned node, std::uint64_t shadow, bool direct,
+                                             std::vector<core::VmId>& flushed, TimeNs& cost) {
+  const int target = node < cfg_.demote_target.size() ? cfg_.demote_target[node] : -1;
+  if (cfg_.demotion && target >= 0) {
+    // demote_folio_list() -> migrate_pages() with alloc_demote_folio(): __GFP_THISNODE on the
+    // target, no reclaim there (its kswapd will), so a target at its min watermark refuses and
+    // the folio falls back to swap. The migration entry keeps young/dirty/uffd-wp; a PROT_NONE
+    // hint (NUMA's, or an rfc-v1 DEACTIVATE) is rebuilt from the VMA's protection and lost.
+    const unsigned t = static_cast<unsigned>(target);
+    if (mem_.free_frames(t) > mem_.watermarks(t).min) {
+      const mm::Mapper m = mem_.mappers(p).front();
+      cost += cfg_.migrate_ns;
+      if (by_vm_[m.vm.v]->migrate_page(m.gfn, core::NodeId(static_cast<std::uint16_t>(t))) == mm::MigrateResult::Migrated) {
+        ++(direct ? c_.pgdemote_direct : c_.pgdemote_kswapd);
+        if (std::find(flushed.begin(), flushed.end(), m.vm) == flushed.end()) flushed.push_back(m.vm);
+        return Outcome::Demoted;
+      }
+    }
+    ++c_.pgdemote_fail;
+  }
   const auto slot = alloc_slot();
   if (!slot) {
     ++c_.swap_full;
-    return false;
+    return Outcome::Failed;
   }
   cost += cfg_.swap_alloc_ns;
   shadow_[*slot] = shadow;
@@ -119,7 +138,7 @@ bool Reclaimer::swap_out_folio(Pfn p, std::uint64_t shadow, std::vector<core::Vm
     if (std::find(flushed.begin(), flushed.end(), m.vm) == flushed.end()) flushed.push_back(m.vm);
   }
   ++c_.pswpout;
-  return true;
+  return Outcome::Swapped;
 }
 
 void Reclaimer::spend(kernel::DaemonEnv& env, TimeNs& cost) {
@@ -129,7 +148,7 @@ void Reclaimer::spend(kernel::DaemonEnv& env, TimeNs& cost) {
   cost = 0;
 }
 
-void Reclaimer::finish_batch(kernel::DaemonEnv& env, std::uint64_t reclaimed, bool direct,
+void Reclaimer::finish_batch(kernel::DaemonEnv& env, std::uint64_t reclaimed, std::uint64_t swapped, bool direct,
                              const std::vector<core::VmId>& flushed, TimeNs& cost) {
   (direct ? c_.pgsteal_direct : c_.pgsteal_kswapd) += reclaimed;
   for (const core::VmId vm : flushed) {
@@ -139,7 +158,7 @@ void Reclaimer::finish_batch(kernel::DaemonEnv& env, std::uint64_t reclaimed, bo
   }
   spend(env, cost);
   // pageout() -> swap_writepage(): the batch's writes on the host's swap device.
-  if (reclaimed) env.swap_io(reclaimed * core::kPageSize, true);
+  if (swapped) env.swap_io(swapped * core::kPageSize, true);
 }
 
 // shrink_node() -> shrink_lruvec() / lru_gen_shrink_node(), without the priority loop:
@@ -184,7 +203,8 @@ Kswapd::Kswapd(std::string name, unsigned host, unsigned cpu_node, unsigned node
 TimeNs Kswapd::next_wakeup(TimeNs now) {
   if (running_) return now;
   const auto& m = lru_->memory();
-  if (m.free_frames(node_) < m.watermarks(node_).low) return now;
+  if (m.free_frames(node_) < m.watermarks(node_).low || m.kswapd_wake(node_) != mm::HostMemory::KswapdWake::None)
+    return now;
   return std::max(now, next_);
 }
 
@@ -194,8 +214,13 @@ void Kswapd::run_batch(kernel::DaemonEnv& env, TimeNs now) {
   auto& m = lru_->memory();
   const auto& w = m.watermarks(node_);
   const TimeNs t0 = env.now();
+  const auto wake = m.take_kswapd_wake(node_);
+  tiering_ |= wake == mm::HostMemory::KswapdWake::Promo;
+  // pgdat_balanced(): in memory-tiering mode the goal is WMARK_PROMO, above high, so that
+  // promotions find room.
+  const std::uint64_t goal = tiering_ ? w.promo : w.high;
   if (!running_) {
-    if (m.free_frames(node_) >= w.low) {
+    if (m.free_frames(node_) >= w.low && (wake == mm::HostMemory::KswapdWake::None || m.free_frames(node_) >= goal)) {
       next_ = now + lru_->config().poll_ns;
       return;
     }
@@ -205,14 +230,14 @@ void Kswapd::run_batch(kernel::DaemonEnv& env, TimeNs now) {
   const TimeNs cpu0 = lru_->cpu_ns();
   lru_->kswapd_age(env, node_);
   bool progress = false;
-  for (unsigned i = 0; i < lru_->config().kswapd_batches && m.free_frames(node_) < w.high; ++i) {
+  for (unsigned i = 0; i < lru_->config().kswapd_batches && m.free_frames(node_) < goal; ++i) {
     const std::uint64_t got = lru_->shrink_node(env, node_, lru_->config().cluster, false);
     progress |= got > 0;
     if (got == 0) break;
   }
   cpu_ns_ += lru_->cpu_ns() - cpu0;
   env.slice("kswapd", t0, env.now());
-  if (m.free_frames(node_) >= w.high || !progress) {
+  if (m.free_frames(node_) >= goal || !progress) {
     // Balanced, or nothing left to reclaim (kswapd_failures): back to sleep.
     running_ = false;
     next_ = env.now() + lru_->config().poll_ns;
@@ -251,6 +276,9 @@ core::Json Kswapd::stats() const {
            {"allocstall", direct_calls_},
            {"swap_full", c.swap_full},
            {"tlb_flushes", c.tlb_flushes},
+           {"pgdemote_kswapd", c.pgdemote_kswapd},
+           {"pgdemote_direct", c.pgdemote_direct},
+           {"pgdemote_fail", c.pgdemote_fail},
            {"swap_used_pages", lru_->swap_used()},
            {"swap_pages", lru_->config().swap_pages}};
     lru_->host_stats(out);
@@ -275,6 +303,8 @@ void Kswapd::counters(std::vector<std::pair<std::string, std::uint64_t>>& out) c
   out.emplace_back("pswpout", c.pswpout);
   out.emplace_back("pswpin", c.pswpin);
   out.emplace_back("workingset_activate_anon", c.workingset_activate_anon);
+  out.emplace_back("pgdemote_kswapd", c.pgdemote_kswapd);
+  out.emplace_back("pgdemote_direct", c.pgdemote_direct);
   out.emplace_back("allocstall", direct_calls_);
 }
 

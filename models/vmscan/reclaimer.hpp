@@ -52,7 +52,11 @@ struct LruConfig {
   TimeNs tlb_flush_ns = 2000;     // the initiator's flush per mm after a batch of unmaps
   TimeNs walk_ns = 20;            // MGLRU aging: one PTE visited by walk_mm()
   TimeNs min_ttl_ns = 0;          // MGLRU: lru_gen min_ttl_ms (0 = off)
+  TimeNs migrate_ns = 2500;       // demotion: isolate, unmap, copy 4 KiB, remap one folio
+  bool demotion = false;          // /sys/kernel/mm/numa/demotion_enabled
   std::uint64_t swap_pages = 0;   // the host's swap device, in pages
+  // Per node: the node its folios are demoted to (a lower memory tier), or -1.
+  std::vector<int> demote_target;
 };
 
 // Host-wide, with the /proc/vmstat names.
@@ -61,6 +65,7 @@ struct LruCounters {
   std::uint64_t pgrefill = 0, pgactivate = 0, pgdeactivate = 0, pgrotated = 0;
   std::uint64_t pswpout = 0, pswpin = 0, workingset_refault_anon = 0, workingset_activate_anon = 0;
   std::uint64_t swap_full = 0, tlb_flushes = 0;
+  std::uint64_t pgdemote_kswapd = 0, pgdemote_direct = 0, pgdemote_fail = 0;
   // MGLRU: max_seq increments (try_to_inc_max_seq), and kswapd passes that found every
   // generation younger than min_ttl (lru_gen_age_node() would invoke the OOM killer).
   std::uint64_t lru_gen_aging = 0, lru_gen_min_ttl_oom = 0;
@@ -135,13 +140,19 @@ class Reclaimer : public mm::FrameObserver {
 
   bool evictable(mm::Pfn pfn) const;
   unsigned referenced_ptes(mm::Pfn pfn, TimeNs& cost);  // folio_referenced(): test-and-clear young
-  // add_to_swap() + workingset_eviction() (the shadow) + try_to_unmap(): false when swap is
-  // full (the caller activates the folio). The frame is freed with its last mapping; its write
-  // goes out with the batch in finish_batch().
-  bool swap_out_folio(mm::Pfn pfn, std::uint64_t shadow, std::vector<core::VmId>& flushed, TimeNs& cost);
-  // The end of a shrink_folio_list() batch: one flush per mm, the CPU, the batch's writes.
-  void finish_batch(kernel::DaemonEnv& env, std::uint64_t reclaimed, bool direct, const std::vector<core::VmId>& flushed,
-                    TimeNs& cost);
+  // shrink_folio_list()'s end for a folio it decided to reclaim: demote_folio_list() to the
+  // node's demotion target when demotion is on and the target has a free frame above its min
+  // watermark (the folio stays resident, on the lower tier); otherwise add_to_swap() +
+  // workingset_eviction() (`shadow`) + try_to_unmap() -- the frame is freed with its last
+  // mapping and its write goes out with the batch in finish_batch(). Failed: swap is full (the
+  // caller activates the folio).
+  enum class Outcome { Demoted, Swapped, Failed };
+  Outcome reclaim_folio(mm::Pfn pfn, unsigned node, std::uint64_t shadow, bool direct, std::vector<core::VmId>& flushed,
+                        TimeNs& cost);
+  // The end of a shrink_folio_list() batch: one flush per mm, the CPU, the writes of the
+  // `swapped` folios; `reclaimed` (swapped + demoted) counts as pgsteal.
+  void finish_batch(kernel::DaemonEnv& env, std::uint64_t reclaimed, std::uint64_t swapped, bool direct,
+                    const std::vector<core::VmId>& flushed, TimeNs& cost);
   void spend(kernel::DaemonEnv& env, TimeNs& cost);
 
   mm::HostMemory& mem_;
@@ -194,6 +205,7 @@ class Kswapd final : public kernel::KernelDaemon, public kernel::AllocSlowPath {
   std::shared_ptr<Reclaimer> lru_;
   bool slow_path_;
   bool running_ = false;  // balance_pgdat() in progress (until the high watermark)
+  bool tiering_ = false;  // woken for a memory-tiering promotion once: balance to WMARK_PROMO
   std::uint64_t direct_calls_ = 0;  // allocstall
   TimeNs next_ = 0;
   TimeNs cpu_ns_ = 0;

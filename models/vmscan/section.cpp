@@ -57,7 +57,29 @@ const core::ParamSpec kParams[] = {
      "mglru: /sys/kernel/mm/lru_gen/min_ttl_ms; kswapd counts lru_gen_min_ttl_oom when every generation is "
      "younger (the kernel would OOM-kill; the model cannot, and goes on). 0 = off",
      0, 1e15},
+    {"demotion_enabled", Kind::Bool, "false",
+     "/sys/kernel/mm/numa/demotion_enabled: reclaim on a node with CPUs first migrates folios to its demotion "
+     "target -- the nearest CPU-less node with memory (a lower memory tier, e.g. CXL) -- while that node has "
+     "free frames above its min watermark, and swaps only what cannot be demoted (pgdemote_kswapd/direct); "
+     "CPU-less nodes swap"},
+    {"migrate_ns", Kind::Int, "2500", "CPU per demoted folio (isolate, unmap, copy 4 KiB, remap), ns", 0, 1e9},
 };
+
+// establish_demotion_targets(), simplified: a node with CPUs demotes to the nearest (by the
+// host's latency matrix) CPU-less node with memory; a CPU-less node is the last tier.
+std::vector<int> demotion_targets(const kernel::HostKernel& hk) {
+  const unsigned n = hk.memory->node_count();
+  std::vector<int> t(n, -1);
+  for (unsigned a = 0; a < n; ++a) {
+    if (a >= hk.node_cores.size() || hk.node_cores[a] == 0) continue;
+    for (unsigned b = 0; b < n; ++b) {
+      if (b >= hk.node_cores.size() || hk.node_cores[b] != 0 || hk.memory->capacity(b) == 0) continue;
+      const auto lat = [&](unsigned x) { return a < hk.latency_ns.size() && x < hk.latency_ns[a].size() ? hk.latency_ns[a][x] : 0; };
+      if (t[a] < 0 || lat(b) < lat(static_cast<unsigned>(t[a]))) t[a] = static_cast<int>(b);
+    }
+  }
+  return t;
+}
 
 std::vector<std::unique_ptr<kernel::KernelDaemon>> make(core::Params& p, const kernel::DaemonContext& ctx) {
   const bool on = p.get_bool(kParams[0]);
@@ -72,6 +94,8 @@ std::vector<std::unique_ptr<kernel::KernelDaemon>> make(core::Params& p, const k
   c.tlb_flush_ns = p.get_int(kParams[8]);
   c.walk_ns = p.get_int(kParams[9]);
   c.min_ttl_ns = p.get_duration(kParams[10]);
+  c.demotion = p.get_bool(kParams[11]);
+  c.migrate_ns = p.get_int(kParams[12]);
   const LruInfo* lru_info = &kLrus[0];
   for (const auto& l : kLrus)
     if (lru_name == l.name) lru_info = &l;
@@ -87,6 +111,7 @@ std::vector<std::unique_ptr<kernel::KernelDaemon>> make(core::Params& p, const k
     }
     LruConfig hc = c;
     hc.swap_pages = hk.swap_bytes / core::kPageSize;
+    hc.demote_target = demotion_targets(hk);
     std::shared_ptr<Reclaimer> lru = lru_info->make(*hk.memory, by_vm, hc);
     VMEMSIM_CHECK(hk.memory->observer() == nullptr, "host " << hk.name << " already has a frame observer");
     hk.memory->set_observer(lru.get());

@@ -422,3 +422,55 @@ TEST_CASE("MGLRU min_ttl: kswapd counts the passes that find every generation to
   m.kswapd_age(h.env, 0);
   CHECK(h.lru->counters().lru_gen_min_ttl_oom == 1);  // 2 s old: reclaimable
 }
+
+SCENARIO("demotion: reclaim on a CPU node migrates folios to its lower tier before it swaps", "[reclaim][demotion]") {
+  GIVEN("a DRAM node of 64 frames with CPUs and a CPU-less node of 64, demotion_enabled, 48 pages on node 0") {
+    const bool mglru = GENERATE(false, true);
+    INFO((mglru ? "mglru" : "classic"));
+    mm::HostMemory host({64, 64});
+    host.setup_watermarks(16, 10);
+    test::TestVm vm(test::vm_config(48, 2), host);
+    vmscan::LruConfig c;
+    c.swap_pages = 1024;
+    c.demotion = true;
+    c.demote_target = {1, -1};
+    c.cluster = 8;
+    std::unique_ptr<vmscan::Reclaimer> lru;
+    if (mglru) lru = std::make_unique<vmscan::MgLru>(host, std::vector<mm::AddressSpace*>{&vm.as()}, c);
+    else lru = std::make_unique<vmscan::ClassicLru>(host, std::vector<mm::AddressSpace*>{&vm.as()}, c);
+    host.set_observer(lru.get());
+    for (std::uint64_t g = 0; g < 48; ++g) REQUIRE(vm.fault(g, true).ok());
+    REQUIRE(host.used(0) == 48);
+    RecEnv env;
+    WHEN("node 0 reclaims 16 folios") {
+      REQUIRE(lru->shrink_node(env, 0, 16, false) == 16);
+      THEN("they are demoted to node 1, still mapped, and nothing is written to swap") {
+        CHECK(lru->counters().pgdemote_kswapd == 16);
+        CHECK(lru->counters().pswpout == 0);
+        CHECK(env.written == 0);
+        CHECK(host.used(0) == 32);
+        CHECK(host.used(1) == 16);
+        std::uint64_t on1 = 0;
+        for (std::uint64_t g = 0; g < 48; ++g) {
+          CHECK(pte::present(vm.as().pte_at(Gfn(g))));
+          on1 += pte::node(vm.as().pte_at(Gfn(g))) == 1;
+        }
+        CHECK(on1 == 16);
+        lru->check_invariants();
+        host.check_invariants();
+        vm.as().check_invariants();
+      }
+    }
+    WHEN("node 1 is at its min watermark") {
+      std::vector<mm::Pfn> fill;
+      while (host.free_frames(1) > host.watermarks(1).min) fill.push_back(*host.alloc_on(core::NodeId(1), mm::Mapper{}));
+      REQUIRE(lru->shrink_node(env, 0, 8, false) == 8);
+      THEN("demotion fails and the folios are swapped instead") {
+        CHECK(lru->counters().pgdemote_kswapd == 0);
+        CHECK(lru->counters().pgdemote_fail >= 8);
+        CHECK(lru->counters().pswpout == 8);
+        CHECK(env.written == 8 * core::kPageSize);
+      }
+    }
+  }
+}
