@@ -10,6 +10,7 @@ namespace {
 class ExactLru final : public VictimSelector {
  public:
   explicit ExactLru(std::uint64_t pages) : lru_(pages) {}
+  bool lru_stack_property() const override { return true; }
   void inserted(const Access& a) override { lru_.push_front(a.gfn.v); }
   void accessed(const Access& a) override { lru_.move_to_front(a.gfn.v); }
   void removed(core::Gfn g) override {

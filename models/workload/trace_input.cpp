@@ -194,9 +194,11 @@ TraceFormat sniff_trace_format(ByteSource& in) {
   if (n >= sizeof detail::kPageTraceMagic && std::memcmp(head.data(), detail::kPageTraceMagic, sizeof detail::kPageTraceMagic) == 0)
     return TraceFormat::kPageTrace;
   if (detail::looks_like_lackey(head.data(), n)) return TraceFormat::kLackey;
-  // oracleGeneral has no header: accept binary whose length so far is whole records. (A short
-  // file read whole must be a multiple of 24 bytes; a long one is checked as it is read.)
-  if (n > 0 && (n == head.size() || n % 24 == 0)) return TraceFormat::kOracleGeneral;
+  // oracleGeneral has no header: accept binary (text has no NUL byte; a record's high id and
+  // size bytes almost always are) whose length so far is whole records. A short file read whole
+  // must be a multiple of 24 bytes; a long one is checked as it is read.
+  const bool binary = std::memchr(head.data(), '\0', n) != nullptr;
+  if (binary && (n == head.size() || n % 24 == 0)) return TraceFormat::kOracleGeneral;
   detail::trace_error(in.path(), n == 0 ? "empty trace" : "unknown trace format (not pagetrace, lackey or oracle-general); "
                                                           "name it with --format");
 }
