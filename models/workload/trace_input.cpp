@@ -4,8 +4,13 @@
 // zstd goes through libzstd's streaming API (ZSTD_decompressStream / ZSTD_compressStream2),
 // so a compressed trace is never held whole in memory. A file is zstd when it starts with the
 // frame magic 0xFD2FB528 (little-endian; RFC 8878 section 3.1.1).
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "models/workload/trace_io.hpp"
@@ -38,19 +43,47 @@ class File {
   std::FILE* f_;
 };
 
+// A regular file is mapped (the readers parse it in place, no copy through the kernel); a pipe
+// or device is read with fread.
 class PlainSource final : public ByteSource {
  public:
-  explicit PlainSource(const std::string& path) : f_(path, "rb") { path_ = path; }
+  explicit PlainSource(const std::string& path) : f_(path, "rb") {
+    path_ = path;
+    struct stat st {};
+    if (fstat(fileno(f_.get()), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+      void* m = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fileno(f_.get()), 0);
+      if (m != MAP_FAILED) {
+        map_ = static_cast<const char*>(m);
+        size_ = static_cast<std::size_t>(st.st_size);
+        madvise(m, size_, MADV_SEQUENTIAL);
+      }
+    }
+  }
+  ~PlainSource() override {
+    if (map_) munmap(const_cast<char*>(map_), size_);
+  }
   std::size_t read(char* buf, std::size_t n) override {
+    if (map_) {
+      const std::size_t got = std::min(n, size_ - pos_);
+      std::memcpy(buf, map_ + pos_, got);
+      pos_ += got;
+      return got;
+    }
     const std::size_t got = std::fread(buf, 1, n, f_.get());
     if (got < n && std::ferror(f_.get())) detail::trace_error(path_, "read error");
     return got;
   }
-  void rewind() override { std::rewind(f_.get()); }
+  void rewind() override {
+    pos_ = 0;
+    std::rewind(f_.get());
+  }
   bool compressed() const override { return false; }
+  std::span<const char> mapped() const override { return map_ ? std::span<const char>(map_, size_) : std::span<const char>(); }
 
  private:
   File f_;
+  const char* map_ = nullptr;
+  std::size_t size_ = 0, pos_ = 0;
 };
 
 class ZstdSource final : public ByteSource {

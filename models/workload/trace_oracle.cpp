@@ -20,13 +20,20 @@ constexpr std::uint64_t kNsPerSec = 1'000'000'000;
 
 class OracleReader final : public TraceReader {
  public:
-  explicit OracleReader(std::unique_ptr<ByteSource> in) : in_(std::move(in)), buf_(kRecord * kBlockRecords) {}
+  explicit OracleReader(std::unique_ptr<ByteSource> in) : in_(std::move(in)), map_(in_->mapped()) {
+    if (map_.empty()) buf_.resize(kRecord * kBlockRecords);
+    else if (map_.size() % kRecord != 0)  // a mapped file is checked whole, up front
+      detail::trace_error(in_->path(), "record " + std::to_string(map_.size() / kRecord) +
+                                           ": truncated (oracleGeneral records are 24 bytes; the file ends " +
+                                           std::to_string(map_.size() % kRecord) + " bytes into one)");
+  }
+  std::uint64_t size_hint() const override { return map_.size() / kRecord; }
 
   std::size_t read(std::span<TraceRecord> out) override {
     std::size_t n = 0;
     while (n < out.size()) {
       if (pos_ == len_ && !refill()) break;
-      const auto* r = reinterpret_cast<const unsigned char*>(buf_.data() + pos_);
+      const auto* r = reinterpret_cast<const unsigned char*>(data_ + pos_);
       pos_ += kRecord;
       ++index_;
       if (detail::load_le(r + 12, 4) == 0) continue;
@@ -44,6 +51,12 @@ class OracleReader final : public TraceReader {
 
  private:
   bool refill() {
+    if (!map_.empty()) {  // the whole file at once, in place
+      if (len_ == map_.size()) return false;
+      data_ = map_.data();
+      len_ = map_.size();
+      return true;
+    }
     std::size_t got = 0;
     while (got < buf_.size()) {
       const std::size_t r = in_->read(buf_.data() + got, buf_.size() - got);
@@ -56,11 +69,14 @@ class OracleReader final : public TraceReader {
                                            std::to_string(got % kRecord) + " bytes into one)");
     pos_ = 0;
     len_ = got;
+    data_ = buf_.data();
     return got != 0;
   }
 
   std::unique_ptr<ByteSource> in_;
-  std::vector<char> buf_;
+  std::span<const char> map_;  // the whole file when mapped
+  std::vector<char> buf_;      // else blocks read into this
+  const char* data_ = nullptr;
   std::size_t pos_ = 0, len_ = 0;
   std::uint64_t index_ = 0;
 };

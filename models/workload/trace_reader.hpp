@@ -49,6 +49,9 @@ class ByteSource {
   virtual std::size_t read(char* buf, std::size_t n) = 0;
   virtual void rewind() = 0;
   virtual bool compressed() const = 0;
+  // The whole (uncompressed) file in memory, when it is a regular file mapped with mmap: a
+  // reader may parse it in place instead of copying it through read(). Empty otherwise.
+  virtual std::span<const char> mapped() const { return {}; }
   const std::string& path() const { return path_; }
 
  protected:
@@ -65,6 +68,8 @@ class TraceReader {
   virtual void rewind() = 0;
   virtual bool has_timestamps() const = 0;
   virtual TraceFormat format() const = 0;
+  // Records the trace holds, when the reader can tell without reading it (else 0).
+  virtual std::uint64_t size_hint() const { return 0; }
 };
 
 // Decides the format from the first bytes (after decompression): our magic, lackey's text, or

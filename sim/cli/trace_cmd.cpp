@@ -45,6 +45,7 @@ Loaded load(const std::string& path, TraceFormat f) {
   l.format = reader->format();
   l.timestamps = reader->has_timestamps();
   workload::DenseMap map;
+  l.refs.reserve(reader->size_hint());
   std::vector<TraceRecord> buf(1 << 14);
   while (const std::size_t n = reader->read(buf)) {
     if (l.refs.empty()) l.first_ns = buf[0].time_ns;
@@ -170,12 +171,15 @@ int cmd_replay(const ReplayOptions& o) {
   }
   const Loaded l = load(o.trace, format_arg(o.format, "--format"));
   const auto t0 = std::chrono::steady_clock::now();
-  // The selector decides whether one pass serves every limit (no branch on its name here).
+  // The selector decides whether one pass can serve every limit (no branch on its name here);
+  // the pass is O(log n) per reference against O(1) per reference and limit for a simulation,
+  // about five simulations' worth (bench/README.md), so it is taken from four limits on.
+  constexpr std::size_t kOnePassFromLimits = 4;
   bool one_pass = false;
-  {
+  if (!o.per_limit && frames.size() >= kOnePassFromLimits) {
     core::ErrorSink sink("replay");
     core::Params p(nullptr, "", &sink, nullptr);
-    one_pass = !o.per_limit && info->make(p, reclaim::SelectorContext{l.distinct, o.seed})->lru_stack_property();
+    one_pass = info->make(p, reclaim::SelectorContext{l.distinct, o.seed})->lru_stack_property();
   }
   std::vector<reclaim::LimitResult> results;
   if (one_pass) {
