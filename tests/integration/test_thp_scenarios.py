@@ -44,6 +44,12 @@ check("thp" not in n["summary"]["vms"]["guest"].get("kernel", {}), "THP never: n
 check(a["summary"]["vms"]["guest"]["accesses"] > 1.1 * n["summary"]["vms"]["guest"]["accesses"],
       f"THP does more work in the same time ({a['summary']['vms']['guest']['accesses']} vs {n['summary']['vms']['guest']['accesses']})")
 
+# THP with kernel reclaim: reclaim splits large folios before swapping subpages out.
+_, rc = run("reclaim", ["--set", "/duration=2s"])
+t = rc["summary"]["vms"]["guest"]["kernel"]["thp"]
+check(t["thp_fault_alloc"] > 0 and t["thp_split_page"] > 0 and t["thp_split_pmd"] >= t["thp_split_page"],
+      f"reclaim: 2 MiB faults, then folio splits before swap-out ({t['thp_fault_alloc']} faults, {t['thp_split_page']} folio splits)")
+
 # Determinism with THP and khugepaged on.
 o1, r1 = run("seed-workflow", short, "-det1")
 o2, r2 = run("seed-workflow", short, "-det2")

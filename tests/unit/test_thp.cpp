@@ -471,3 +471,54 @@ TEST_CASE("MADV_COLLAPSE collapses synchronously, ignoring max_ptes_none", "[thp
   CHECK(f.huge_all(0));
   f.check();
 }
+
+TEST_CASE("KSM and the NUMA scanner split a huge PMD where the kernel does", "[thp][ksm]") {
+  SECTION("a KSM merge of a subpage splits the PMD and the folio first") {
+    ThpFix f(1, 4096);
+    REQUIRE(f.vm->fault(0, true).ok());
+    f.as().ksm_write_protect(Gfn(9));
+    CHECK(f.t->counters().split_pmd == 1);
+    CHECK(f.t->counters().split_page == 1);
+    CHECK(f.host.is_ksm(core::Pfn(pte::pfn(f.pte(9)))));
+    CHECK(!pte::huge(f.pte(10)));
+    f.check();
+  }
+  SECTION("a protection change over the whole PMD keeps it; over part of it splits it") {
+    ThpFix f(2, 8192, {}, mm::Variant::Rwp);
+    REQUIRE(f.vm->fault(0, true).ok());
+    REQUIRE(f.vm->fault(kPmdPages, true).ok());
+    uffd::Modes m;
+    m.rwp = true;
+    REQUIRE(f.u().register_range(m, {}).error.empty());
+    f.u().rwprotect(Gfn(0), kPmdPages, true);       // whole first PMD
+    f.u().rwprotect(Gfn(kPmdPages), 100, true);     // part of the second
+    CHECK(f.huge_all(0));
+    CHECK(pte::protnone(f.pte(300)));
+    CHECK(!f.huge_all(1));
+    CHECK(f.t->counters().split_pmd == 1);
+    f.check();
+    // an RWP fault on the huge PMD (sync: blocks; the handler resolves one page, a partial range)
+    const auto o = f.vm->fault(7, false);
+    CHECK(o.result == mm::FaultResult::Blocked);
+    f.u().rwprotect(Gfn(7), 1, false);
+    CHECK(f.t->counters().split_pmd == 2);
+    CHECK(!pte::protnone(f.pte(7)));
+    CHECK(pte::protnone(f.pte(8)));
+    f.check();
+  }
+  SECTION("an async RWP fault restores the whole huge PMD (one entry)") {
+    ThpFix f(1, 4096, {}, mm::Variant::Rwp);
+    REQUIRE(f.vm->fault(0, true).ok());
+    uffd::Modes m;
+    m.rwp = true;
+    uffd::Features ft;
+    ft.rwp_async = true;
+    REQUIRE(f.u().register_range(m, ft).error.empty());
+    f.u().rwprotect(Gfn(0), kPmdPages, true);
+    REQUIRE(f.vm->fault(3, false).ok());
+    CHECK(f.huge_all(0));
+    CHECK(!pte::protnone(f.pte(3)));
+    CHECK(!pte::protnone(f.pte(400)));  // the PMD's other slots: the same entry
+    f.check();
+  }
+}
