@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """THP collapse: the live kernel (thp_runner) against the model (thp_model), layout by layout.
 
-Usage: thp_compare.py --runner <thp_kernel_runner> --model <thp_model>
+Usage: thp_compare.py --runner <thp_kernel_runner> --model <thp_model> [--khugepaged]
 Each layout of thp_layouts.hpp is built, MADV_COLLAPSEd, and checked for a PMD mapping on both
 sides; a layout passes when `huge`, AnonHugePages, MADV_COLLAPSE's return and errno agree.
 Exit 0 all agree, 1 a disagreement, 77 the runner skipped (no THP, userfaultfd or PAGEMAP_SCAN).
@@ -26,15 +26,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runner", required=True)
     ap.add_argument("--model", required=True)
+    ap.add_argument("--khugepaged", action="store_true",
+                    help="collapse by khugepaged (sleep lowered and restored by the runner) instead of MADV_COLLAPSE")
     a = ap.parse_args()
-    live = subprocess.run([a.runner], capture_output=True, text=True)
+    extra = ["--khugepaged"] if a.khugepaged else []
+    live = subprocess.run([a.runner, *extra], capture_output=True, text=True)
     if live.returncode == 77:
         print(live.stdout.strip() or "SKIP")
         return 77
     if live.returncode != 0:
         print(f"runner failed ({live.returncode}): {live.stderr.strip()}")
         return 1
-    model = subprocess.run([a.model], capture_output=True, text=True, check=True)
+    model = subprocess.run([a.model, *extra], capture_output=True, text=True, check=True)
     k, m = parse(live.stdout), parse(model.stdout)
     bad = 0
     print(f"{'layout':34} {'kernel':>8} {'model':>8}  model scan_result")

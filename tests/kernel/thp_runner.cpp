@@ -1,15 +1,21 @@
-// THP collapse on the live kernel: the layouts of thp_layouts.hpp, one mapping each, collapsed
-// with MADV_COLLAPSE (deterministic, no khugepaged timing and no sysfs change), then whether each
-// range ended PMD-mapped, by PAGEMAP_SCAN's PAGE_IS_HUGE and by smaps' AnonHugePages.
-//   thp_runner            one line per layout:
+// THP collapse on the live kernel: the layouts of thp_layouts.hpp, one mapping each, all built
+// first, then collapsed, then whether each range ended PMD-mapped, by PAGEMAP_SCAN's
+// PAGE_IS_HUGE and by smaps' AnonHugePages.
+//   thp_runner               MADV_COLLAPSE each (deterministic, no sysfs change)
+//   thp_runner --khugepaged  let khugepaged do it: its scan_sleep_millisecs lowered to 100 and
+//                            pages_to_scan raised to 65536 (both restored on every exit path),
+//                            then wait for two more full_scans (at most 20 s)
+// One line per layout:
 //   layout <name> huge <0|1> anon_huge_kb <n> collapse_ret <0|-1> errno <name|0>
+// (collapse_ret/errno are MADV_COLLAPSE's; 0 with --khugepaged.)
 // Exit: 0 done, 1 a step failed, 77 no THP (transparent_hugepage missing or "never"), no
-// userfaultfd or no PAGEMAP_SCAN.
+// userfaultfd or no PAGEMAP_SCAN, or (--khugepaged) not root.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -32,11 +38,49 @@ namespace {
 
 constexpr std::size_t kPage = 4096, kPmd = 2u << 20;
 
+// khugepaged's sysfs knobs this run changed, restored on every exit path.
+const char* const kKh = "/sys/kernel/mm/transparent_hugepage/khugepaged/";
+struct Saved {
+  std::string name, value;
+};
+std::vector<Saved> g_saved;
+std::string read_knob(const std::string& n) {
+  std::ifstream f(kKh + n);
+  std::string v;
+  std::getline(f, v);
+  return v;
+}
+bool write_knob(const std::string& n, const std::string& v) {
+  const int fd = open((kKh + n).c_str(), O_WRONLY);
+  if (fd < 0) return false;
+  const bool ok = write(fd, v.data(), v.size()) == static_cast<ssize_t>(v.size());
+  close(fd);
+  return ok;
+}
+void restore_knobs() {
+  for (auto it = g_saved.rbegin(); it != g_saved.rend(); ++it) write_knob(it->name, it->value);
+  g_saved.clear();
+}
+void on_signal(int sig) {
+  restore_knobs();
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+void set_knob(const std::string& n, const std::string& v) {
+  g_saved.push_back({n, read_knob(n)});
+  if (!write_knob(n, v)) {
+    restore_knobs();
+    std::cout << "SKIP: cannot write " << kKh << n << ": " << std::strerror(errno) << "\n";
+    std::exit(77);
+  }
+}
+
 [[noreturn]] void skip(const std::string& why) {
   std::cout << "SKIP: " << why << "\n";
   std::exit(77);
 }
 [[noreturn]] void fail(const std::string& why) {
+  restore_knobs();
   std::cerr << "FAIL: " << why << "\n";
   std::exit(1);
 }
@@ -85,14 +129,16 @@ std::uint64_t categories(int pagemap, char* p) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   using namespace thp_layouts;
+  const bool kh = argc > 1 && std::string(argv[1]) == "--khugepaged";
   {
     std::ifstream e("/sys/kernel/mm/transparent_hugepage/enabled");
     std::string s;
     if (!std::getline(e, s)) skip("/sys/kernel/mm/transparent_hugepage/enabled missing (no THP)");
     if (s.find("[never]") != std::string::npos) skip("THP is disabled ([never])");
   }
+  if (kh && geteuid() != 0) skip("--khugepaged needs root to lower khugepaged's sleep");
   const int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   if (pagemap < 0) skip("/proc/self/pagemap");
   {
@@ -100,6 +146,12 @@ int main() {
     probe.size = sizeof probe;
     if (ioctl(pagemap, PAGEMAP_SCAN, &probe) < 0 && errno == ENOTTY) skip("no PAGEMAP_SCAN");
   }
+  struct Built {
+    char* base;
+    int uffd;
+    int ret = 0, err = 0;
+  };
+  std::vector<Built> built;
   for (const Layout& l : kLayouts) {
     // A 2 MiB-aligned range inside a 4 MiB reservation.
     char* raw = static_cast<char*>(mmap(nullptr, 2 * kPmd, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
@@ -134,14 +186,42 @@ int main() {
       for (unsigned i = 0; i < kPages; ++i)
         if (written_after(l, i)) base[i * kPage] = static_cast<char>(i | 2);  // WP_ASYNC resolves in the kernel
     }
-    if (madvise(base, kPmd, MADV_HUGEPAGE)) fail(std::string("MADV_HUGEPAGE: ") + std::strerror(errno));
-    const int ret = madvise(base, kPmd, MADV_COLLAPSE);
-    const int err = ret ? errno : 0;
-    const bool huge = (categories(pagemap, base) & PAGE_IS_HUGE) != 0;
-    std::cout << "layout " << l.name << " huge " << huge << " anon_huge_kb " << anon_huge_kb(base)
-              << " collapse_ret " << ret << " errno " << (err ? strerrorname_np(err) : "0") << "\n";
-    if (uffd >= 0) close(uffd);
-    munmap(base, kPmd);
+    built.push_back({base, uffd});
+  }
+  if (kh) {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::atexit(restore_knobs);
+    set_knob("pages_to_scan", "65536");
+    set_knob("scan_sleep_millisecs", "100");
+  }
+  for (auto& b : built) {
+    // khugepaged_enter_vma(): MADV_HUGEPAGE puts the mm on khugepaged's list.
+    if (madvise(b.base, kPmd, MADV_HUGEPAGE)) fail(std::string("MADV_HUGEPAGE: ") + std::strerror(errno));
+    if (!kh) {
+      b.ret = madvise(b.base, kPmd, MADV_COLLAPSE);
+      b.err = b.ret ? errno : 0;
+    }
+  }
+  if (kh) {
+    const long start = std::strtol(read_knob("full_scans").c_str(), nullptr, 10);
+    bool done = false;
+    for (int i = 0; i < 200 && !done; ++i) {
+      usleep(100000);
+      done = std::strtol(read_knob("full_scans").c_str(), nullptr, 10) >= start + 2;
+    }
+    restore_knobs();
+    if (!done) fail("khugepaged did not finish two full scans in 20 s");
+  }
+  for (std::size_t k = 0; k < built.size(); ++k) {
+    const auto& b = built[k];
+    const bool huge = (categories(pagemap, b.base) & PAGE_IS_HUGE) != 0;
+    std::cout << "layout " << kLayouts[k].name << " huge " << huge << " anon_huge_kb " << anon_huge_kb(b.base)
+              << " collapse_ret " << b.ret << " errno " << (b.err ? strerrorname_np(b.err) : "0") << "\n";
+  }
+  for (auto& b : built) {
+    if (b.uffd >= 0) close(b.uffd);
+    munmap(b.base, kPmd);
   }
   return 0;
 }
