@@ -289,6 +289,7 @@ core::Json ThpVm::summary() const {
   j["huge_access_share"] =
       as_.accesses() ? static_cast<double>(as_.huge_accesses()) / static_cast<double>(as_.accesses()) : 0.0;
   j["tlb_saving_ns_per_access"] = cfg_.tlb_saving_ns;
+  j["tlb_saved_ns"] = as_.huge_accesses() * static_cast<std::uint64_t>(cfg_.tlb_saving_ns);
   j["uffd_guard"] = cfg_.uffd_guard;
   core::Json lost;
   lost["uffd_wp_ptes"] = c_.uffd_wp_lost;

@@ -34,8 +34,10 @@ const core::ParamSpec kParams[] = {
      511},
     {"khugepaged_defrag", Kind::Int, "1", "khugepaged/defrag: 1 lets khugepaged compact for its allocation", 0, 1},
     {"uffd_guard", Kind::Bool, "true",
-     "COUNTERFACTUAL when false: a kernel whose hpage_collapse_scan_pmd() lacks the uffd checks (pte_uffd_wp / "
-     "pte_swp_uffd_wp_any, SCAN_PTE_UFFD_WP); no kernel ships this, it measures what the guard protects"},
+     "khugepaged's uffd guard in hpage_collapse_scan_pmd(): a PTE, marker or swap entry with the uffd bit refuses the "
+     "range (Linux 6.18: pte_uffd_wp() / pte_swp_uffd_wp_any(), SCAN_PTE_UFFD_WP; the rwp series: pte_uffd(), "
+     "SCAN_PTE_UFFD, which also catches RWP PTEs; rfc-v1's DEACTIVATE has no bit and is never caught). "
+     "COUNTERFACTUAL when false: no kernel ships without it; it measures what the guard protects"},
     // Costs. Direct compaction migrates the in-use pages of a 2 MiB block: with half of it in
     // use, 256 migrations at the NUMA section's 2.5 us per 4 KiB (migrate_pages before batched
     // flushing, kernel commit 7e12beb8ca2a) = 640 us. A collapse copies 512 pages at the fault
