@@ -192,6 +192,7 @@ IoctlResult Uffd::cont(Gfn g) {
   if (as_.anon()) {
     // 04/12: CONTINUE on anon restores the deactivated PTE (with write permission).
     if (!(caps().minor_anon && as_.uffd_vma().minor)) return einval("UFFDIO_CONTINUE on anon needs rfc-v1 MINOR");
+    if (pte::protnone(p) && pte::huge(p)) as_.huge_range(g, 1, mm::RangeOp::Protect);  // one page of a huge PMD
     if (pte::protnone(p)) {
       pt_.restore(g, true, false);
       return finish(1, false);
