@@ -69,7 +69,8 @@ ScanResult ThpVm::scan_pmd(std::uint64_t pmd, bool khugepaged, unsigned& node) {
   return ScanResult::Succeed;
 }
 
-CollapseInfo ThpVm::scan_and_collapse(std::uint64_t pmd, bool khugepaged, void (*swap_read)(void*), void* ctx) {
+CollapseInfo ThpVm::scan_and_collapse(std::uint64_t pmd, bool khugepaged, void (*swap_read)(void*), void* ctx,
+                                      TimeNs now) {
   CollapseInfo ci;
   ci.cost_ns = static_cast<TimeNs>(kPmdPages) * cfg_.scan_pte_ns;
   ci.result = scan_pmd(pmd, khugepaged, ci.node);
@@ -112,6 +113,7 @@ CollapseInfo ThpVm::scan_and_collapse(std::uint64_t pmd, bool khugepaged, void (
       if (swap_read) swap_read(ctx);
     }
     if (!pte::none(p)) as_.zap(g);  // the old folio: a large one keeps its frames until its last unmap
+    if (pte::uffd(p)) untracked_[g.v] = now;  // ground truth: this page's tracking is gone from now on
   }
   // The old PTE-mapped large folio, if any, went with its last mapping in zap().
   VMEMSIM_CHECK(!split_.count(pmd), "collapse left the old large folio at PMD " << pmd);
@@ -157,7 +159,7 @@ Khugepaged::Khugepaged(std::string name, unsigned host, unsigned node, std::vect
 
 TimeNs Khugepaged::next_wakeup(TimeNs now) { return std::max(now, next_); }
 
-Khugepaged::Pass Khugepaged::do_scan(unsigned pages) {
+Khugepaged::Pass Khugepaged::do_scan(unsigned pages, TimeNs now) {
   Pass pass;
   // deferred_split_scan() of every VM's queue (see the header).
   for (ThpVm* v : vms_) deferred_freed_ += v->deferred_split_scan();
@@ -179,7 +181,7 @@ Khugepaged::Pass Khugepaged::do_scan(unsigned pages) {
       continue;
     }
     auto read = [](void* p) { ++static_cast<Pass*>(p)->swap_reads; };
-    const CollapseInfo ci = v.scan_and_collapse(cur_pmd_, true, read, &pass);
+    const CollapseInfo ci = v.scan_and_collapse(cur_pmd_, true, read, &pass, now);
     ++cur_pmd_;
     progress += kPmdPages;
     pages_scanned_ += kPmdPages;
@@ -198,7 +200,7 @@ Khugepaged::Pass Khugepaged::do_scan(unsigned pages) {
 }
 
 void Khugepaged::run_batch(kernel::DaemonEnv& env, TimeNs now) {
-  const Pass pass = do_scan(cfg_.pages_to_scan);
+  const Pass pass = do_scan(cfg_.pages_to_scan, now);
   for (unsigned i = 0; i < pass.swap_reads; ++i) env.swap_io(core::kPageSize, false);
   env.cpu(pass.cpu);
   for (auto vm : pass.flushes) env.tlb_flush(vm);

@@ -45,7 +45,7 @@ class Khugepaged final : public kernel::KernelDaemon {
     std::vector<core::VmId> flushes;  // one TLB flush per collapse, by VM
     unsigned swap_reads = 0;
   };
-  Pass do_scan(unsigned pages);
+  Pass do_scan(unsigned pages, TimeNs now = 0);
 
   std::uint64_t pages_scanned() const { return pages_scanned_; }
   std::uint64_t pages_collapsed() const { return pages_collapsed_; }

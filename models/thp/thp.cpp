@@ -204,9 +204,24 @@ void ThpVm::zap_huge_pmd(std::uint64_t pmd) {
 // ---------------------------------------------------------------------------------------------
 // HugeMappings.
 
+void ThpVm::resolve_untracked(std::uint64_t first, std::uint64_t end) {
+  for (auto it = untracked_.lower_bound(first); it != untracked_.end() && it->first < end;) {
+    untracked_accessed_ += as_.truth().last_access(Gfn(it->first)) >= it->second;
+    it = untracked_.erase(it);
+  }
+}
+
+std::uint64_t ThpVm::untracked_pages_accessed() const {
+  std::uint64_t n = untracked_accessed_;
+  for (const auto& [g, t] : untracked_) n += as_.truth().last_access(Gfn(g)) >= t;
+  return n;
+}
+
 void ThpVm::range(mm::AddressSpace&, Gfn first, std::uint64_t n, mm::RangeOp op) {
   if (n == 0) return;
   const std::uint64_t end = first.v + n;
+  // The VMM changes these pages' protection (or drops them): their untracked window ends.
+  if (!untracked_.empty()) [[unlikely]] resolve_untracked(first.v, end);
   for (std::uint64_t pmd = first.v / kPmdPages; pmd * kPmdPages < end && pmd < pmds(); ++pmd) {
     if (!pmd_mapped(pmd)) continue;
     const bool whole = first.v <= pmd * kPmdPages && end >= (pmd + 1) * kPmdPages;
@@ -233,6 +248,7 @@ void ThpVm::page(mm::AddressSpace&, Gfn g) {
 }
 
 bool ThpVm::zap(mm::AddressSpace&, Gfn g) {
+  if (!untracked_.empty()) [[unlikely]] resolve_untracked(g.v, g.v + 1);
   const std::uint64_t pmd = g.v / kPmdPages;
   if (pmd >= pmds()) return false;
   if (pmd_mapped(pmd)) split_pmd(pmd);  // a single-page zap is a partial one
@@ -298,6 +314,8 @@ core::Json ThpVm::summary() const {
   lost["uffd_swap_entries"] = c_.uffd_swap_lost;
   lost["tracked_pages_untracked"] = uffd_state_destroyed();
   lost["protnone_without_uffd_bit"] = c_.protnone_lost;
+  lost["untracked_pages_accessed"] = untracked_pages_accessed();
+  lost["untracked_pages_pending"] = untracked_.size();
   j["collapse_destroyed_truth"] = lost;
   return j;
 }

@@ -136,7 +136,7 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
   // hpage_collapse_scan_pmd() (khugepaged = cc->is_khugepaged) then collapse_huge_page() when it
   // succeeds. `swap_read` is told of each swap entry read back.
   CollapseInfo scan_and_collapse(std::uint64_t pmd, bool khugepaged, void (*swap_read)(void*) = nullptr,
-                                 void* ctx = nullptr);
+                                 void* ctx = nullptr, TimeNs now = 0);
   // madvise(MADV_COLLAPSE) over [start, start + len) pages: every whole PMD in it, synchronously.
   struct MadvCollapse {
     std::vector<std::pair<std::uint64_t, ScanResult>> pmds;  // pmd index, result
@@ -160,6 +160,11 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
   std::uint64_t uffd_state_destroyed() const {
     return c_.uffd_wp_lost + c_.uffd_marker_lost + c_.uffd_rwp_lost + c_.uffd_swap_lost;
   }
+  // Ground truth: pages whose uffd state a collapse destroyed that the guest then accessed before
+  // the VMM next changed their protection (or zapped them): accesses no uffd fault reported, sync
+  // or async. Pages still untracked are judged at the time of the call.
+  std::uint64_t untracked_pages_accessed() const;
+  std::uint64_t untracked_pages() const { return untracked_.size(); }
 
   // Consistency: PMD-mapped ranges are whole and uniform, large folios' frames are accounted.
   void check_invariants() const;
@@ -180,7 +185,10 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
   mm::AddressSpace& as_;
   ThpConfig cfg_;
   uffd::Uffd* uffd_;
+  void resolve_untracked(std::uint64_t first, std::uint64_t end);
   std::vector<bool> pte_table_;  // per PMD: a PTE table exists (not pmd_none)
+  std::map<std::uint64_t, TimeNs> untracked_;  // gfn -> when a collapse dropped its uffd state
+  std::uint64_t untracked_accessed_ = 0;       // resolved ones that had been accessed
   std::map<std::uint64_t, Folio> split_;
   std::uint64_t mapped_pmds_ = 0;
   Counters c_;

@@ -8,7 +8,9 @@ huge access share: accesses through a PMD mapping over all accesses (each saved
 kernel.thp.tlb_saving_ns). Collapses: khugepaged's thp_collapse_alloc; refused (uffd): its
 SCAN_PTE_UFFD_WP / SCAN_PTE_UFFD results; "uffd state destroyed": ground truth, PTEs whose
 uffd-wp bit, marker or RWP protection a collapse dropped; "DEACTIVATE/NUMA PROT_NONE dropped":
-PROT_NONE PTEs without the uffd bit a collapse rebuilt accessible (rfc-v1's DEACTIVATE carries
+PROT_NONE PTEs without the uffd bit a collapse rebuilt accessible;
+"of them accessed untracked": pages of the destroyed ones the guest accessed after the collapse
+and before the VMM next changed their protection (accesses no uffd fault reported) (rfc-v1's DEACTIVATE carries
 no bit, so the guard cannot see it). False-cold evictions and lost writes: the uffd-ws policy's
 ground-truth counters; accesses: the guest's work done in the 4 s.
 """
@@ -40,6 +42,7 @@ def main():
             "refused_none": res.get("SCAN_EXCEED_NONE_PTE", 0),
             "destroyed": lost.get("tracked_pages_untracked", 0),
             "pn_lost": lost.get("protnone_without_uffd_bit", 0),
+            "unseen": lost.get("untracked_pages_accessed", 0),
             "splits": t.get("thp_split_pmd", 0),
             "false_cold": vm["vmm"]["false_cold_evictions"],
             "evicted": vm["vmm"]["evicted_pages"],
@@ -49,7 +52,8 @@ def main():
     cols = [("coverage", "THP coverage", "{:.2f}"), ("share", "huge access share", "{:.2f}"),
             ("collapses", "collapses", "{:.0f}"), ("refused_uffd", "refused: uffd PTE", "{:.0f}"),
             ("refused_none", "refused: none PTE (armed)", "{:.0f}"), ("splits", "PMD splits", "{:.0f}"),
-            ("destroyed", "uffd state destroyed", "{:.0f}"), ("pn_lost", "DEACTIVATE/NUMA PROT_NONE dropped", "{:.0f}"),
+            ("destroyed", "uffd state destroyed", "{:.0f}"),
+            ("unseen", "of them accessed untracked", "{:.0f}"), ("pn_lost", "DEACTIVATE/NUMA PROT_NONE dropped", "{:.0f}"),
             ("evicted", "evicted pages", "{:.0f}"), ("false_cold", "false-cold evictions", "{:.0f}"),
             ("lost_writes", "lost writes", "{:.1f}"), ("accesses", "accesses (M)", "{:.2f}")]
     print("| variant | THP | guard | seeds | " + " | ".join(c[1] for c in cols) + " |")

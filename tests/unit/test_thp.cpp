@@ -402,6 +402,16 @@ TEST_CASE("the uffd guard: refusal per variant, and what the counterfactual dest
     CHECK(f.t->uffd_state_destroyed() == kPmdPages / 2);
     // the VMM now reads every page as written though none was
     CHECK((f.u().categories(Gfn(7)) & uffd::cat::kWritten));
+    // ground truth: a page accessed after the collapse, before the VMM re-protects it, is an
+    // access no uffd fault reported
+    CHECK(f.t->untracked_pages() == kPmdPages / 2);
+    CHECK(f.t->untracked_pages_accessed() == 0);
+    f.as().truth().note_access(f.as().slots()[3], 500, true, 0, 0);
+    f.as().truth().note_access(f.as().slots()[400], 500, true, 0, 0);  // was not protected
+    CHECK(f.t->untracked_pages_accessed() == 1);
+    f.u().writeprotect(Gfn(0), kPmdPages, true);  // the VMM's next round: tracking back
+    CHECK(f.t->untracked_pages() == 0);
+    CHECK(f.t->untracked_pages_accessed() == 1);
   }
   SECTION("rwp: an RWP PTE carries the uffd bit and refuses with SCAN_PTE_UFFD") {
     CollapseFix f({}, mm::Variant::Rwp);
