@@ -47,6 +47,13 @@ std::span<const DaemonInfo> daemon_registry() {
   return table;
 }
 
+bool daemon_section_on(const DaemonInfo& info, const core::Json& resolved) {
+  if (info.params.empty() || !resolved.is_object() || !resolved.contains(info.params[0].name)) return false;
+  const core::Json& v = resolved[info.params[0].name];
+  if (v.is_boolean()) return v.get<bool>();
+  return v.is_number() && v.get<double>() != 0;
+}
+
 const DaemonInfo* find_daemon(std::string_view name) {
   for (const auto& d : daemon_registry())
     if (name == d.name) return &d;

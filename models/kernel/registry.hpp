@@ -77,7 +77,13 @@ struct DaemonInfo {
   // Enabled, the section reclaims guest memory to the host's swap device: the scenario may then
   // give a host's guests more memory than its DRAM, up to DRAM + swap.
   bool overcommit = false;
+  // Enabled, the section's state per host frame and per swap slot, in bytes, for the memory
+  // estimate (sim/scenario/resources.cpp); it appears there under the section's switch.
+  std::uint64_t bytes_per_host_frame = 0;
+  std::uint64_t bytes_per_swap_slot = 0;
 };
+// The section is on: its switch (the first parameter) is true or a non-zero number.
+bool daemon_section_on(const DaemonInfo& info, const core::Json& resolved);
 std::span<const DaemonInfo> daemon_registry();
 const DaemonInfo* find_daemon(std::string_view name);
 

@@ -130,6 +130,20 @@ class HostMemory {
   };
   void setup_watermarks(std::uint64_t min_free_kbytes, unsigned watermark_scale_factor);
   const Watermarks& watermarks(unsigned node) const { return nodes_[node].wmark; }
+  // wakeup_kswapd(): a request for the node's kswapd (pgdat->kswapd_wait), from a mechanism that
+  // needs room on the node; Promo: a memory-tiering promotion asked for it, and kswapd then
+  // balances to WMARK_PROMO (pgdat_balanced() in tiering mode). kswapd takes the request.
+  enum class KswapdWake : std::uint8_t { None = 0, Normal = 1, Promo = 2 };
+  void wakeup_kswapd(unsigned node, KswapdWake w) {
+    auto& k = nodes_[node].kswapd_wake;
+    if (static_cast<std::uint8_t>(w) > k) k = static_cast<std::uint8_t>(w);
+  }
+  KswapdWake kswapd_wake(unsigned node) const { return static_cast<KswapdWake>(nodes_[node].kswapd_wake); }
+  KswapdWake take_kswapd_wake(unsigned node) {
+    const auto w = kswapd_wake(node);
+    nodes_[node].kswapd_wake = 0;
+    return w;
+  }
   // calculate_min_free_kbytes(): int_sqrt(lowmem_kbytes * 16), clamped to [128, 262144].
   static std::uint64_t default_min_free_kbytes(std::uint64_t total_pages);
 
@@ -155,6 +169,7 @@ class HostMemory {
     std::vector<std::uint32_t> freed;   // recycled frames, LIFO
     std::vector<std::vector<std::uint32_t>> blocks;  // 2 MiB blocks freed whole, LIFO
     Watermarks wmark;
+    std::uint8_t kswapd_wake = 0;  // KswapdWake: a pending wakeup_kswapd() request
   };
   void take(Node& n, NodeId node, std::uint32_t pfn, Mapper owner);
   std::vector<Node> nodes_;

@@ -461,7 +461,10 @@ std::optional<mm::FaultOutcome> MmNuma::handle(mm::AddressSpace& as, const mm::F
     if (as.host().free_frames(tn) <= as.host().watermarks(tn).high + 1) {
       flags |= TNF_MIGRATE_FAIL;
       ++c_.migrate_fail_watermark;  // refused before migrate_pages(): no PGMIGRATE_FAIL
-      if (host_->cfg.mode & kMemoryTiering) host_->kswapd_wakeup(tn);
+      if (host_->cfg.mode & kMemoryTiering) {
+        host_->kswapd_wakeup(tn);
+        as.host().wakeup_kswapd(tn, mm::HostMemory::KswapdWake::Promo);  // kernel.reclaim's kswapd demotes
+      }
     } else {
       // ignore_writable: after a failed migration the PTE is rebuilt from vm_page_prot alone,
       // which is writable only for a shared mapping without write notification.

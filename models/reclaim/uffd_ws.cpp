@@ -344,9 +344,28 @@ class UffdWorkingSet final : public VmmPolicy {
       bool invisible = false;
       cost += uffd_.costs().per_pte_ns;  // the walk and pin of one page
       const bool fault = c_.buffered_read && !pte::accessible(as_.pte_at(g), false);
-      const mm::FaultOutcome f = fault ? as_.fault(g, false, kVmmThread, core::NodeId(0), env.now())
-                                       : as_.gup(g, false, false, kVmmThread, core::NodeId(0), env.now(), invisible);
+      mm::FaultOutcome f;
+      for (;;) {
+        f = fault ? as_.fault(g, false, kVmmThread, core::NodeId(0), env.now())
+                  : as_.gup(g, false, false, kVmmThread, core::NodeId(0), env.now(), invisible);
+        if (f.result != mm::FaultResult::Oom) break;
+        // The page is in host swap and swapping it in found no frame: the allocator's slow
+        // path runs in this thread, then the fault is retried.
+        env.cpu(cost);
+        s_.cpu_ioctl_ns += cost;
+        cost = 0;
+        VMEMSIM_CHECK(env.alloc_slow_path(core::NodeId(0)), "host out of memory: the eviction read of gfn " << g.v << " found no frame");
+      }
       cost += f.cost_ns;
+      if (f.read_bytes) {
+        // Kernel reclaim had swapped the page out; reading it to evict it swaps it back in
+        // first (double paging): the VMM thread waits for the swap read.
+        ++s_.eviction_swap_ins;
+        env.cpu(cost);
+        s_.cpu_ioctl_ns += cost;
+        cost = 0;
+        env.swap_read(f.read_bytes);
+      }
       if (f.result == mm::FaultResult::Blocked) {
         ++s_.eviction_read_faults;
         uffd_.delivered(g, kVmmThread, core::NodeId(0), env.now());
@@ -367,7 +386,7 @@ class UffdWorkingSet final : public VmmPolicy {
       // Never evicted: the first touch of the page (UFFDIO_ZEROPAGE for a read, a zeroed
       // UFFDIO_COPY for a write).
       ++s_.first_touch_faults;
-      return uffd_.copy(m.gfn, m.cpu_node, !m.write, 0, env.now(), mm::content::kZero);
+      return copy_or_reclaim(env, m, [&] { return uffd_.copy(m.gfn, m.cpu_node, !m.write, 0, env.now(), mm::content::kZero); });
     }
     c_.tier->read(env, 1);
     s_.tier_bytes_read += core::kPageSize;
@@ -381,7 +400,21 @@ class UffdWorkingSet final : public VmmPolicy {
     // UFFDIO_COPY of the fetched data: the ground truth compares its version with the latest.
     std::optional<std::uint64_t> content;
     if (tier_content_.size() != 0) content = tier_content_[g];
-    return uffd_.copy(m.gfn, m.cpu_node, false, fetched, env.now(), content);
+    return copy_or_reclaim(env, m, [&] { return uffd_.copy(m.gfn, m.cpu_node, false, fetched, env.now(), content); });
+  }
+
+  // UFFDIO_COPY allocates the page in the VMM thread: when the host has no free frame, the
+  // allocator's slow path (direct reclaim, with kernel.reclaim on) runs in that thread and the
+  // ioctl is retried, as mfill_atomic_pte_copy()'s folio allocation would.
+  template <class Copy>
+  uffd::IoctlResult copy_or_reclaim(VmmEnv& env, const uffd::FaultMsg& m, Copy&& copy) {
+    for (;;) {
+      uffd::IoctlResult r = copy();
+      if (r.error != "ENOMEM") return r;
+      env.cpu(r.cost_ns);
+      s_.cpu_handler_ns += r.cost_ns;
+      VMEMSIM_CHECK(env.alloc_slow_path(m.cpu_node), "host out of memory: UFFDIO_COPY of gfn " << m.gfn.v << " found no frame");
+    }
   }
 
   Config c_;

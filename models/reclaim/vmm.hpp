@@ -32,6 +32,13 @@ class VmmEnv : public TierIo {
   virtual void wake_blocked_faults() = 0;  // release the waiters uffd::Uffd::take_woken() hands back
   virtual void wait_eviction() = 0;        // handler: until the eviction batch in flight is done
   virtual void eviction_done() = 0;
+  // An ioctl's allocation failed (ENOMEM from UFFDIO_COPY): run the host's allocation slow
+  // path (kernel.reclaim's direct reclaim, as __alloc_pages_slowpath() would in this VMM
+  // thread) before the ioctl is retried. False when nothing could be freed.
+  virtual bool alloc_slow_path(core::NodeId node) = 0;
+  // A fault in a VMM thread read a page back from the host's swap (do_swap_page()): the
+  // thread waits for that I/O on the host's swap device.
+  virtual void swap_read(std::uint64_t bytes) = 0;
   virtual void slice(const char* what, TimeNs start, TimeNs end) = 0;  // timeline phase
 };
 
@@ -44,6 +51,7 @@ struct VmmStats {
   std::uint64_t evicted_while_hot_numa = 0;  // ... and its PROT_NONE was set by the NUMA scanner
   std::uint64_t handled_faults = 0, first_touch_faults = 0;
   std::uint64_t eviction_read_faults = 0;  // the VMM's own GUP read of a page to evict faulted (rwp guard)
+  std::uint64_t eviction_swap_ins = 0;     // ... found the page in host swap and read it back (double paging)
   std::uint64_t tier_bytes_written = 0, tier_bytes_read = 0, tier_bytes_stored = 0;
   std::uint64_t ioctls = 0, tlb_flushes = 0;
   TimeNs cpu_ioctl_ns = 0, cpu_scan_ns = 0, cpu_handler_ns = 0, lock_held_ns = 0;

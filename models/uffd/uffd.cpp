@@ -221,6 +221,9 @@ IoctlResult Uffd::copy(Gfn g, NodeId cpu_node, bool zeropage, std::uint32_t cont
   if (pte::marker(p)) pt_.clear(g);
   if (zeropage) content = mm::content::kZero;
   if (!as_.install(g, cpu_node, zeropage, zeropage ? 0 : content_version, now, content)) {
+    // No frame: the ioctl fails before it touches the PTE, so a marker stays (the caller may
+    // reclaim and retry).
+    if (pte::marker(p)) pt_.set_marker(g);
     IoctlResult r = finish(0, false);
     r.error = "ENOMEM";
     return r;

@@ -1,6 +1,7 @@
-// The `kernel.reclaim` section: kernel reclaim with the classic LRU (lru.hpp). Enabled, it builds
-// one HostLru per host, a kswapd per node with memory and a per-VM `reclaim` mechanism, and lets
-// a host's guests overcommit its DRAM up to DRAM + swap.
+// The `kernel.reclaim` section (section.cpp): kernel reclaim with the LRU `lru` names (classic:
+// lru.hpp, mglru: mglru.hpp). Enabled, it builds one Reclaimer per host, a kswapd per node with
+// memory and a per-VM `reclaim` mechanism, and lets a host's guests overcommit its DRAM up to
+// DRAM + swap.
 #pragma once
 #include "models/kernel/registry.hpp"
 

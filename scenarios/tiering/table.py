@@ -2,6 +2,7 @@
 """The tiering table (README.md) from a finished sweep of sweep.json, mean over seeds.
 
 Usage: python3 scenarios/tiering/table.py [results/tiering-modes]
+       python3 scenarios/tiering/table.py --demotion [results/tiering-demotion]
 """
 import json
 import pathlib
@@ -11,7 +12,38 @@ import sys
 MODES = {0: "0 off", 1: "1 normal", 2: "2 memory tiering", 3: "3 both"}
 
 
+def demotion(root):
+    """sweep-demotion.json: kernel reclaim on a tiered host, with and without demotion."""
+    index = json.loads((root / "index.json").read_text())
+    rows = {}
+    for p in index["points"]:
+        if p["status"] != "ok":
+            sys.exit(f"point {p['id']} is {p['status']}: rerun the sweep")
+        r = json.loads((root / p["result"]).read_text())
+        v = r["summary"]["vms"]["guest"]
+        k = r["summary"]["kernel"]["daemons"]["kswapd0.host0"]
+        n = v.get("kernel", {}).get("numa", {})
+        rr = r["timeseries"]["vms"]["guest"]["remote_ratio"]
+        dur = r["scenario"]["duration"] / 1e9
+        rows.setdefault(p["values"]["/kernel/reclaim/demotion_enabled"], []).append({
+            "wakeups": k["kswapd_wakeups"], "demoted": k["pgdemote_kswapd"] + k["pgdemote_direct"],
+            "pswpout": k["pswpout"], "pswpin": k["pswpin"], "promoted": n.get("pgpromote_success", 0),
+            "dram_share": 1 - sum(rr[-4:]) / 4, "mem_ns": v["time_ns"]["memory"] / max(1, v["accesses"]),
+            "swap_stall": v["time_ns"]["swap_in_stall"] / 1e9 / (dur * v["vcpus"]), "kswapd_cpu": k["cpu_share"],
+        })
+    print("| demotion_enabled | seeds | kswapd wakeups | pgdemote | pswpout | pswpin | pgpromote_success | accesses served by DRAM (last 2 s) | mean memory latency (ns) | vCPU time in swap-in | kswapd CPU share |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for mode in sorted(rows):
+        rs = rows[mode]
+        m = lambda k, f: f.format(statistics.mean(r[k] for r in rs))
+        print(f"| {str(mode).lower()} | {len(rs)} | {m('wakeups', '{:.0f}')} | {m('demoted', '{:.0f}')} | {m('pswpout', '{:.0f}')} | "
+              f"{m('pswpin', '{:.0f}')} | {m('promoted', '{:.0f}')} | {m('dram_share', '{:.2f}')} | {m('mem_ns', '{:.1f}')} | "
+              f"{m('swap_stall', '{:.1%}')} | {m('kswapd_cpu', '{:.3f}')} |")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--demotion":
+        return demotion(pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "results/tiering-demotion"))
     root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "results/tiering-modes")
     index = json.loads((root / "index.json").read_text())
     rows = {}

@@ -194,6 +194,10 @@ class SimVmmEnv final : public reclaim::VmmEnv {
     sem->acquire();
   }
   void eviction_done() override { release_all(rt_.eviction_waiters); }
+  bool alloc_slow_path(core::NodeId node) override;
+  void swap_read(std::uint64_t bytes) override {
+    swap_device_io(rt_.swap, rt_.host->swap.latency_ns, rt_.vmm_host, bytes, false);
+  }
   void slice(const char* what, TimeNs start, TimeNs end) override;
 
   // ---- reclaim::TierIo: the resources tiers use ----
@@ -234,8 +238,9 @@ class VcpuReclaimEnv final : public kernel::DaemonEnv {
 // The allocation of vCPU `idx` failed: the slow paths its host's kernel mechanisms offer
 // (KernelDaemon::slow_path(), e.g. kernel.reclaim's direct reclaim) run in its context, in
 // daemon order, until one frees frames. False: none could (the host is out of memory).
-bool direct_reclaim(VmRuntime& rt, std::size_t idx, unsigned node) {
-  VcpuReclaimEnv env(rt, rt.vcpu_tracks[idx]);
+// `track` is the timeline row of the thread that stalls (a vCPU, or the VMM's handler).
+bool direct_reclaim(VmRuntime& rt, int track, unsigned node) {
+  VcpuReclaimEnv env(rt, track);
   const TimeNs t0 = now_ns();
   std::uint64_t freed = 0;
   for (auto& d : rt.st->world->daemons) {
@@ -243,9 +248,24 @@ bool direct_reclaim(VmRuntime& rt, std::size_t idx, unsigned node) {
     if (auto* sp = d->slow_path()) freed += sp->direct_reclaim(env, node);
     if (freed) break;
   }
-  rt.vm->reclaim_stall_ns += now_ns() - t0;
-  rt.st->timeline->slice(rt.vcpu_tracks[idx], "direct_reclaim", t0, now_ns());
+  rt.st->timeline->slice(track, "direct_reclaim", t0, now_ns());
   return freed > 0;
+}
+
+bool direct_reclaim_vcpu(VmRuntime& rt, std::size_t idx, unsigned node) {
+  const TimeNs t0 = now_ns();
+  const bool ok = direct_reclaim(rt, rt.vcpu_tracks[idx], node);
+  rt.vm->reclaim_stall_ns += now_ns() - t0;
+  return ok;
+}
+
+// The VMM's own allocation (UFFDIO_COPY) reclaims in the handler thread: its time is the
+// handler's, which the faulting vCPU waits for.
+bool SimVmmEnv::alloc_slow_path(core::NodeId node) {
+  const TimeNs t0 = now_ns();
+  const bool ok = direct_reclaim(rt_, rt_.handler_track, node.v);
+  rt_.vm->vmm_reclaim_ns += now_ns() - t0;
+  return ok;
 }
 
 // One vCPU: a quantum of accesses in plain C++, then one SimGrid call for the CPU time they
@@ -265,7 +285,7 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
       compute(rt->flop_per_ns, r.end - now);
       if (r.stop == mm::Vcpu::Stop::Oom) {
         // __alloc_pages_slowpath(): direct reclaim in this thread, then the access is retried.
-        if (!direct_reclaim(*rt, idx, vcpu->node())) {
+        if (!direct_reclaim_vcpu(*rt, idx, vcpu->node())) {
           fail(st, "host out of memory: " + name + " could not get a frame at t=" + std::to_string(r.end) + "ns");
           return;
         }

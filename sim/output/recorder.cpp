@@ -165,7 +165,8 @@ Json Recorder::body() const {
     v["true_wss_pages"] = wss;
     v["time_ns"] = {{"memory", t.memory_ns}, {"fault", t.fault_ns}, {"tlb_ipi", t.tlb_ns},
                     {"uffd_stall", t.stall_ns}, {"mmap_lock_stall", vm.lock_stall_ns},
-                    {"swap_in_stall", vm.swap_stall_ns}, {"direct_reclaim", vm.reclaim_stall_ns}};
+                    {"swap_in_stall", vm.swap_stall_ns}, {"direct_reclaim", vm.reclaim_stall_ns},
+                    {"vmm_direct_reclaim", vm.vmm_reclaim_ns}};
     v["device_accesses"] = t.device;
     v["histograms"] = {{"stall_latency_ns", vm.stall_ns.to_json()}};
     Json faults = Json::object();
@@ -212,6 +213,7 @@ Json Recorder::body() const {
           {"handled_faults", m.handled_faults},
           {"first_touch_faults", m.first_touch_faults},
           {"eviction_read_faults", m.eviction_read_faults},
+          {"eviction_swap_ins", m.eviction_swap_ins},
           {"ioctls", m.ioctls},
           {"tlb_flushes", m.tlb_flushes},
           {"cpu_ns", {{"ioctl", m.cpu_ioctl_ns}, {"scan", m.cpu_scan_ns}, {"handler", m.cpu_handler_ns}}},

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "models/kernel/registry.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/units.hpp"
 
@@ -85,6 +86,24 @@ ResourceEstimate estimate_resources(const Scenario& sc) {
   }
   for (const auto& [ptr, b] : vm_bytes)
     e.parts.push_back({ptr + "/memory", "guest pages (page table, ground truth, frames, policy state)", b});
+
+  // Kernel sections with state per host frame or swap slot (DaemonInfo), e.g. reclaim's LRU
+  // links: every host's DRAM, and the swap slots its guests' overcommit can fill.
+  for (const auto& d : sc.kernel.daemons) {
+    const kernel::DaemonInfo* info = kernel::find_daemon(d.name);
+    if (!info || !(info->bytes_per_host_frame || info->bytes_per_swap_slot) || !kernel::daemon_section_on(*info, d.params))
+      continue;
+    std::uint64_t b = 0;
+    for (std::size_t h = 0; h < sc.hosts.size(); ++h) {
+      std::uint64_t frames = 0, guest = 0;
+      for (const auto& n : sc.hosts[h].nodes) frames = add(frames, n.memory_bytes / core::kPageSize);
+      for (const auto& vm : sc.vms)
+        if (vm.host == h) guest = add(guest, vm.pages);
+      const std::uint64_t slots = std::min(guest > frames ? guest - frames : 0, sc.hosts[h].swap.size_bytes / core::kPageSize);
+      b = add(b, add(mul(frames, info->bytes_per_host_frame), mul(slots, info->bytes_per_swap_slot)));
+    }
+    e.parts.push_back({d.pointer, std::string("kernel.") + d.name + " state per host frame and swap slot", b});
+  }
 
   // Per-interval state: the ground truth's per-epoch counts (allocated up front) and the
   // recorder's series, one value per sample per VM and series.

@@ -30,6 +30,7 @@ struct VmModel {
   std::uint64_t spurious_stalls = 0;
   // Kernel reclaim: waiting for swap-in reads, and in direct reclaim.
   core::TimeNs swap_stall_ns = 0, reclaim_stall_ns = 0;
+  core::TimeNs vmm_reclaim_ns = 0;  // the uffd handler in direct reclaim (UFFDIO_COPY found no frame)
 };
 
 struct World {

@@ -53,6 +53,17 @@ class FakeEnv : public reclaim::VmmEnv {
   void wake_blocked_faults() override { log.push_back("wake"); }
   void wait_eviction() override { log.push_back("wait_eviction"); }
   void eviction_done() override { log.push_back("eviction_done"); }
+  bool alloc_slow_path(core::NodeId n) override {
+    log.push_back("alloc_slow_path");
+    return on_alloc_fail ? on_alloc_fail(n) : false;
+  }
+  std::function<bool(core::NodeId)> on_alloc_fail;
+  void swap_read(std::uint64_t bytes) override {
+    log.push_back("swap_read");
+    swapped_in += bytes / core::kPageSize;
+    t += 10000;
+  }
+  std::uint64_t swapped_in = 0;
   void slice(const char* what, core::TimeNs, core::TimeNs) override { log.push_back(std::string("slice:") + what); }
   AddressSpace* as_ = nullptr;
   bool locked_ = false;
@@ -164,6 +175,66 @@ TEST_CASE("every registered policy honours the VMM contract", "[vmm]") {
         }
       }
     }
+  }
+}
+
+SCENARIO("UFFDIO_COPY on a full host runs the allocator's slow path in the handler, then retries", "[vmm]") {
+  World w(Variant::RfcV1);
+  auto pol = make(*reclaim::find_policy("uffd-ws"), w, R"({"interval": "1ms", "age_threshold": 1, "batch_pages": 4})");
+  FakeEnv env;
+  env.as_ = &w.as;
+  pol->run_agent(env, 5000000);
+  REQUIRE(pol->stats().evicted_now > 0);
+  REQUIRE(pte::none_or_marker(w.as.pte_at(Gfn(7))));
+  // Another tenant takes every free frame.
+  std::vector<mm::Pfn> taken;
+  while (auto p = w.host.alloc_on(NodeId(0), mm::Mapper{})) taken.push_back(*p);
+  REQUIRE(w.vm.fault(7, false, 0, env.t).result == FaultResult::Blocked);
+  WHEN("reclaim frees a frame") {
+    int calls = 0;
+    env.on_alloc_fail = [&](NodeId n) {
+      CHECK(n == NodeId(0));
+      ++calls;
+      w.host.put(taken.back());
+      taken.pop_back();
+      return true;
+    };
+    pol->handle_fault(msg(7, false, UffdReason::Missing), env);
+    THEN("the fetched page is installed after one slow-path call") {
+      CHECK(calls == 1);
+      CHECK(pte::present(w.as.pte_at(Gfn(7))));
+      CHECK(pol->stats().fetched_pages == 1);
+    }
+  }
+  WHEN("nothing can be freed") {
+    THEN("the run fails with the host out of memory, and the page's marker stays") {
+      CHECK_THROWS_AS(pol->handle_fault(msg(7, false, UffdReason::Missing), env), core::InternalError);
+      CHECK(pte::none_or_marker(w.as.pte_at(Gfn(7))));
+    }
+  }
+}
+
+SCENARIO("evicting a page kernel reclaim swapped out reads it back from swap first (double paging)", "[vmm]") {
+  World w(Variant::RfcV1);
+  auto pol = make(*reclaim::find_policy("uffd-ws"), w, R"({"interval": "1ms", "age_threshold": 1, "batch_pages": 4})");
+  FakeEnv env;
+  env.as_ = &w.as;
+  bool swapped = false;
+  env.on_tier_write = [&] {
+    // While the first batch (gfns 4-7) is written, kswapd swaps out gfn 14, a candidate of the
+    // third batch that the recheck has already confirmed cold.
+    if (swapped) return;
+    w.as.swap_out(Gfn(14), 0);
+    swapped = true;
+  };
+  pol->run_agent(env, 5000000);
+  THEN("the eviction read swapped it in once, then the VMM evicted it like the others") {
+    REQUIRE(swapped);
+    CHECK(pol->stats().eviction_swap_ins == 1);
+    CHECK(env.swapped_in == 1);
+    CHECK(pte::none_or_marker(w.as.pte_at(Gfn(14))));
+    CHECK(w.as.swap_ptes() == 0);
+    CHECK(w.truth().lost_writes == 0);
   }
 }
 
