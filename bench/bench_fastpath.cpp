@@ -10,6 +10,7 @@
 #include "models/mm/host_memory.hpp"
 #include "models/mm/vcpu.hpp"
 #include "models/numa/balancer.hpp"
+#include "models/thp/thp.hpp"
 #include "models/workload/generator.hpp"
 
 using namespace vmemsim;
@@ -77,6 +78,47 @@ void BM_vcpu_numa(benchmark::State& st, const char* type) {
   st.counters["hint_faults"] = static_cast<double>(f.vk.numa->stats().numa_hint_faults);
 }
 
+// The same VM with THP on (kernel.thp.enabled=always): every PMD range faults in as one 2 MiB
+// folio, so every access goes through a PMD mapping (pte::kHuge, the latency row's upper half).
+struct ThpFixture {
+  mm::HostMemory host{std::vector<std::uint64_t>{2 * kPages}};
+  std::unique_ptr<mm::AddressSpace> as;
+  kernel::VmKernel vk;
+  std::unique_ptr<thp::ThpVm> t;
+  ThpFixture() {
+    mm::AddressSpaceConfig cfg;
+    cfg.pages = kPages;
+    cfg.fallback = {{0}};
+    cfg.epoch_ns = 100 * core::kNsPerMs;
+    cfg.duration_ns = 3600 * core::kNsPerSec;
+    as = std::make_unique<mm::AddressSpace>(cfg, host);
+    vk.as = as.get();
+    kernel::install_fault_mechanisms(vk);
+    thp::ThpConfig c;
+    c.enabled = thp::Enabled::Always;
+    t = std::make_unique<thp::ThpVm>(*as, c, vk.uffd.get());
+    as->set_huge(t.get());
+    as->set_huge_saving_ns(c.tlb_saving_ns);
+    vk.thp->enable(t.get());
+    for (std::uint64_t g = 0; g < kPages; ++g)
+      if (!mm::pte::present(as->pte_at(core::Gfn(g)))) as->fault(core::Gfn(g), true, 0, core::NodeId(0), 0);
+  }
+};
+
+void BM_vcpu_thp(benchmark::State& st, const char* type) {
+  static ThpFixture f;
+  mm::VcpuConfig vc;
+  vc.index = f.as->task_count();
+  vc.latency_ns = {{90}};
+  vc.think_ns = 10;
+  mm::Vcpu v(vc, *f.as, make_gen(type));
+  core::TimeNs t = 0;
+  const std::uint64_t before = v.counters().accesses();
+  for (auto _ : st) t = v.run(t, t + 100 * core::kNsPerUs).end;
+  st.SetItemsProcessed(static_cast<std::int64_t>(v.counters().accesses() - before));
+  st.counters["pmd_mapped"] = static_cast<double>(f.t->mapped_pmds());
+}
+
 void BM_vcpu(benchmark::State& st, const char* type) {
   Fixture& f = fixture();
   mm::VcpuConfig vc;
@@ -131,5 +173,7 @@ BENCHMARK_CAPTURE(BM_bare, sequential, "sequential");
 BENCHMARK_CAPTURE(BM_vcpu, sequential, "sequential");
 BENCHMARK_CAPTURE(BM_vcpu_numa, uniform, "uniform");
 BENCHMARK_CAPTURE(BM_vcpu_numa, hot_cold, "hot_cold");
+BENCHMARK_CAPTURE(BM_vcpu_thp, uniform, "uniform");
+BENCHMARK_CAPTURE(BM_vcpu_thp, hot_cold, "hot_cold");
 
 BENCHMARK_MAIN();

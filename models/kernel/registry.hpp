@@ -24,6 +24,9 @@
 namespace vmemsim::numa {
 class MmNuma;
 }
+namespace vmemsim::thp {
+class ThpFaults;
+}
 
 namespace vmemsim::kernel {
 
@@ -37,6 +40,7 @@ struct VmKernel {
   // Per-VM mechanism state with counters (the recorder reports each under its name).
   std::vector<std::unique_ptr<VmMechanism>> mechanisms;
   numa::MmNuma* numa = nullptr;  // the mm's NUMA-balancing state (in mechanisms), set by numa_hint
+  thp::ThpFaults* thp = nullptr;  // the huge-page fault handler (in handlers), set by thp
 };
 
 struct FaultMechanismInfo {

@@ -59,6 +59,7 @@ void AddressSpace::drop_frame(Gfn g, Pfn pfn) {
 }
 
 void AddressSpace::zap(Gfn g, bool keep_marker) {
+  if (huge_ && pte::present(pt_.pte(g)) && huge_->zap(*this, g)) [[unlikely]] return;  // a large folio's subpage
   const Pte p = pt_.pte(g);
   const bool marker = keep_marker && !anon() && pte::uffd(p);
   if (pte::present(p)) {
@@ -120,6 +121,7 @@ bool AddressSpace::install(Gfn g, NodeId cpu_node, bool zero_page_ok, std::uint3
 }
 
 void AddressSpace::swap_out(Gfn g, std::uint32_t slot) {
+  if (huge_) [[unlikely]] huge_->page(*this, g);  // shrink_folio_list() splits a large folio first
   const Pte p = pt_.pte(g);
   VMEMSIM_CHECK(anon() && pte::present(p) && !pte::zero_page(p), "swap_out needs a mapped anon frame at gfn " << g.v);
   drop_frame(g, Pfn(pte::pfn(p)));
@@ -144,6 +146,9 @@ bool AddressSpace::swap_in(Gfn g, NodeId cpu_node) {
 }
 
 MigrateResult AddressSpace::migrate_page(Gfn g, NodeId target) {
+  // The model migrates 4 KiB folios only: a THP is split first (the kernel moves it whole in
+  // do_huge_pmd_numa_page(); not modelled).
+  if (huge_) [[unlikely]] huge_->page(*this, g);
   const Pte p = pt_.pte(g);
   VMEMSIM_CHECK(pte::present(p) && !pte::zero_page(p), "migrate_page needs a mapped frame at gfn " << g.v);
   const Pfn old(pte::pfn(p));
@@ -199,6 +204,7 @@ void AddressSpace::content_write(Gfn g, core::Rng& r) {
 }
 
 void AddressSpace::ksm_write_protect(Gfn g) {
+  if (huge_) [[unlikely]] huge_->page(*this, g);  // KSM splits a THP before merging (try_to_merge_one_page)
   const Pte p = pt_.pte(g);
   VMEMSIM_CHECK(pte::present(p) && !pte::zero_page(p), "ksm_write_protect needs a mapped frame at gfn " << g.v);
   pt_.wrprotect_clean(g);
@@ -206,6 +212,7 @@ void AddressSpace::ksm_write_protect(Gfn g) {
 }
 
 bool AddressSpace::ksm_replace(Gfn g, Pfn kpfn, bool keep_uffd_wp) {
+  if (huge_) [[unlikely]] huge_->page(*this, g);  // KSM splits a THP before merging (try_to_merge_one_page)
   const Pte p = pt_.pte(g);
   VMEMSIM_CHECK(pte::present(p) && !pte::zero_page(p), "ksm_replace needs a mapped frame at gfn " << g.v);
   const Pfn old(pte::pfn(p));
@@ -217,6 +224,7 @@ bool AddressSpace::ksm_replace(Gfn g, Pfn kpfn, bool keep_uffd_wp) {
 }
 
 bool AddressSpace::ksm_map_zero(Gfn g, bool keep_uffd_wp) {
+  if (huge_) [[unlikely]] huge_->page(*this, g);  // KSM splits a THP before merging (try_to_merge_one_page)
   const Pte p = pt_.pte(g);
   VMEMSIM_CHECK(pte::present(p) && !pte::zero_page(p), "ksm_map_zero needs a mapped frame at gfn " << g.v);
   const Pfn old(pte::pfn(p));
@@ -262,9 +270,15 @@ FaultOutcome AddressSpace::fault(Gfn g, bool write, unsigned vcpu, NodeId cpu_no
     ++lock_waits_;
     return {router_.oom_kind(), 0, FaultResult::LockWait};
   }
-  const Pte p = pt_.pte(g);
+  Pte p = pt_.pte(g);
+  if (huge_ && pte::huge(p)) [[unlikely]] {
+    huge_->before_fault(*this, g, write);
+    p = pt_.pte(g);
+  }
   const FaultClass cls = FaultRouter::classify(p, write, *caps_, anon(), vma_uffd_.minor, vma_uffd_.rwp);
-  return router_.route(*this, Fault{g, write, vcpu, cpu_node, now, p, cls});
+  const FaultOutcome o = router_.route(*this, Fault{g, write, vcpu, cpu_node, now, p, cls});
+  if (huge_ && pte::huge(pt_.pte(g))) [[unlikely]] huge_->after_fault(*this, g);
+  return o;
 }
 
 FaultOutcome AddressSpace::gup(Gfn g, bool write, bool honor_numa_fault, unsigned vcpu, NodeId cpu_node, TimeNs now,

@@ -21,6 +21,7 @@
 #include "models/mm/fault_router.hpp"
 #include "models/mm/ground_truth.hpp"
 #include "models/mm/host_memory.hpp"
+#include "models/mm/huge.hpp"
 #include "models/mm/kernel_variant.hpp"
 #include "models/mm/page_table.hpp"
 #include "models/mm/pte.hpp"
@@ -279,6 +280,25 @@ class AddressSpace {
   void tlb_flush() { ++tlb_flushes_; }
   std::uint64_t tlb_flushes() const { return tlb_flushes_; }
 
+  // ---- huge mappings (models/thp; huge.hpp) ----
+  // Installed by models/thp when THP is on; null otherwise (each hook is then one null test).
+  void set_huge(HugeMappings* h) { huge_ = h; }
+  HugeMappings* huge() const { return huge_; }
+  // A range operation over [first, first + n) is about to change PTEs (see RangeOp).
+  void huge_range(Gfn first, std::uint64_t n, RangeOp op) {
+    if (huge_) [[unlikely]] huge_->range(*this, first, n, op);
+  }
+  // The vCPUs' accesses, counted once per quantum: all of them, and those through a PMD
+  // mapping (pte::kHuge), whose TLB-reach saving each was `huge_saving_ns`.
+  void note_accesses(std::uint64_t all, std::uint64_t huge) {
+    accesses_ += all;
+    huge_accesses_ += huge;
+  }
+  std::uint64_t accesses() const { return accesses_; }
+  std::uint64_t huge_accesses() const { return huge_accesses_; }
+  TimeNs huge_saving_ns() const { return huge_saving_ns_; }
+  void set_huge_saving_ns(TimeNs ns) { huge_saving_ns_ = ns; }
+
   // ---- counters ----
   std::uint64_t resident(unsigned node) const { return host_.owned(vm(), node); }
   std::uint64_t resident_total() const;
@@ -319,6 +339,9 @@ class AddressSpace {
   std::uint64_t next_unique_ = 0;
   std::uint64_t ksm_zero_pages_ = 0, ksm_cow_ = 0;
   std::uint64_t swap_ptes_ = 0;
+  HugeMappings* huge_ = nullptr;
+  std::uint64_t accesses_ = 0, huge_accesses_ = 0;
+  TimeNs huge_saving_ns_ = 0;
 };
 
 }  // namespace vmemsim::mm

@@ -29,16 +29,72 @@ std::optional<Pfn> HostMemory::alloc_on(NodeId node, Mapper owner) {
     n.freed.pop_back();
   } else if (n.bump < n.capacity) {
     pfn = n.base + static_cast<std::uint32_t>(n.bump++);
+  } else if (!n.blocks.empty()) {
+    // Break a free 2 MiB block: its first frame now, the rest to the 4 KiB pool.
+    auto b = std::move(n.blocks.back());
+    n.blocks.pop_back();
+    pfn = b.front();
+    n.freed.insert(n.freed.end(), b.rbegin(), b.rend() - 1);
   } else {
     return std::nullopt;
   }
+  take(n, node, pfn, owner);
+  return Pfn(pfn);
+}
+
+void HostMemory::take(Node& n, NodeId node, std::uint32_t pfn, Mapper owner) {
   ++n.used;
   if (owner.vm.v >= owned_.size()) owned_.resize(owner.vm.v + 1, std::vector<std::uint64_t>(nodes_.size(), 0));
   ++owned_[owner.vm.v][node.v];
   VMEMSIM_CHECK(owner.gfn.v <= 0xffffffffull, "gfn " << owner.gfn.v << " beyond the 32-bit rmap index");
   frames_[pfn] = Frame{static_cast<std::uint32_t>(owner.gfn.v), static_cast<std::uint16_t>(owner.vm.v + 1), 0, 1, 0};
   if (observer_) [[unlikely]] observer_->frame_allocated(Pfn(pfn));
-  return Pfn(pfn);
+}
+
+std::uint64_t HostMemory::free_blocks(unsigned node) const {
+  const Node& n = nodes_[node];
+  const std::uint64_t start = n.base + n.bump;
+  const std::uint64_t aligned = (start + kBlockPages - 1) / kBlockPages * kBlockPages;
+  const std::uint64_t end = n.base + n.capacity;
+  return n.blocks.size() + (aligned < end ? (end - aligned) / kBlockPages : 0);
+}
+
+bool HostMemory::alloc_block(NodeId node, Mapper owner, std::uint32_t* out, bool compact) {
+  Node& n = nodes_[node.v];
+  if (!n.blocks.empty()) {
+    const auto b = std::move(n.blocks.back());
+    n.blocks.pop_back();
+    for (unsigned i = 0; i < kBlockPages; ++i) out[i] = b[i];
+  } else {
+    const std::uint64_t start = n.base + n.bump;
+    const std::uint64_t aligned = (start + kBlockPages - 1) / kBlockPages * kBlockPages;
+    if (aligned + kBlockPages <= n.base + n.capacity) {
+      for (std::uint64_t p = start; p < aligned; ++p) n.freed.push_back(static_cast<std::uint32_t>(p));
+      n.bump = aligned + kBlockPages - n.base;
+      for (unsigned i = 0; i < kBlockPages; ++i) out[i] = static_cast<std::uint32_t>(aligned + i);
+    } else if (compact && n.freed.size() >= kBlockPages) {
+      for (unsigned i = 0; i < kBlockPages; ++i) {
+        out[i] = n.freed.back();
+        n.freed.pop_back();
+      }
+    } else {
+      return false;
+    }
+  }
+  for (unsigned i = 0; i < kBlockPages; ++i) take(n, node, out[i], Mapper{owner.vm, Gfn(owner.gfn.v + i)});
+  return true;
+}
+
+void HostMemory::free_block(const std::uint32_t* pfns) {
+  const NodeId node = node_of(Pfn(pfns[0]));
+  std::vector<std::uint32_t> b(pfns, pfns + kBlockPages);
+  for (auto pfn : b) {
+    const Frame& f = frames_[pfn];
+    VMEMSIM_CHECK(f.vm1 != 0 && f.refcount == 1 && f.mapcount == 0 && node_of(Pfn(pfn)) == node,
+                  "free_block: pfn " << pfn << " still referenced or mapped");
+    release(Pfn(pfn), false);
+  }
+  nodes_[node.v].blocks.push_back(std::move(b));
 }
 
 std::optional<Pfn> HostMemory::alloc(std::span<const unsigned> order, Mapper owner) {
@@ -117,7 +173,7 @@ void HostMemory::set_ksm(Pfn pfn) {
   ksm_bits_[pfn.v >> 6] |= 1ull << (pfn.v & 63);
 }
 
-void HostMemory::release(Pfn pfn) {
+void HostMemory::release(Pfn pfn, bool to_pool) {
   if (is_ksm(pfn)) {  // a KSM page's last reference went (the stable node goes stale)
     ksm_bits_[pfn.v >> 6] &= ~(1ull << (pfn.v & 63));
     --ksm_frames_;
@@ -128,7 +184,7 @@ void HostMemory::release(Pfn pfn) {
   --owned_[owner(pfn).vm.v][node.v];
   frames_[pfn.v] = Frame{};
   --n.used;
-  n.freed.push_back(pfn.v);
+  if (to_pool) n.freed.push_back(pfn.v);
 }
 
 NodeId HostMemory::node_of(Pfn pfn) const {
@@ -175,7 +231,8 @@ void HostMemory::check_invariants() const {
     std::uint64_t by_vm = 0;
     for (const auto& v : owned_) by_vm += v[i];
     VMEMSIM_CHECK(by_vm == n.used, "node " << i << ": per-VM owned counts sum to " << by_vm << ", used=" << n.used);
-    VMEMSIM_CHECK(n.bump - n.freed.size() == n.used, "node " << i << ": free-list accounting broken");
+    VMEMSIM_CHECK(n.bump - n.freed.size() - n.blocks.size() * kBlockPages == n.used,
+                  "node " << i << ": free-list accounting broken");
   }
   for (const auto& [pfn, list] : extra_)
     VMEMSIM_CHECK(!list.empty() && frames_[pfn].mapcount >= list.size(), "rmap side table of pfn " << pfn);

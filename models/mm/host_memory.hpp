@@ -79,6 +79,26 @@ class HostMemory {
   // Tries nodes in `order` (preferred first, then by distance): __alloc_pages' zonelist walk.
   std::optional<Pfn> alloc(std::span<const unsigned> order, Mapper owner);
 
+  // ---- 2 MiB blocks for PMD-mapped folios (models/thp) ----
+  // The fragmentation model, deliberately simple: a node hands out a free 2 MiB block from
+  // (1) the blocks that whole huge folios gave back (free_block), else (2) its never-used frames,
+  // aligned to 512 (frames skipped for alignment go to the 4 KiB pool). Frames freed one by one
+  // never coalesce back into a block (no buddy merging), so a node whose never-used memory is
+  // gone has blocks only where whole huge folios were freed. `compact` (direct compaction, the
+  // defrag setting) may then gather any 512 free 4 KiB frames into a block: compaction moves
+  // pages until an aligned block is free, and the model keeps no physical contiguity, so only
+  // the count of free frames and the caller's compaction cost matter. A 4 KiB allocation that
+  // finds no free frame and no never-used memory breaks a free block (__rmqueue_smallest).
+  static constexpr unsigned kBlockPages = 512;
+  // Allocates a block on `node` for pages owner.gfn .. owner.gfn + 511 (frame i for gfn + i,
+  // one reference each, no mapping) into out[0..511]. False when the node has no block.
+  bool alloc_block(NodeId node, Mapper owner, std::uint32_t* out, bool compact);
+  // The last references of a whole huge folio (each frame refcount 1, mapcount 0): the frames
+  // go back to the node as one block.
+  void free_block(const std::uint32_t* pfns);
+  // Blocks the node could hand out without compaction.
+  std::uint64_t free_blocks(unsigned node) const;
+
   // folio_get() / folio_put(): the frame is freed when its last reference goes.
   void get(Pfn pfn);
   void put(Pfn pfn);
@@ -140,16 +160,18 @@ class HostMemory {
   void check_invariants() const;
 
  private:
-  void release(Pfn pfn);
+  void release(Pfn pfn, bool to_pool = true);
   struct Node {
     std::uint32_t base = 0;
     std::uint64_t capacity = 0;
     std::uint64_t used = 0;
     std::uint64_t bump = 0;             // frames [base, base+bump) have been handed out once
     std::vector<std::uint32_t> freed;   // recycled frames, LIFO
+    std::vector<std::vector<std::uint32_t>> blocks;  // 2 MiB blocks freed whole, LIFO
     Watermarks wmark;
     std::uint8_t kswapd_wake = 0;  // KswapdWake: a pending wakeup_kswapd() request
   };
+  void take(Node& n, NodeId node, std::uint32_t pfn, Mapper owner);
   std::vector<Node> nodes_;
   core::FlatArray<Frame> frames_;
   // Mappers beyond the first, for frames mapped by several pages (KSM); ordered by pfn, each

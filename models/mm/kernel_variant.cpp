@@ -10,18 +10,18 @@ constexpr KernelCaps kRows[] = {
      ProtNoneRule::AlwaysNuma,
      /*minor_anon*/ false, /*minor_async*/ false, /*deactivate*/ false, /*rwp*/ false, /*set_mode*/ false,
      UffdReason::Minor, /*async_mkwrite*/ false, /*feeds_numa*/ false, /*numab_skip_uffd_minor*/ false,
-     /*cat_deact*/ false, /*cat_accessed*/ false, /*gup_guard*/ false, /*unreg_all*/ false},
+     /*cat_deact*/ false, /*cat_accessed*/ false, /*gup_guard*/ false, /*unreg_all*/ false, "SCAN_PTE_UFFD_WP"},
     {Variant::RfcV1, "rfc-v1", "April 2026 RFC: MINOR_ANON, MINOR_ASYNC, DEACTIVATE (plain PROT_NONE), SET_MODE",
      ProtNoneRule::AnonMinorVma,
      true, true, true, false, true,
      UffdReason::Minor, /*async_mkwrite: 06/12 restores without mkwrite*/ false, /*feeds_numa*/ true,
      /*numab_skip_uffd_minor*/ true,
-     true, false, false, /*unreg_all*/ true},
+     true, false, false, /*unreg_all*/ true, "SCAN_PTE_UFFD_WP"},
     {Variant::Rwp, "rwp", "VM_UFFD_RWP series: PROT_NONE plus the uffd bit, RWPROTECT, RWP_ASYNC, SET_MODE",
      ProtNoneRule::UffdBit,
      false, false, false, true, true,
      UffdReason::Rwp, /*async_mkwrite*/ true, /*feeds_numa*/ false, /*numab_skip_uffd_minor: the bit tells them apart*/ false,
-     false, true, /*gup_guard*/ true, false},
+     false, true, /*gup_guard*/ true, false, "SCAN_PTE_UFFD"},
 };
 }  // namespace
 

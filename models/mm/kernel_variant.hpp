@@ -45,6 +45,10 @@ struct KernelCaps {
   bool gup_rwp_guard;
   // UFFDIO_UNREGISTER restores every PROT_NONE of the VMA (rfc-v1 cannot tell its own from NUMA's)
   bool unregister_clears_all_protnone;
+  // hpage_collapse_scan_pmd()'s refusal (mm/khugepaged.c enum scan_result) for a range with a
+  // PTE, marker or swap entry carrying the uffd bit: SCAN_PTE_UFFD_WP on 6.18 (pte_uffd_wp());
+  // the rwp series' base names it SCAN_PTE_UFFD (pte_uffd(), seed 002's context lines).
+  const char* khugepaged_uffd_result;
 };
 
 const KernelCaps& kernel_caps(Variant v);

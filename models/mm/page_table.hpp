@@ -102,6 +102,8 @@ class PageTable {
   void wrprotect_clean(Gfn g) { slots_[g.v].pte &= ~(pte::kWrite | pte::kDirty); }
   // pte_mkdirty(): KSM marks the zero page it maps (is_ksm_zero_pte).
   void mkdirty(Gfn g) { slots_[g.v].pte |= pte::kDirty; }
+  // pte_mkyoung() (a new PMD built from vm_page_prot, which has _PAGE_ACCESSED on x86).
+  void mkyoung(Gfn g) { slots_[g.v].pte |= pte::kAccessed; }
   // maybe_mkwrite(): the write fault's reuse of an exclusive page.
   void mkwrite(Gfn g) { slots_[g.v].pte |= pte::kWrite; }
   // remove_migration_pte() after a migration of a PROT_NONE or present PTE (mm/migrate.c): the
@@ -115,6 +117,25 @@ class PageTable {
     p = pte::make_present(pfn.v, node.v, writable && !pte::uffd(p)) | (p & (pte::kAccessed | pte::kDirty | pte::kUffd));
     truth_->set_origin(g, PnOrigin::None);
   }
+  // ---- PMD mappings (models/thp; pte.hpp says how a PMD is kept in its 512 slots) ----
+  // set_pmd_at(): slot g becomes part of a PMD mapping.
+  void set_huge(Gfn g) { slots_[g.v].pte |= pte::kHuge; }
+  // __split_huge_pmd_locked(): slot g becomes an ordinary PTE with the PMD's young and dirty
+  // bits (the OR over the PMD's slots, computed by the caller).
+  void split_huge(Gfn g, bool young, bool dirty) {
+    Pte& p = slots_[g.v].pte;
+    p = (p & ~(pte::kHuge | pte::kAccessed | pte::kDirty)) | (young ? pte::kAccessed : 0) | (dirty ? pte::kDirty : 0);
+  }
+  // The PMD is one entry: slot g takes the protection bits (PROT_NONE, write, uffd) that a
+  // fault or transition left on slot `from` of the same PMD.
+  void pmd_sync(Gfn g, Pte from) {
+    constexpr Pte kProt = pte::kProtNone | pte::kWrite | pte::kUffd;
+    Pte& p = slots_[g.v].pte;
+    const bool was_pn = pte::protnone(p);
+    p = (p & ~kProt) | (from & kProt);
+    if (was_pn && !pte::protnone(p)) truth_->set_origin(g, PnOrigin::None);
+  }
+
   // Reclaim: the PTE becomes a swap entry for `slot`, keeping a uffd bit (pte_swp_mkuffd_wp);
   // a NUMA PROT_NONE is lost.
   void to_swap(Gfn g, std::uint32_t slot) {

@@ -9,7 +9,8 @@
 //   bit  36      DIRTY
 //   bit  37      UFFD      the uffd PTE bit (WP marker, or RWP marker with PROTNONE)
 //   bit  38      SWAP      a swap entry (PRESENT clear); UFFD survives in it
-//   bits 40..47  NUMA node of the frame, cached so the fast path never looks the frame up
+//   bits 40..45  NUMA node of the frame, cached so the fast path never looks the frame up
+//   bit  46      HUGE      one of the 512 slots of a PMD-mapped 2 MiB folio (models/thp)
 // A PTE that is exactly UFFD (nothing else set) is the uffd-wp PTE marker (PTE_MARKER_UFFD_WP,
 // include/linux/swapops.h): a none PTE that remembers a write protection. The kernel stores it
 // as a swap-format entry, so pte_none() is false for it and handle_pte_fault() takes it to
@@ -18,6 +19,17 @@
 // PN_NUMA and rfc-v1's PN_DEACT are both PRESENT|PROTNONE with UFFD clear: the encoding
 // cannot tell them apart, exactly as in the kernel, and that is what produces the seed-000
 // protnone conflict. Who really set a PROT_NONE is hidden ground truth kept elsewhere.
+//
+// A PMD mapping (a 2 MiB THP, models/thp) is kept as its 512 PTE slots, each with HUGE set and
+// mapping its subpage's frame, so the vCPU fast path reads one slot per access whatever the
+// mapping size. While HUGE is set the 512 slots are one page-table entry: every transition
+// applies to all of them together (models/thp splits the PMD first where an operation covers
+// only part of it, as __split_huge_pmd() does), except the accessed and dirty bits, which the
+// MMU sets in the slot it touched: the PMD's A (D) bit is the OR of its slots' bits, and a
+// split gives every subpage the PMD's A/D (__split_huge_pmd_locked()). HUGE sits next to the
+// node bits so that the fast path's latency lookup (lat_index) tells a PMD-mapped access from
+// a 4 KiB one with the same shift and mask it used for the node alone: the TLB-reach saving
+// costs the fast path nothing.
 #pragma once
 #include <cstdint>
 
@@ -35,7 +47,8 @@ constexpr Pte kDirty = 1ull << 36;
 constexpr Pte kUffd = 1ull << 37;
 constexpr Pte kSwap = 1ull << 38;
 constexpr int kNodeShift = 40;
-constexpr Pte kNodeMask = 0xffull << kNodeShift;
+constexpr Pte kNodeMask = 0x3full << kNodeShift;  // nodes < 64 (mm::kMaxNodes)
+constexpr Pte kHuge = 1ull << 46;
 
 // The shared zero page (ZERO_PFN): a read fault on untouched anon memory maps it read-only.
 constexpr std::uint32_t kZeroPfn = 0xffffffffu;
@@ -51,8 +64,12 @@ constexpr bool young(Pte p) { return (p & kAccessed) != 0; }
 constexpr bool dirty(Pte p) { return (p & kDirty) != 0; }
 constexpr bool uffd(Pte p) { return (p & kUffd) != 0; }
 constexpr bool swap(Pte p) { return (p & kSwap) != 0; }
+constexpr bool huge(Pte p) { return (p & kHuge) != 0; }
 constexpr std::uint32_t pfn(Pte p) { return static_cast<std::uint32_t>(p & kPfnMask); }
 constexpr unsigned node(Pte p) { return static_cast<unsigned>((p & kNodeMask) >> kNodeShift); }
+// The vCPU's latency-table index: the node, plus 64 when the PTE belongs to a PMD mapping.
+constexpr unsigned kLatIndexes = 128;
+constexpr unsigned lat_index(Pte p) { return static_cast<unsigned>(p >> kNodeShift) & (kLatIndexes - 1); }
 constexpr bool zero_page(Pte p) { return present(p) && pfn(p) == kZeroPfn; }
 
 constexpr Pte make_present(std::uint32_t pfn, unsigned node, bool write) {

@@ -1,5 +1,7 @@
 #include "models/mm/vcpu.hpp"
 
+#include <algorithm>
+
 #include "sim/core/error.hpp"
 
 namespace vmemsim::mm {
@@ -10,10 +12,11 @@ Vcpu::Vcpu(VcpuConfig cfg, AddressSpace& as, std::unique_ptr<workload::Generator
   // Pad so that a zero-page PTE (node bits 0) and every node index read a valid entry.
   for (const auto& row : cfg_.latency_ns) {
     VMEMSIM_CHECK(row.size() == cfg_.latency_ns.size(), "latency table is not square");
-    std::array<core::TimeNs, kMaxNodes> r{};
-    for (unsigned n = 0; n < kMaxNodes; ++n) r[n] = n < row.size() ? row[n] : row[0];
+    std::array<core::TimeNs, pte::kLatIndexes> r{};
+    for (unsigned n = 0; n < kMaxNodes; ++n) r[n] = r[kMaxNodes + n] = n < row.size() ? row[n] : row[0];
     lat_.push_back(r);
   }
+  set_huge_saving(as_.huge_saving_ns());
   task_ = as_.add_task(core::NodeId(static_cast<std::uint16_t>(cfg_.node)), cfg_.pid);
   VMEMSIM_CHECK(task_ == cfg_.index, "vCPU " << cfg_.index << " registered as task " << task_);
   epoch_hi_ = as_.truth().epoch_ns();
@@ -21,6 +24,12 @@ Vcpu::Vcpu(VcpuConfig cfg, AddressSpace& as, std::unique_ptr<workload::Generator
   content_rng_ = core::Rng::stream(cfg_.seed, cfg_.path + "/content");
   device_threshold_ = cfg_.device_share >= 1.0 ? ~0ull : static_cast<std::uint64_t>(cfg_.device_share * 0x1.0p64);
   tlb_seen_ = as_.tlb_flushes();
+}
+
+void Vcpu::set_huge_saving(core::TimeNs ns) {
+  huge_saving_ = ns;
+  for (auto& r : lat_)
+    for (unsigned n = 0; n < kMaxNodes; ++n) r[kMaxNodes + n] = std::max<core::TimeNs>(0, r[n] - ns);
 }
 
 void Vcpu::advance_epoch(core::TimeNs t) {
@@ -58,13 +67,14 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
     t += used;
     c_.fault_ns += used;
   }
+  if (as_.huge_saving_ns() != huge_saving_) [[unlikely]] set_huge_saving(as_.huge_saving_ns());
   const core::NodeId node = as_.task(task_).cpu_node;
   const core::TimeNs* const lat = lat_[node.v].data();
   const core::TimeNs think = cfg_.think_ns;
   const std::uint64_t base = cfg_.region_base;
   // Hot state lives in locals: stores through `slots` could otherwise alias the members and
   // force a reload of every counter on every access.
-  std::array<std::uint64_t, kMaxNodes> by_node{};
+  std::array<std::uint64_t, pte::kLatIndexes> by_node{};  // by pte::lat_index(): node, +64 if PMD-mapped
   std::uint64_t writes = 0;
   std::uint64_t* const content = as_.content_data();  // null unless the VM tracks page content
   const core::TimeNs* gaps = gaps_;  // null (the fast path) unless the generator times its accesses
@@ -146,7 +156,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
       }
       ++pos_;
       if (touch_pte) s.pte = p | pte::kAccessed | (w ? pte::kDirty : 0);
-      const unsigned n = pte::node(p);
+      const unsigned n = pte::lat_index(p);
       ++by_node[n];
       writes += w;
       if (content != nullptr && w) [[unlikely]] as_.content_write(Gfn(g), content_rng_);
@@ -155,11 +165,18 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
     }
   }
   c_.writes += writes;
-  c_.local += by_node[node.v];
+  c_.local += by_node[node.v] + by_node[kMaxNodes + node.v];
+  std::uint64_t all = 0, huge = 0;
   for (unsigned n = 0; n < kMaxNodes; ++n) {
-    c_.by_node[n] += by_node[n];
-    c_.memory_ns += static_cast<core::TimeNs>(by_node[n]) * lat[n];
+    c_.by_node[n] += by_node[n] + by_node[kMaxNodes + n];
+    all += by_node[n] + by_node[kMaxNodes + n];
+    huge += by_node[kMaxNodes + n];
+    c_.memory_ns += static_cast<core::TimeNs>(by_node[n]) * lat[n] +
+                    static_cast<core::TimeNs>(by_node[kMaxNodes + n]) * lat[kMaxNodes + n];
+    c_.tlb_saved_ns += static_cast<core::TimeNs>(by_node[kMaxNodes + n]) * (lat[n] - lat[kMaxNodes + n]);
   }
+  c_.huge_accesses += huge;
+  as_.note_accesses(all, huge);
   q.end = finished_ && t < end ? end : t;
   as_.account_runtime(task_, t - start);
   as_.apply_task_move(task_);  // a move the scheduler made during the quantum starts now

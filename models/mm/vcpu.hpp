@@ -42,6 +42,8 @@ struct VcpuCounters {
   core::TimeNs fault_ns = 0;   // time spent in the kernel's fault handling
   core::TimeNs memory_ns = 0;  // time spent waiting for DRAM
   core::TimeNs tlb_ns = 0;     // time lost to TLB-shootdown IPIs
+  std::uint64_t huge_accesses = 0;  // accesses through a PMD mapping
+  core::TimeNs tlb_saved_ns = 0;    // their TLB-reach saving (included in memory_ns)
   std::uint64_t accesses() const {
     std::uint64_t s = 0;
     for (auto n : by_node) s += n;
@@ -84,7 +86,11 @@ class Vcpu {
   VcpuConfig cfg_;
   AddressSpace& as_;
   unsigned task_ = 0;
-  std::vector<std::array<core::TimeNs, kMaxNodes>> lat_;  // [cpu node] -> padded latency row
+  // [cpu node] -> latency by pte::lat_index(): the memory node's DRAM latency, less the
+  // TLB-reach saving for a PMD-mapped page (indexes 64 + node; AddressSpace::huge_saving_ns).
+  std::vector<std::array<core::TimeNs, pte::kLatIndexes>> lat_;
+  core::TimeNs huge_saving_ = 0;
+  void set_huge_saving(core::TimeNs ns);
   std::unique_ptr<workload::Generator> gen_;
   core::Rng device_rng_;
   core::Rng content_rng_;  // the contents this vCPU's writes leave (content.hpp)

@@ -383,6 +383,7 @@ std::uint64_t MmNuma::change_prot_numa(unsigned t, std::uint64_t start, std::uin
   const bool single = as_.anon() && as_.mm_users() == 1;
   std::uint64_t updated = 0;
   mm::PageTable& pt = as_.page_table();
+  if (end > start) as_.huge_range(Gfn(start), end - start, mm::RangeOp::Protect);  // change_pmd_range()
   for (std::uint64_t i = start; i < end; ++i) {
     const Gfn g(i);
     const Pte p = pt.pte(g);

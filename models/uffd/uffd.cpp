@@ -89,6 +89,7 @@ IoctlResult Uffd::unregister() {
 IoctlResult Uffd::deactivate(Gfn start, std::uint64_t len) {
   if (!caps().deactivate) return einval("UFFDIO_DEACTIVATE is an rfc-v1 ioctl");
   if (!as_.uffd_vma().minor) return einval("UFFDIO_DEACTIVATE needs a MODE_MINOR registration");
+  as_.huge_range(start, clamp(start, len) - std::min(start.v, as_.pages()), mm::RangeOp::Protect);
   std::uint64_t n = 0;
   for (std::uint64_t i = start.v; i < clamp(start, len); ++i) {
     const Gfn g(i);
@@ -111,6 +112,7 @@ IoctlResult Uffd::deactivate(Gfn start, std::uint64_t len) {
 IoctlResult Uffd::rwprotect(Gfn start, std::uint64_t len, bool protect) {
   if (!caps().rwp) return einval("UFFDIO_RWPROTECT is an rwp ioctl");
   if (!as_.uffd_vma().rwp) return einval("UFFDIO_RWPROTECT needs a MODE_RWP registration");
+  as_.huge_range(start, clamp(start, len) - std::min(start.v, as_.pages()), mm::RangeOp::Protect);
   std::uint64_t n = 0;
   for (std::uint64_t i = start.v; i < clamp(start, len); ++i) {
     const Gfn g(i);
@@ -140,6 +142,9 @@ IoctlResult Uffd::writeprotect(Gfn start, std::uint64_t len, bool protect) {
   // uffd_wp_range() -> change_protection(MM_CP_UFFD_WP / MM_CP_UFFD_WP_RESOLVE).
   // shmem always uses markers (userfaultfd_wp_use_markers), anon only with WP_UNPOPULATED.
   const bool markers = !as_.anon() || f_.wp_unpopulated;
+  // change_pmd_range(): a huge PMD the range covers whole keeps its mapping and takes the
+  // uffd-wp bit (change_huge_pmd); one covered in part is split first.
+  as_.huge_range(start, clamp(start, len) - std::min(start.v, as_.pages()), mm::RangeOp::WriteProtect);
   std::uint64_t n = 0;
   for (std::uint64_t i = start.v; i < clamp(start, len); ++i) {
     const Gfn g(i);
@@ -187,6 +192,7 @@ IoctlResult Uffd::cont(Gfn g) {
   if (as_.anon()) {
     // 04/12: CONTINUE on anon restores the deactivated PTE (with write permission).
     if (!(caps().minor_anon && as_.uffd_vma().minor)) return einval("UFFDIO_CONTINUE on anon needs rfc-v1 MINOR");
+    if (pte::protnone(p) && pte::huge(p)) as_.huge_range(g, 1, mm::RangeOp::Protect);  // one page of a huge PMD
     if (pte::protnone(p)) {
       pt_.restore(g, true, false);
       return finish(1, false);
@@ -276,6 +282,7 @@ std::uint32_t Uffd::categories(Gfn g) const {
   if (pte::present(p)) {
     c |= cat::kPresent;
     if (pte::zero_page(p)) c |= cat::kPfnZero;
+    if (pte::huge(p)) c |= cat::kHuge;  // PAGE_IS_HUGE: a PMD mapping (pagemap_thp_category)
     if (!as_.anon()) c |= cat::kFile;
     if (!pte::uffd(p)) c |= cat::kWritten;  // WRITTEN whenever the uffd-wp bit is clear
     // 09/12: anon PROT_NONE in a MINOR VMA -- a NUMA hinting PTE matches too.
@@ -315,6 +322,8 @@ ScanResult Uffd::pagemap_scan(const ScanArgs& a) {
   }
   const bool wp = (a.flags & kScanWpMatching) != 0;
   const std::uint64_t end = std::min(a.start + a.len, as_.pages());
+  // pagemap_scan_thp_entry(): WP_MATCHING over part of a THP splits its PMD.
+  if (wp && end > a.start) as_.huge_range(Gfn(a.start), end - a.start, mm::RangeOp::ScanWp);
   for (std::uint64_t i = a.start; i < end; ++i) {
     const Gfn g(i);
     ++r.walked;
@@ -350,6 +359,16 @@ IoctlResult Uffd::dontneed(const std::vector<Gfn>& gfns) {
   // where a protected PTE was (zap_install_uffd_wp_if_needed) and leaves markers alone.
   std::uint64_t n = 0;
   const bool wp = as_.uffd_vma().wp;
+  // zap_pmd_range(): each run of consecutive pages is one madvise range; a huge PMD it covers
+  // whole goes at once (zap_huge_pmd), one it covers in part is split first.
+  if (as_.huge()) {
+    for (std::size_t i = 0; i < gfns.size();) {
+      std::size_t j = i + 1;
+      while (j < gfns.size() && gfns[j].v == gfns[j - 1].v + 1) ++j;
+      as_.huge_range(gfns[i], j - i, mm::RangeOp::Zap);
+      i = j;
+    }
+  }
   for (auto g : gfns) {
     const mm::Pte p = pt_.pte(g);
     if (pte::present(p)) {

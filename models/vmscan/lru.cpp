@@ -91,6 +91,9 @@ std::uint64_t ClassicLru::shrink_inactive_list(kernel::DaemonEnv& env, unsigned 
   for (const std::uint32_t pfn : isolated) {
     cost += cfg_.scan_ns;
     const Pfn p(pfn);
+    // Freed while isolated: an unmap earlier in this batch split a large folio (models/thp),
+    // which frees the subpages nobody maps any more.
+    if (mem_.is_free(p)) continue;
     if (!evictable(p)) {  // unevictable here: back to the active list
       push_head(node, kActive, pfn);
       ++c_.pgactivate;

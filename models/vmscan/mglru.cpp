@@ -143,6 +143,9 @@ std::uint64_t MgLru::shrink_step(kernel::DaemonEnv& env, unsigned node, bool dir
   for (const std::uint32_t pfn : isolated) {
     cost += cfg_.scan_ns;
     const Pfn p(pfn);
+    // Freed while isolated: an unmap earlier in this batch split a large folio (models/thp),
+    // which frees the subpages nobody maps any more.
+    if (mem_.is_free(p)) continue;
     if (!evictable(p)) {  // sort_folio(): not ours to evict, to the youngest generation
       push_head(node, gen(v.max_seq), pfn);
       continue;

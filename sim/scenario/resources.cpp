@@ -66,8 +66,14 @@ ResourceEstimate estimate_resources(const Scenario& sc) {
   for (const auto& d : sc.kernel.daemons)
     if (d.name == "ksm" && d.params.is_object() && d.params.contains("run") && d.params["run"].is_number_integer())
       ksm_on = d.params["run"].get<long long>() == 1;
+  // kernel.thp.enabled: per-VM THP state unless "never".
+  bool thp_on = false;
+  for (const auto& d : sc.kernel.daemons)
+    if (d.name == "thp" && d.params.is_object() && d.params.contains("enabled") && d.params["enabled"].is_string())
+      thp_on = d.params["enabled"].get<std::string>() != "never";
   for (const auto& vm : sc.vms) {
     std::uint64_t per_page = kBytesPerPageSlot + kBytesPerFrame + kBytesPerFreedFrame;
+    if (thp_on && vm.backing == mm::Backing::Anon) per_page += kBytesPerPageThp;
     if (vm.vmm.policy != "none") per_page += kBytesPerPagePolicy;
     const bool numa_on = numa_mode > 0 || (numa_mode < 0 && !sc.hosts.empty() && sc.hosts[vm.host].nodes.size() > 1);
     if (numa_on) per_page += kBytesPerPageNuma;

@@ -21,6 +21,10 @@ constexpr std::uint64_t kBytesPerFrame = 12;      // host frame: rmap, refcount,
 constexpr std::uint64_t kBytesPerFreedFrame = 4;  // the per-node free list, once frames are recycled
 constexpr std::uint64_t kBytesPerPagePolicy = 8;  // a VMM policy's per-page state (uffd-ws: cold bitmap, candidates)
 constexpr std::uint64_t kBytesPerPageContent = 8;  // a page's content word, if described or scanned by KSM (models/mm/content.hpp)
+// THP on (kernel.thp.enabled != never, models/thp/thp.hpp): 1 bit per PMD always, and 2 KiB of
+// frame numbers per large folio whose PMD was split but the folio not yet (a PTE-mapped THP):
+// at most 4 B per page when every folio is in that state, ~0 when folios stay PMD-mapped.
+constexpr std::uint64_t kBytesPerPageThp = 4;
 constexpr std::uint64_t kBytesPerPageKsm = 12;     // ksmd's rmap item per page of a mergeable VM (models/ksm/ksm.hpp)
 constexpr std::uint64_t kBytesPerPageNuma = 8;    // NUMA balancing's per-folio cpupid + pfn (models/numa, bench/README.md)
 // One element of a per-interval series: the recorder's vectors (with growth headroom), then the

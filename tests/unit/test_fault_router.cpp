@@ -204,16 +204,17 @@ TEST_CASE("fault router: kinds registered by name are deduplicated, in registrat
   CHECK(r.kinds() == std::vector<std::string>{"oom", "uffd_missing", "anon_alloc"});
 }
 
-TEST_CASE("the registered fault mechanisms: uffd in front of NUMA hinting and the core paths", "[mm][router]") {
+TEST_CASE("the registered fault mechanisms: uffd in front of NUMA hinting, THP and the core paths", "[mm][router]") {
   std::vector<std::string> names;
   for (const auto& m : kernel::fault_mechanisms()) names.push_back(m.name);
-  CHECK(names == std::vector<std::string>{"uffd", "numa_hint", "core"});
+  CHECK(names == std::vector<std::string>{"uffd", "numa_hint", "thp", "core"});
 
   HostMemory host({8});
   test::TestVm vm(test::vm_config(4, 1), host);
   REQUIRE(vm.kernel().uffd);
   CHECK(&vm.uffd().mm() == &vm.as());
-  CHECK(vm.kernel().handlers.size() == 2);  // uffd, core; do_numa_page lives in the mm's balancer
+  CHECK(vm.kernel().handlers.size() == 3);  // uffd, thp, core; do_numa_page lives in the mm's balancer
+  REQUIRE(vm.kernel().thp);  // declines every fault until kernel.thp enables it
   REQUIRE(vm.kernel().numa);
   CHECK(vm.kernel().mechanisms.size() == 1);
   const auto& kinds = vm.as().router().kinds();

@@ -68,9 +68,13 @@ TEST_CASE("the kernel sections list their on/off switch first", "[kernel][daemon
   for (const auto& d : kernel::daemon_registry()) {
     INFO(d.name);
     REQUIRE_FALSE(d.params.empty());
-    // `enabled`, or the kernel's own switch where it has one (kernel.numa_balancing, ksm's run).
+    // `enabled`, or the kernel's own switch where it has one (kernel.numa_balancing, ksm's run,
+    // transparent_hugepage/enabled whose "never" is off).
     const std::string first = d.params[0].name;
-    CHECK((first == "enabled" ? d.params[0].kind == core::Kind::Bool : first == "numa_balancing" || first == "run"));
+    const bool kernel_enum = d.params[0].kind == core::Kind::Enum && d.params[0].choices &&
+                             std::string(d.params[0].choices).find("never") != std::string::npos;
+    CHECK((first == "enabled" ? d.params[0].kind == core::Kind::Bool || kernel_enum
+                              : first == "numa_balancing" || first == "run"));
     CHECK(kernel::find_daemon(d.name) == &d);
   }
   CHECK(kernel::find_daemon("vmstat") != nullptr);

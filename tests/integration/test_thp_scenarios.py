@@ -1,0 +1,59 @@
+"""scenarios/thp: khugepaged's uffd guard per variant and its counterfactual (the README's Q9
+answer, shortened), THP's TLB-reach saving in run time, all under --check-invariants (frame
+accounting and the THP model's PMD invariants after the run), and determinism with THP on."""
+import os
+from harness import *
+
+d = tmpdir()
+T = os.path.join(SRC, "scenarios", "thp")
+
+
+def run(name, extra=(), tag=""):
+    out = os.path.join(d, name + tag)
+    p = run_scenario(os.path.join(T, name + ".json"), out, ["--check-invariants", *extra])
+    check(p.returncode == 0, f"{name}{tag} runs (with --check-invariants)")
+    return out, load(os.path.join(out, "result.json"))
+
+
+short = ["--set", "/duration=1500ms"]
+thp = {}
+for variant in ("rwp", "rfc-v1"):
+    for guard in ("true", "false"):
+        tag = f"-{variant}-{guard}"
+        _, r = run("seed-workflow", [*short, "--set", f"/kernel/variant={variant}", "--set", f"/kernel/thp/uffd_guard={guard}"], tag)
+        thp[(variant, guard)] = r["summary"]["vms"]["guest"]["kernel"]["thp"]
+
+on, off = thp[("rwp", "true")], thp[("rwp", "false")]
+check(on["thp_collapse_alloc"] > 0 and on["pmd_mapped"] > 0, f"rwp, guard on: khugepaged collapses hot ranges ({on['thp_collapse_alloc']})")
+check(on["scan_results"].get("SCAN_PTE_UFFD", 0) > 0, f"rwp, guard on: ranges with RWP PTEs refused as SCAN_PTE_UFFD ({on['scan_results']})")
+check(on["collapse_destroyed_truth"]["tracked_pages_untracked"] == 0, "rwp, guard on: no uffd state destroyed")
+check(off["collapse_destroyed_truth"]["uffd_rwp_ptes"] > 0 and "SCAN_PTE_UFFD" not in off["scan_results"],
+      f"rwp, guard off (counterfactual): collapses drop RWP protections ({off['collapse_destroyed_truth']['uffd_rwp_ptes']})")
+v1 = thp[("rfc-v1", "true")]
+check(v1["collapse_destroyed_truth"]["protnone_without_uffd_bit"] > 0 and v1["collapse_destroyed_truth"]["tracked_pages_untracked"] == 0,
+      f"rfc-v1: the guard cannot see DEACTIVATE's bit-less PROT_NONE, collapses drop it ({v1['collapse_destroyed_truth']['protnone_without_uffd_bit']})")
+check(v1["scan_results"].get("SCAN_EXCEED_NONE_PTE", 0) > 0, "a uffd-armed VMA refuses ranges with an evicted page (SCAN_EXCEED_NONE_PTE)")
+
+# TLB reach: THP always against never, same seed and duration.
+one = ["--set", "/duration=1s"]
+_, a = run("tlb-reach", one, "-always")
+_, n = run("tlb-reach", [*one, "--set", '/kernel/thp/enabled="never"'], "-never")
+ta = a["summary"]["vms"]["guest"]["kernel"]["thp"]
+check(ta["coverage"] == 1.0 and ta["huge_access_share"] == 1.0, "tlb-reach: every page PMD-mapped, every access through a PMD")
+check("thp" not in n["summary"]["vms"]["guest"].get("kernel", {}), "THP never: no thp mechanism in the result")
+check(a["summary"]["vms"]["guest"]["accesses"] > 1.1 * n["summary"]["vms"]["guest"]["accesses"],
+      f"THP does more work in the same time ({a['summary']['vms']['guest']['accesses']} vs {n['summary']['vms']['guest']['accesses']})")
+
+# THP with kernel reclaim: reclaim splits large folios before swapping subpages out.
+_, rc = run("reclaim", ["--set", "/duration=2s"])
+t = rc["summary"]["vms"]["guest"]["kernel"]["thp"]
+check(t["thp_fault_alloc"] > 0 and t["thp_split_page"] > 0 and t["thp_split_pmd"] >= t["thp_split_page"],
+      f"reclaim: 2 MiB faults, then folio splits before swap-out ({t['thp_fault_alloc']} faults, {t['thp_split_page']} folio splits)")
+
+# Determinism with THP and khugepaged on.
+o1, r1 = run("seed-workflow", short, "-det1")
+o2, r2 = run("seed-workflow", short, "-det2")
+b1 = open(os.path.join(o1, "result.json"), "rb").read()
+b2 = open(os.path.join(o2, "result.json"), "rb").read()
+check(b1 == b2, "same scenario and seed: byte-identical result.json with THP on")
+finish()

@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""THP collapse: the live kernel (thp_runner) against the model (thp_model), layout by layout.
+
+Usage: thp_compare.py --runner <thp_kernel_runner> --model <thp_model> [--khugepaged]
+Each layout of thp_layouts.hpp is built, MADV_COLLAPSEd, and checked for a PMD mapping on both
+sides; a layout passes when `huge`, AnonHugePages, MADV_COLLAPSE's return and errno agree.
+Exit 0 all agree, 1 a disagreement, 77 the runner skipped (no THP, userfaultfd or PAGEMAP_SCAN).
+"""
+import argparse
+import subprocess
+import sys
+
+
+def parse(text):
+    out = {}
+    for line in text.splitlines():
+        f = line.split()
+        if not f or f[0] != "layout":
+            continue
+        kv = dict(zip(f[2::2], f[3::2]))
+        out[f[1]] = kv
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runner", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--khugepaged", action="store_true",
+                    help="collapse by khugepaged (sleep lowered and restored by the runner) instead of MADV_COLLAPSE")
+    a = ap.parse_args()
+    extra = ["--khugepaged"] if a.khugepaged else []
+    live = subprocess.run([a.runner, *extra], capture_output=True, text=True)
+    if live.returncode == 77:
+        print(live.stdout.strip() or "SKIP")
+        return 77
+    if live.returncode != 0:
+        print(f"runner failed ({live.returncode}): {live.stderr.strip()}")
+        return 1
+    model = subprocess.run([a.model, *extra], capture_output=True, text=True, check=True)
+    k, m = parse(live.stdout), parse(model.stdout)
+    bad = 0
+    print(f"{'layout':34} {'kernel':>8} {'model':>8}  model scan_result")
+    for name, kv in k.items():
+        mv = m.get(name)
+        same = mv is not None and all(kv[x] == mv[x] for x in ("huge", "anon_huge_kb", "collapse_ret", "errno"))
+        bad += not same
+        kd = "huge" if kv["huge"] == "1" else "4k/" + kv["errno"]
+        md = ("huge" if mv["huge"] == "1" else "4k/" + mv["errno"]) if mv else "missing"
+        print(f"{name:34} {kd:>8} {md:>8}  {mv.get('result', '?') if mv else ''}  {'ok' if same else 'MISMATCH'}")
+    if set(m) - set(k):
+        print("model-only layouts:", sorted(set(m) - set(k)))
+        bad += 1
+    print(f"{len(k) - bad} of {len(k)} layouts agree")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
