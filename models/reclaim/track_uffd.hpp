@@ -1,0 +1,35 @@
+// The userfaultfd tracker of the April 2026 RFC (seed 001, "VMM Workflow"):
+//
+//   UFFDIO_DEACTIVATE(all)        -- async mode, no vCPU stalls   (rwp: UFFDIO_RWPROTECT)
+//   sleep(interval)
+//   PAGEMAP_SCAN                  -- still-deactivated pages are cold
+//
+// Masks: anon rfc-v1 PAGE_IS_UFFD_DEACTIVATED; shmem !PAGE_IS_PRESENT (the VMM skips holes
+// with SEEK_DATA, so "in the page cache" is known to it); rwp PRESENT && !PAGE_IS_ACCESSED.
+// The mechanism follows the kernel: RWPROTECT where the kernel has the rwp series, DEACTIVATE
+// (MINOR_ANON + MINOR_ASYNC) otherwise.
+//
+// The scan takes time while vCPUs run, so a page it reports cold may be touched before the
+// evictor's SET_MODE(sync); with `recheck` the tracker re-scans the claimed pages once faults
+// block and keeps only those still cold. Without `sync` (naive-async) the eviction races vCPU
+// writes.
+#pragma once
+#include <memory>
+
+#include "models/reclaim/evictor.hpp"
+#include "models/reclaim/tracker.hpp"
+
+namespace vmemsim::reclaim {
+
+extern const core::ParamSpec kUffdIntervalParam;
+extern const core::ParamSpec kUffdRecheckParam;
+
+struct UffdTrackerConfig {
+  TimeNs interval = 0;
+  bool sync = true;     // evictions need SET_MODE(sync)
+  bool recheck = true;  // ... and re-scan the claimed pages under it
+};
+
+std::unique_ptr<Tracker> make_uffd_tracker(const UffdTrackerConfig& c, Evictor& ev, StatSet& stats);
+
+}  // namespace vmemsim::reclaim
