@@ -8,6 +8,9 @@ namespace vmemsim::reclaim {
 const std::vector<PolicyInfo>& policy_registry() {
   static const std::vector<PolicyInfo> table = {
       detail::uffd_ws_info(),
+      detail::uffd_minor_async_info(),
+      detail::uffd_rwp_async_info(),
+      detail::uffd_shmem_zap_info(),
       detail::naive_async_info(),
   };
   return table;

@@ -5,4 +5,7 @@
 namespace vmemsim::reclaim::detail {
 PolicyInfo uffd_ws_info();
 PolicyInfo naive_async_info();
+PolicyInfo uffd_minor_async_info();
+PolicyInfo uffd_rwp_async_info();
+PolicyInfo uffd_shmem_zap_info();
 }  // namespace vmemsim::reclaim::detail

@@ -3,20 +3,20 @@
 // RWPROTECT, sleep, PAGEMAP_SCAN), the age-threshold selector (select_age.cpp), a fixed memory
 // target, and the shared evictor under SET_MODE(sync) (evictor.hpp).
 //
-// `naive-async` is the same loop without SET_MODE(sync) and without the re-check: a write that
+// The named mechanisms (uffd-minor-async, uffd-rwp-async, uffd-shmem-zap) are in their own
+// files. `naive-async` is the same loop without SET_MODE(sync) and without the re-check: a write that
 // lands between pwrite and DONTNEED is lost, and the lost-write oracle sees it when the page
 // comes back.
 #include "models/reclaim/composed.hpp"
 #include "models/reclaim/registry_detail.hpp"
 #include "models/reclaim/track_uffd.hpp"
+#include "models/reclaim/uffd_loop.hpp"
 
 namespace vmemsim::reclaim {
-namespace {
 
 using core::ParamSpec;
 
-// interval, age_threshold, batch_pages, memory_target, read_via[, recheck_after_sync]
-std::span<const ParamSpec> params(bool sync) {
+std::span<const ParamSpec> uffd_loop_params(bool sync) {
   static const std::vector<ParamSpec> table = [] {
     std::vector<ParamSpec> t{kUffdIntervalParam};
     for (const auto& s : find_selector("age")->params) t.push_back(s);
@@ -26,7 +26,7 @@ std::span<const ParamSpec> params(bool sync) {
   return std::span<const ParamSpec>(table).first(sync ? table.size() : table.size() - 1);
 }
 
-std::unique_ptr<VmmPolicy> make(core::Params& p, const PolicyContext& ctx, bool sync) {
+std::unique_ptr<VmmPolicy> make_uffd_loop(core::Params& p, const PolicyContext& ctx, bool sync, UffdMechanism need) {
   UffdTrackerConfig tc;
   tc.interval = p.get_duration(kUffdIntervalParam);
   const auto age = static_cast<unsigned>(p.get_int(find_selector("age")->params[0]));
@@ -45,6 +45,25 @@ std::unique_ptr<VmmPolicy> make(core::Params& p, const PolicyContext& ctx, bool 
                       "(UFFDIO_RWPROTECT); " + std::string(ctx.caps->name) + " would fail UFFDIO_API with EINVAL");
   if (ctx.caps->rwp && ctx.backing == mm::Backing::Shmem)
     p.error("policy", "the rwp series tracks anon memory here; use rfc-v1 for shmem (DEACTIVATE zaps)");
+  // A named mechanism: the kernel and backing must give exactly that one.
+  const bool anon = ctx.backing == mm::Backing::Anon;
+  switch (need) {
+    case UffdMechanism::Any: break;
+    case UffdMechanism::MinorAnon:
+      if (ctx.caps->rwp || !ctx.caps->deactivate || !anon)
+        p.error("policy", "uffd-minor-async is rfc-v1's MINOR_ANON + DEACTIVATE loop: it needs kernel.variant rfc-v1 and "
+                          "anon backing (uffd-ws picks the mechanism by variant and backing)");
+      break;
+    case UffdMechanism::RwpAnon:
+      if (!ctx.caps->rwp || !anon)
+        p.error("policy", "uffd-rwp-async is the rwp series' RWPROTECT loop: it needs kernel.variant rwp and anon backing");
+      break;
+    case UffdMechanism::ShmemZap:
+      if (ctx.caps->rwp || !ctx.caps->deactivate || anon)
+        p.error("policy", "uffd-shmem-zap is rfc-v1's DEACTIVATE-zaps-shmem loop (cold = !PAGE_IS_PRESENT): it needs "
+                          "kernel.variant rfc-v1 and shmem backing");
+      break;
+  }
   if (!ctx.uffd) return nullptr;
   // The selector reads its own key again here, now that the VM exists (same value, no error).
   const SelectorContext sc{ctx.uffd->mm().pages(), ctx.seed};
@@ -53,16 +72,16 @@ std::unique_ptr<VmmPolicy> make(core::Params& p, const PolicyContext& ctx, bool 
                                           [&](Evictor& ev, StatSet& s) { return make_uffd_tracker(tc, ev, s); });
 }
 
-}  // namespace
-
 PolicyInfo detail::uffd_ws_info() {
   return {"uffd-ws", "the RFC's working-set loop: mark all, sleep, PAGEMAP_SCAN, SET_MODE(sync), evict cold, SET_MODE(async)",
-          params(true), true, [](core::Params& p, const PolicyContext& ctx) { return make(p, ctx, true); }};
+          uffd_loop_params(true), true,
+          [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, true, UffdMechanism::Any); }};
 }
 
 PolicyInfo detail::naive_async_info() {
   return {"naive-async", "the same loop evicting in async mode (no SET_MODE(sync)): loses writes that race the eviction",
-          params(false), false, [](core::Params& p, const PolicyContext& ctx) { return make(p, ctx, false); }};
+          uffd_loop_params(false), false,
+          [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, false, UffdMechanism::Any); }};
 }
 
 }  // namespace vmemsim::reclaim

@@ -90,8 +90,8 @@ int cmd_list() {
   std::cout << "workload generators (vms[].workload.type):\n";
   for (const auto& g : workload::generator_registry()) std::printf("  %-12s %s\n", g.name, g.summary);
   std::cout << "VMM policies (vms[].vmm.policy, or the top-level vmm):\n";
-  std::printf("  %-12s %s\n", "none", "no VMM agent: the guest runs untracked");
-  for (const auto& p : reclaim::policy_registry()) std::printf("  %-12s %s\n", p.name, p.summary);
+  std::printf("  %-18s %s\n", "none", "no VMM agent: the guest runs untracked");
+  for (const auto& p : reclaim::policy_registry()) std::printf("  %-18s %s\n", p.name, p.summary);
   std::cout << "tiers (vmm.tier.kind):\n";
   for (const auto& t : reclaim::tier_registry()) std::printf("  %-12s %s\n", t.name, t.summary);
   std::cout << "kernel variants (kernel.variant):\n";
