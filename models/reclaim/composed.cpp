@@ -29,6 +29,7 @@ void ComposedPolicy::run_agent(VmmEnv& env, TimeNs until) {
     const TimeNs t = env.now();
     const bool sync = tracker_->needs_sync();
     if (sync) {
+      tracker_->arm(env, ev_);
       ev_.set_mode(env, false);
       tracker_->recheck(env, ev_);
     }

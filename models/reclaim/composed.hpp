@@ -8,7 +8,7 @@
 //   controller.want()      -- pages to evict now
 //   selector.pick(want)    -- the victims, best first
 //   evictor.claim()        -- from here a fault on a victim keeps it resident
-//   [SET_MODE(sync); tracker.recheck()]   when the tracker needs it
+//   [tracker.arm(); SET_MODE(sync); tracker.recheck()]   when the tracker needs it
 //   evictor.evict()        -- batches of pwrite + DONTNEED (+ PUNCH_HOLE), selector.removed()
 //   [SET_MODE(async)]
 #pragma once

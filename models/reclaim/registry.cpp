@@ -12,6 +12,10 @@ const std::vector<PolicyInfo>& policy_registry() {
       detail::uffd_rwp_async_info(),
       detail::uffd_shmem_zap_info(),
       detail::naive_async_info(),
+      detail::random_policy_info(),
+      detail::fifo_policy_info(),
+      detail::clock_policy_info(),
+      detail::exact_lru_policy_info(),
   };
   return table;
 }

@@ -25,20 +25,7 @@ class UffdTracker final : public Tracker {
     s.counter("/cpu_ns/scan", cpu_scan_ns_, "ns");
   }
 
-  void start() override {
-    uffd::Modes m;
-    uffd::Features f;
-    m.missing = true;  // evicted pages come back through MISSING faults (the evictor's)
-    if (uffd_.caps().rwp) {
-      m.rwp = true;
-      f.rwp_async = true;
-    } else {
-      m.minor = true;
-      f.minor_anon = as_.anon();
-      f.minor_async = true;
-    }
-    registration_ = uffd_.register_range(m, f);
-  }
+  void start() override { registration_ = uffd_register(uffd_); }
   void begin(VmmEnv& env) override { ev_.charge(env, registration_, ev_.cpu_ioctl_ns()); }
   TimeNs interval() const override { return c_.interval; }
   bool needs_sync() const override { return c_.sync; }
@@ -48,9 +35,7 @@ class UffdTracker final : public Tracker {
     // 1. Mark every page: the next access to it is tracked (async: no vCPU stalls). The PTEs
     //    change when the ioctl starts; its CPU time follows.
     const TimeNs mark_time = env.now();
-    marked_ += ev_.charge(env, rwp ? uffd_.rwprotect(Gfn(0), as_.pages(), true) : uffd_.deactivate(Gfn(0), as_.pages()),
-                          ev_.cpu_ioctl_ns())
-                   .ptes;
+    marked_ += ev_.charge(env, uffd_mark(uffd_, Gfn(0), as_.pages()), ev_.cpu_ioctl_ns()).ptes;
     env.slice("mark", mark_time, env.now());
     env.sleep(c_.interval);
 
@@ -69,31 +54,17 @@ class UffdTracker final : public Tracker {
   // and SET_MODE(sync) was restored by the kernel without the handler seeing it).
   void recheck(VmmEnv& env, Evictor& ev) override {
     if (!c_.recheck) return;
-    const bool rwp = uffd_.caps().rwp;
     TimeNs cost = uffd_.costs().ioctl_ns;
     for (Gfn g : ev.claimed()) {
       if (!ev.pending(g)) continue;
-      const std::uint32_t c = uffd_.categories(g);
-      const bool still = rwp ? (c & uffd::cat::kPresent) && !(c & uffd::cat::kAccessed)
-                       : as_.anon() ? (c & uffd::cat::kUffdDeactivated) != 0
-                                    : !(c & uffd::cat::kPresent) && as_.in_page_cache(g);
-      if (!still) ev.drop(g);
+      if (!uffd_still_marked(uffd_, g)) ev.drop(g);
       cost += uffd_.costs().scan_per_pte_ns;
     }
     env.cpu(cost);
     cpu_scan_ns_ += cost;
   }
 
-  uffd::IoctlResult resolve(const uffd::FaultMsg& m) override {
-    switch (m.reason) {
-      case mm::UffdReason::Minor: return uffd_.cont(m.gfn);
-      case mm::UffdReason::Rwp: return uffd_.rwprotect(m.gfn, 1, false);
-      case mm::UffdReason::Wp: return uffd_.writeprotect(m.gfn, 1, false);
-      case mm::UffdReason::Missing: break;
-    }
-    VMEMSIM_CHECK(false, "uffd tracker asked to resolve a MISSING fault");
-    return {};
-  }
+  uffd::IoctlResult resolve(const uffd::FaultMsg& m) override { return uffd_resolve(uffd_, m); }
 
  private:
   // PAGEMAP_SCAN over the whole guest, in chunks of kScanChunk pages as a VMM with a bounded
@@ -154,6 +125,44 @@ class UffdTracker final : public Tracker {
 };
 
 }  // namespace
+
+uffd::IoctlResult uffd_register(uffd::Uffd& u) {
+  uffd::Modes m;
+  uffd::Features f;
+  m.missing = true;  // evicted pages come back through MISSING faults (the evictor's)
+  if (u.caps().rwp) {
+    m.rwp = true;
+    f.rwp_async = true;
+  } else {
+    m.minor = true;
+    f.minor_anon = u.mm().anon();
+    f.minor_async = true;
+  }
+  return u.register_range(m, f);
+}
+
+// The tracking verb the kernel offers: RWPROTECT (rwp) or DEACTIVATE (rfc-v1).
+uffd::IoctlResult uffd_mark(uffd::Uffd& u, Gfn start, std::uint64_t len) {
+  return u.caps().rwp ? u.rwprotect(start, len, true) : u.deactivate(start, len);
+}
+
+bool uffd_still_marked(uffd::Uffd& u, Gfn g) {
+  const std::uint32_t c = u.categories(g);
+  if (u.caps().rwp) return (c & uffd::cat::kPresent) && !(c & uffd::cat::kAccessed);
+  if (u.mm().anon()) return (c & uffd::cat::kUffdDeactivated) != 0;
+  return !(c & uffd::cat::kPresent) && u.mm().in_page_cache(g);
+}
+
+uffd::IoctlResult uffd_resolve(uffd::Uffd& u, const uffd::FaultMsg& m) {
+  switch (m.reason) {
+    case mm::UffdReason::Minor: return u.cont(m.gfn);
+    case mm::UffdReason::Rwp: return u.rwprotect(m.gfn, 1, false);
+    case mm::UffdReason::Wp: return u.writeprotect(m.gfn, 1, false);
+    case mm::UffdReason::Missing: break;
+  }
+  VMEMSIM_CHECK(false, "uffd tracker asked to resolve a MISSING fault");
+  return {};
+}
 
 std::unique_ptr<Tracker> make_uffd_tracker(const UffdTrackerConfig& c, Evictor& ev, StatSet& stats) {
   return std::make_unique<UffdTracker>(c, ev, stats);

@@ -30,6 +30,14 @@ struct UffdTrackerConfig {
   bool recheck = true;  // ... and re-scan the claimed pages under it
 };
 
+// The pieces of the uffd mechanism other trackers reuse to evict safely: registration (MISSING
+// + the kernel's async tracking mode), marking a range, the "still marked" test after
+// SET_MODE(sync), and resolving a tracking fault.
+uffd::IoctlResult uffd_register(uffd::Uffd& u);
+uffd::IoctlResult uffd_mark(uffd::Uffd& u, core::Gfn start, std::uint64_t len);
+bool uffd_still_marked(uffd::Uffd& u, core::Gfn g);
+uffd::IoctlResult uffd_resolve(uffd::Uffd& u, const uffd::FaultMsg& m);
+
 std::unique_ptr<Tracker> make_uffd_tracker(const UffdTrackerConfig& c, Evictor& ev, StatSet& stats);
 
 }  // namespace vmemsim::reclaim

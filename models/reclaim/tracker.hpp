@@ -37,6 +37,12 @@ class Tracker {
   // Whether evicting a page this tracker reported cold races with a vCPU touching it unless
   // faults block (UFFDIO_SET_MODE(sync)) while the pages are written out and zapped.
   virtual bool needs_sync() const = 0;
+  // After the victims are claimed, before SET_MODE(sync): make a touch of a victim visible to
+  // recheck() (a tracker that marked every page in round() has nothing to do).
+  virtual void arm(VmmEnv& env, Evictor& ev) {
+    (void)env;
+    (void)ev;
+  }
   // Under sync mode: drop from the eviction (Evictor::drop) the claimed pages that are no
   // longer cold. Spends its CPU time.
   virtual void recheck(VmmEnv& env, Evictor& ev) = 0;

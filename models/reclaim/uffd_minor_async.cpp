@@ -12,7 +12,7 @@ namespace vmemsim::reclaim {
 PolicyInfo detail::uffd_minor_async_info() {
   return {"uffd-minor-async",
           "rfc-v1 anon (seed 001 loop): UFFDIO_DEACTIVATE all pages (MINOR_ANON + MINOR_ASYNC), sleep, PAGEMAP_SCAN PAGE_IS_UFFD_DEACTIVATED, SET_MODE(sync), re-check, evict",
-          uffd_loop_params(true), true,
+          uffd_loop_params(true), true, kUffdLoopBytesPerPage, false,
           [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, true, UffdMechanism::MinorAnon); }};
 }
 

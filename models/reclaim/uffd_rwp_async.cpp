@@ -12,7 +12,7 @@ namespace vmemsim::reclaim {
 PolicyInfo detail::uffd_rwp_async_info() {
   return {"uffd-rwp-async",
           "rwp anon: UFFDIO_RWPROTECT all pages (RWP_ASYNC), sleep, PAGEMAP_SCAN PRESENT && !PAGE_IS_ACCESSED, SET_MODE(sync), re-check, evict",
-          uffd_loop_params(true), true,
+          uffd_loop_params(true), true, kUffdLoopBytesPerPage, false,
           [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, true, UffdMechanism::RwpAnon); }};
 }
 

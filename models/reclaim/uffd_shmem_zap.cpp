@@ -12,7 +12,7 @@ namespace vmemsim::reclaim {
 PolicyInfo detail::uffd_shmem_zap_info() {
   return {"uffd-shmem-zap",
           "rfc-v1 shmem: UFFDIO_DEACTIVATE zaps the PTEs, sleep, PAGEMAP_SCAN !PAGE_IS_PRESENT over pages in the page cache, SET_MODE(sync), re-check, pwrite + PUNCH_HOLE",
-          uffd_loop_params(true), true,
+          uffd_loop_params(true), true, kUffdLoopBytesPerPage, false,
           [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, true, UffdMechanism::ShmemZap); }};
 }
 

@@ -74,13 +74,13 @@ std::unique_ptr<VmmPolicy> make_uffd_loop(core::Params& p, const PolicyContext& 
 
 PolicyInfo detail::uffd_ws_info() {
   return {"uffd-ws", "the RFC's working-set loop: mark all, sleep, PAGEMAP_SCAN, SET_MODE(sync), evict cold, SET_MODE(async)",
-          uffd_loop_params(true), true,
+          uffd_loop_params(true), true, kUffdLoopBytesPerPage, false,
           [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, true, UffdMechanism::Any); }};
 }
 
 PolicyInfo detail::naive_async_info() {
   return {"naive-async", "the same loop evicting in async mode (no SET_MODE(sync)): loses writes that race the eviction",
-          uffd_loop_params(false), false,
+          uffd_loop_params(false), false, kUffdLoopBytesPerPage, false,
           [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, false, UffdMechanism::Any); }};
 }
 

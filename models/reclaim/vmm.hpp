@@ -71,6 +71,12 @@ struct PolicyInfo {
   // False for a policy that can lose guest writes by design (naive-async evicts without
   // blocking faults); the contract test holds every safe policy to zero lost writes.
   bool safe;
+  // Bytes of policy state per guest page (tracker, selector, evictor), for the resource
+  // estimate (sim/scenario/resources.cpp; measured figures in bench/README.md).
+  std::uint64_t bytes_per_page;
+  // True when the tracker reads ground truth instead of a kernel mechanism (exact-lru and the
+  // other baselines): a bound to compare mechanisms against, not something a VMM can run.
+  bool oracle;
   // Reads and validates the parameters against the kernel variant and backing (problems go to
   // p's sink); builds the policy when ctx.uffd is set.
   std::unique_ptr<VmmPolicy> (*make)(core::Params& p, const PolicyContext& ctx);

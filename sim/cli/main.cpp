@@ -110,7 +110,12 @@ int cmd_describe(const std::string& name) {
       kinds += (kinds.empty() ? "" : "|") + std::string(t.name);
       for (const auto& k : t.params) keys += std::string(", ") + k.name;
     }
-    std::cout << p->name << ": " << p->summary << "\n\nparameters of " << p->name << ":\n"
+    std::cout << p->name << ": " << p->summary << "\n";
+    if (!p->safe) std::cout << "unsafe: loses guest writes that race its eviction, by design (the lost-write oracle counts them)\n";
+    if (p->oracle)
+      std::cout << "oracle: its tracker reads the simulator's ground truth (last access of every page) at no cost; a "
+                   "bound to compare tracking mechanisms against, not something a VMM can run\n";
+    std::cout << "\nparameters of " << p->name << ":\n"
               << core::describe_params(p->params) << "  tier (object: kind " << kinds << keys << ")\n"
               << "      where evicted pages go; each kind's keys: vmemsim describe <kind>\n";
     return 0;

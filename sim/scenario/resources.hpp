@@ -19,9 +19,6 @@ namespace vmemsim::scenario {
 constexpr std::uint64_t kBytesPerPageSlot = 16;   // PTE + ground truth (models/mm/ground_truth.hpp)
 constexpr std::uint64_t kBytesPerFrame = 12;      // host frame: rmap, refcount, mapcount (host_memory.hpp)
 constexpr std::uint64_t kBytesPerFreedFrame = 4;  // the per-node free list, once frames are recycled
-// A VMM policy's per-page state: uffd-ws 6.25 B (evictor word + residency bit, age selector,
-// scan bitmap); a list-ordered selector (8 B) in place of the age selector's 2 B gives 12.25 B.
-constexpr std::uint64_t kBytesPerPagePolicy = 8;
 constexpr std::uint64_t kBytesPerPageContent = 8;  // a page's content word, if described or scanned by KSM (models/mm/content.hpp)
 constexpr std::uint64_t kBytesPerPageKsm = 12;     // ksmd's rmap item per page of a mergeable VM (models/ksm/ksm.hpp)
 constexpr std::uint64_t kBytesPerPageNuma = 8;    // NUMA balancing's per-folio cpupid + pfn (models/numa, bench/README.md)
