@@ -80,6 +80,19 @@ void Evictor::observe(Gfn g, bool resident, TimeNs t, bool write) {
   else sel_.removed(g);
 }
 
+void Evictor::report_scan(VictimSelector& sel, const std::vector<std::uint64_t>& cold, TimeNs since, TimeNs t) {
+  truth_.begin();
+  for (std::uint64_t g = 0; g < as_.pages(); ++g) {
+    const bool resident = resident_now(Gfn(g));
+    observe(Gfn(g), resident, t);
+    const bool c = (cold[g / 64] >> (g % 64)) & 1;
+    truth_.page(Gfn(g), resident, c, since);
+    if (resident && !c) sel.accessed({Gfn(g), t});
+  }
+  truth_.end();
+  sel.scan_done(t);
+}
+
 std::uint64_t Evictor::claim(const std::vector<Gfn>& victims) {
   claimed_.clear();
   for (auto g : victims) {

@@ -85,6 +85,10 @@ class Evictor {
   void observe(core::Gfn g, bool resident, TimeNs t, bool write = false);
   // One tracking round has been observed (false-cold evictions count rounds).
   void next_round() { ++round_; }
+  // The report of a scan-based tracker: for every page, its residency (observe()), then
+  // accessed() for each resident page not in `cold` (1 bit per page), the truth meter's
+  // comparison against accesses since `since`, and scan_done(t).
+  void report_scan(VictimSelector& sel, const std::vector<std::uint64_t>& cold, TimeNs since, TimeNs t);
 
   // Claims the victims for this eviction (in the selector's order); returns how many. From
   // here a fault on a claimed page drops it (the handler resolves it as usual) unless its

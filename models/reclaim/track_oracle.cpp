@@ -24,9 +24,8 @@ namespace {
 class OracleTracker final : public Tracker {
  public:
   OracleTracker(TimeNs interval, Evictor& ev, StatSet& s)
-      : interval_(interval), ev_(ev), uffd_(ev.uffd()), as_(ev.as()) {
+      : interval_(interval), ev_(ev), uffd_(ev.uffd()), as_(ev.as()), guard_(s) {
     s.counter("/scans", rounds_, "count");
-    s.counter("/pages_marked", marked_, "pages");
     s.counter("/cpu_ns/scan", cpu_scan_ns_, "ns");
   }
 
@@ -62,28 +61,8 @@ class OracleTracker final : public Tracker {
     return since;
   }
 
-  // Marks the victims so that a touch before SET_MODE(sync) shows in recheck(), and a touch
-  // after it blocks until the page is gone (then refetches it).
-  void arm(VmmEnv& env, Evictor& ev) override {
-    std::vector<Gfn> v = ev.claimed();
-    std::sort(v.begin(), v.end(), [](Gfn a, Gfn b) { return a.v < b.v; });
-    for (std::size_t i = 0; i < v.size();) {
-      std::size_t j = i + 1;
-      while (j < v.size() && v[j].v == v[j - 1].v + 1) ++j;
-      marked_ += ev.charge(env, uffd_mark(uffd_, v[i], j - i), ev.cpu_ioctl_ns()).ptes;
-      i = j;
-    }
-  }
-  void recheck(VmmEnv& env, Evictor& ev) override {
-    TimeNs cost = uffd_.costs().ioctl_ns;
-    for (Gfn g : ev.claimed()) {
-      if (!ev.pending(g)) continue;
-      if (!uffd_still_marked(uffd_, g)) ev.drop(g);
-      cost += uffd_.costs().scan_per_pte_ns;
-    }
-    env.cpu(cost);
-    cpu_scan_ns_ += cost;
-  }
+  void arm(VmmEnv& env, Evictor& ev) override { guard_.arm(env, ev); }
+  void recheck(VmmEnv& env, Evictor& ev) override { guard_.recheck(env, ev, cpu_scan_ns_); }
   uffd::IoctlResult resolve(const uffd::FaultMsg& m) override { return uffd_resolve(uffd_, m); }
 
  private:
@@ -91,9 +70,10 @@ class OracleTracker final : public Tracker {
   Evictor& ev_;
   uffd::Uffd& uffd_;
   mm::AddressSpace& as_;
+  VictimGuard guard_;
   uffd::IoctlResult registration_;
   std::vector<std::pair<TimeNs, std::uint64_t>> hits_;
-  std::uint64_t rounds_ = 0, marked_ = 0;
+  std::uint64_t rounds_ = 0;
   TimeNs cpu_scan_ns_ = 0;
 };
 

@@ -1,5 +1,7 @@
 #include "models/reclaim/track_uffd.hpp"
 
+#include <algorithm>
+
 namespace vmemsim::reclaim {
 
 using core::Gfn;
@@ -43,7 +45,9 @@ class UffdTracker final : public Tracker {
     const TimeNs t1 = env.now();
     scan_cold(rwp);
     ev_.next_round();
-    report(sel, mark_time, t1);
+    // The selector hears what the scan saw: residency (PAGEMAP's PRESENT, which the same walk
+    // reports) and every resident page not reported cold as accessed.
+    ev_.report_scan(sel, cold_, mark_time, t1);
     env.cpu(last_scan_cost_);
     cpu_scan_ns_ += last_scan_cost_;
     env.slice("scan", t1, env.now());
@@ -93,24 +97,6 @@ class UffdTracker final : public Tracker {
           if (as_.anon() || as_.in_page_cache(Gfn(g))) cold_[g / 64] |= 1ull << (g % 64);  // shmem: SEEK_DATA skips holes
     }
     ++scans_;
-  }
-  bool is_cold(std::uint64_t g) const { return (cold_[g / 64] >> (g % 64)) & 1; }
-
-  // Tells the selector what the scan saw: residency changes (PAGEMAP's PRESENT, which the same
-  // walk reports), every resident page not reported cold as accessed, then the end of the
-  // round. The truth meter compares the same report with ground truth.
-  void report(VictimSelector& sel, TimeNs mark_time, TimeNs t) {
-    auto& truth = ev_.truth();
-    truth.begin();
-    for (std::uint64_t g = 0; g < as_.pages(); ++g) {
-      const bool resident = ev_.resident_now(Gfn(g));
-      ev_.observe(Gfn(g), resident, t);
-      const bool cold = is_cold(g);
-      truth.page(Gfn(g), resident, cold, mark_time);
-      if (resident && !cold) sel.accessed({Gfn(g), t});
-    }
-    truth.end();
-    sel.scan_done(t);
   }
 
   UffdTrackerConfig c_;
@@ -162,6 +148,28 @@ uffd::IoctlResult uffd_resolve(uffd::Uffd& u, const uffd::FaultMsg& m) {
   }
   VMEMSIM_CHECK(false, "uffd tracker asked to resolve a MISSING fault");
   return {};
+}
+
+void VictimGuard::arm(VmmEnv& env, Evictor& ev) {
+  std::vector<Gfn> v = ev.claimed();
+  std::sort(v.begin(), v.end(), [](Gfn a, Gfn b) { return a.v < b.v; });
+  for (std::size_t i = 0; i < v.size();) {
+    std::size_t j = i + 1;
+    while (j < v.size() && v[j].v == v[j - 1].v + 1) ++j;
+    marked_ += ev.charge(env, uffd_mark(ev.uffd(), v[i], j - i), ev.cpu_ioctl_ns()).ptes;
+    i = j;
+  }
+}
+
+void VictimGuard::recheck(VmmEnv& env, Evictor& ev, TimeNs& bucket) {
+  TimeNs cost = ev.uffd().costs().ioctl_ns;
+  for (Gfn g : ev.claimed()) {
+    if (!ev.pending(g)) continue;
+    if (!uffd_still_marked(ev.uffd(), g)) ev.drop(g);
+    cost += ev.uffd().costs().scan_per_pte_ns;
+  }
+  env.cpu(cost);
+  bucket += cost;
 }
 
 std::unique_ptr<Tracker> make_uffd_tracker(const UffdTrackerConfig& c, Evictor& ev, StatSet& stats) {

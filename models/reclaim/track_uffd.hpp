@@ -38,6 +38,19 @@ uffd::IoctlResult uffd_mark(uffd::Uffd& u, core::Gfn start, std::uint64_t len);
 bool uffd_still_marked(uffd::Uffd& u, core::Gfn g);
 uffd::IoctlResult uffd_resolve(uffd::Uffd& u, const uffd::FaultMsg& m);
 
+// For trackers that do not mark every page themselves (the oracle, A bits): before
+// SET_MODE(sync), mark the claimed victims (contiguous runs in one ioctl) so that a touch
+// before sync shows in the re-check and a touch after it blocks until the page is gone.
+class VictimGuard {
+ public:
+  explicit VictimGuard(StatSet& s) { s.counter("/pages_marked", marked_, "pages"); }
+  void arm(VmmEnv& env, Evictor& ev);
+  void recheck(VmmEnv& env, Evictor& ev, TimeNs& bucket);
+
+ private:
+  std::uint64_t marked_ = 0;
+};
+
 std::unique_ptr<Tracker> make_uffd_tracker(const UffdTrackerConfig& c, Evictor& ev, StatSet& stats);
 
 }  // namespace vmemsim::reclaim
