@@ -12,6 +12,7 @@ const std::vector<PolicyInfo>& policy_registry() {
       detail::uffd_rwp_async_info(),
       detail::uffd_shmem_zap_info(),
       detail::naive_async_info(),
+      detail::wp_async_written_info(),
       detail::abit_harvest_info(),
       detail::random_policy_info(),
       detail::fifo_policy_info(),
