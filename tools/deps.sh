@@ -3,7 +3,7 @@
 # Used by tools/go.sh, tools/test.sh, tools/sanitize.sh and tools/fuzz.sh; safe to run by hand.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libsimgrid-dev nlohmann-json3-dev libcli11-dev catch2
-      libbenchmark-dev python3 python3-matplotlib python3-jsonschema)
+      libbenchmark-dev libzstd-dev zstd python3 python3-matplotlib python3-jsonschema)
 # `tools/deps.sh --fuzz` (tools/fuzz.sh): clang and its runtime libraries, which hold libFuzzer.
 [ "${1:-}" = "--fuzz" ] && PKGS+=(clang libclang-rt-dev)
 missing=()

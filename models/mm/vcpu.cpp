@@ -35,6 +35,7 @@ void Vcpu::advance_epoch(core::TimeNs t) {
 
 void Vcpu::refill(core::TimeNs t) {
   gen_->fill(t, buf_);
+  gaps_ = gen_->gaps();
   if (device_threshold_ != 0)
     for (auto& a : buf_)
       if (device_rng_.next() < device_threshold_) a |= workload::kDeviceBit;
@@ -42,6 +43,11 @@ void Vcpu::refill(core::TimeNs t) {
 }
 
 Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
+  if (finished_) {  // its generator's stream ended: nothing more to issue
+    Quantum idle;
+    idle.end = end;
+    return idle;
+  }
   PageSlot* const slots = as_.slots();
   GroundTruth& truth = as_.truth();
   core::TimeNs t = start;
@@ -61,6 +67,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
   std::array<std::uint64_t, kMaxNodes> by_node{};
   std::uint64_t writes = 0;
   std::uint64_t* const content = as_.content_data();  // null unless the VM tracks page content
+  const core::TimeNs* gaps = gaps_;  // null (the fast path) unless the generator times its accesses
   Quantum q;
   q.end = start;
 
@@ -72,19 +79,31 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
     c_.tlb_ns += ipi;
   }
 
-  while (t < end && q.stop == Stop::None) {
+  while (t < end && q.stop == Stop::None && !finished_) {
     if (t >= epoch_hi_ || t < epoch_lo_) advance_epoch(t);
     core::TimeNs stop = end < epoch_hi_ ? end : epoch_hi_;
     const core::TimeNs lo = epoch_lo_;
     const std::size_t epoch = epoch_;
     while (t < stop) {
-      if (pos_ == kBatch) refill(t);
+      if (pos_ == kBatch) {
+        refill(t);
+        gaps = gaps_;
+      }
       // The batch already holds the upcoming addresses: prefetch a few ahead so the cache
       // misses of consecutive accesses overlap (the per-access time chain below otherwise
       // limits how many the CPU keeps in flight).
       if (pos_ + kPrefetch < kBatch)
         __builtin_prefetch(&slots[base + workload::access_page(buf_[pos_ + kPrefetch])], 1, 3);
       const workload::Access a = buf_[pos_];
+      core::TimeNs after = think;
+      if (gaps != nullptr) [[unlikely]] {
+        const core::TimeNs gap = gaps[pos_];
+        if (gap == workload::kGapEnd) {
+          finished_ = true;  // idle for the rest of the quantum (and of the run)
+          break;
+        }
+        if (gap >= 0) after = gap;
+      }
       const std::uint64_t g = base + workload::access_page(a);
       const bool w = workload::access_is_write(a);
       PageSlot& s = slots[g];
@@ -132,7 +151,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
       writes += w;
       if (content != nullptr && w) [[unlikely]] as_.content_write(Gfn(g), content_rng_);
       truth.note_access(s, t, w, lo, epoch);
-      t += think + lat[n];
+      t += after + lat[n];
     }
   }
   c_.writes += writes;
@@ -141,7 +160,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
     c_.by_node[n] += by_node[n];
     c_.memory_ns += static_cast<core::TimeNs>(by_node[n]) * lat[n];
   }
-  q.end = t;
+  q.end = finished_ && t < end ? end : t;
   as_.account_runtime(task_, t - start);
   as_.apply_task_move(task_);  // a move the scheduler made during the quantum starts now
   return q;

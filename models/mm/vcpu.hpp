@@ -91,6 +91,8 @@ class Vcpu {
   std::uint64_t device_threshold_ = 0;
   std::array<workload::Access, kBatch> buf_{};
   std::size_t pos_ = kBatch;
+  const core::TimeNs* gaps_ = nullptr;  // the generator's gaps for buf_ (Generator::gaps())
+  bool finished_ = false;               // the generator's stream ended (kGapEnd)
   VcpuCounters c_;
   std::uint64_t tlb_seen_ = 0;
   // Cached ground-truth epoch of the current access time: [epoch_lo_, epoch_hi_).

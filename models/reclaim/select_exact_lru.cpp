@@ -10,8 +10,11 @@ namespace {
 class ExactLru final : public VictimSelector {
  public:
   explicit ExactLru(std::uint64_t pages) : lru_(pages) {}
+  bool lru_stack_property() const override { return true; }
   void inserted(const Access& a) override { lru_.push_front(a.gfn.v); }
-  void accessed(const Access& a) override { lru_.move_to_front(a.gfn.v); }
+  void accessed(const Access& a) override {
+    if (lru_.front() != a.gfn.v) lru_.move_to_front(a.gfn.v);  // a re-reference is often to the head
+  }
   void removed(core::Gfn g) override {
     if (lru_.contains(g.v)) lru_.unlink(g.v);
   }

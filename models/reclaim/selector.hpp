@@ -56,6 +56,10 @@ class VictimSelector {
   virtual void pick(std::uint64_t want, std::vector<core::Gfn>& out) = 0;
   // True when accessed()/inserted() need Access::next_use (OPT).
   virtual bool wants_future() const { return false; }
+  // True when, given every access, the selector evicts in exact LRU order: its misses then
+  // have the stack property (a cache of n frames holds what one of n - 1 holds), so replay
+  // gets every frame limit from one stack-distance pass (models/reclaim/replay.hpp).
+  virtual bool lru_stack_property() const { return false; }
 };
 
 struct SelectorContext {

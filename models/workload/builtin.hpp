@@ -16,6 +16,7 @@ GeneratorInfo zipf_info();
 GeneratorInfo hot_cold_info();
 GeneratorInfo sequential_info();
 GeneratorInfo phases_info();
+GeneratorInfo trace_info();
 
 // make_generator with another default for `write_ratio`: `phases` passes its own value, so a
 // phase's workload inherits it unless it sets its own.

@@ -34,6 +34,8 @@ struct GenContext {
   std::uint64_t seed = 0;      // scenario seed
   std::string path;            // stable component path, e.g. "vm/web/vcpu/0/workload"
   unsigned depth = 0;          // `phases` workloads enclosing this one (bounded: kMaxPhaseDepth)
+  unsigned vcpu = 0;           // this vCPU's index among the vCPUs sharing the workload object
+  unsigned vcpus = 1;          // how many vCPUs share it (a `trace` may be split over them)
   core::Rng rng() const { return core::Rng::stream(seed, path); }
 };
 
@@ -47,7 +49,15 @@ class Generator {
   // Fills `out` with the next accesses; `now` is the simulated time of the first one
   // (time-dependent generators such as `phases` switch on it, at batch granularity).
   virtual void fill(core::TimeNs now, std::span<Access> out) = 0;
+  // After fill(): per access, the time from it to the next access, which replaces the vCPU's
+  // think time (a trace with timestamps); kGapThink keeps the think time; kGapEnd marks the
+  // first slot past the end of a finite stream (the vCPU issues nothing from there on).
+  // nullptr (the default, and every generator with an endless untimed stream): think time
+  // throughout, so the vCPU's loop does not look at gaps at all.
+  virtual const core::TimeNs* gaps() const { return nullptr; }
 };
+constexpr core::TimeNs kGapThink = -1;
+constexpr core::TimeNs kGapEnd = -2;
 
 // Write bit drawn against a 64-bit threshold: one compare per access, no floating point.
 class WriteDraw {

@@ -54,6 +54,8 @@ class PhasesGenerator final : public Generator {
     }
     phases_[cur_].gen->fill(t - begin_of(cur_), out);
   }
+  // The gaps of the phase that filled the last batch (a timed trace inside a phase).
+  const core::TimeNs* gaps() const override { return phases_[cur_].gen->gaps(); }
 
  private:
   core::TimeNs begin_of(std::size_t i) const { return i == 0 ? 0 : phases_[i - 1].end; }

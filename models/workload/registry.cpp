@@ -15,6 +15,7 @@ const std::vector<GeneratorInfo>& generator_registry() {
       detail::hot_cold_info(),
       detail::sequential_info(),
       detail::phases_info(),
+      detail::trace_info(),
   };
   return table;
 }

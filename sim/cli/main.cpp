@@ -9,9 +9,11 @@
 #include <iostream>
 
 #include "models/kernel/registry.hpp"
+#include "models/reclaim/selector.hpp"
 #include "models/reclaim/vmm.hpp"
 #include "models/workload/generator.hpp"
 #include "sim/cli/calibrate.hpp"
+#include "sim/cli/trace_cmd.hpp"
 #include "sim/cli/sweep.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/json_input.hpp"
@@ -100,6 +102,8 @@ int cmd_list() {
   for (const auto& d : kernel::daemon_registry()) std::printf("  %-12s %s\n", d.name, d.summary);
   std::cout << "fault mechanisms (in the order a fault is offered to them):\n";
   for (const auto& m : kernel::fault_mechanisms()) std::printf("  %-12s %s\n", m.name, m.summary);
+  std::cout << "victim selectors (vmemsim replay --policy):\n";
+  for (const auto& v : reclaim::selector_registry()) std::printf("  %-12s %s\n", v.name, v.summary);
   return 0;
 }
 
@@ -250,6 +254,31 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::uint64_t{16}, std::uint64_t{1} << 22));
   calibrate->add_flag("--json", cal.json, "print the table as JSON");
 
+  auto* trace = app.add_subcommand("trace", "trace files: convert between formats, print statistics");
+  trace->require_subcommand(1);
+  cli::TraceConvertOptions tconv;
+  auto* tconvert = trace->add_subcommand("convert", "convert a trace (lackey, oracle-general, pagetrace; zstd when OUT ends in .zst)");
+  tconvert->add_option("in", tconv.in, "input trace")->required();
+  tconvert->add_option("out", tconv.out, "output trace")->required();
+  tconvert->add_option("--from", tconv.from, "input format: auto (default: recognised from the file), lackey, oracle-general, pagetrace");
+  tconvert->add_option("--to", tconv.to, "output format: pagetrace (default), lackey, oracle-general");
+  tconvert->add_flag("--zstd", tconv.zstd, "compress the output with zstd (also when OUT ends in .zst)");
+  cli::TraceStatsOptions tst;
+  auto* tstats = trace->add_subcommand("stats", "references, distinct pages, read/write mix, reuse-distance histogram");
+  tstats->add_option("trace", tst.trace, "trace file")->required();
+  tstats->add_option("--format", tst.format, "auto (default), lackey, oracle-general, pagetrace");
+  tstats->add_flag("--json", tst.json, "print one JSON object");
+
+  cli::ReplayOptions rep;
+  auto* replay = app.add_subcommand("replay", "a trace through a victim selector with fixed frame limits, no timing model");
+  replay->add_option("trace", rep.trace, "trace file")->required();
+  replay->add_option("--policy", rep.policy, "victim selector (vmemsim list: victim selectors)")->required();
+  replay->add_option("--frames", rep.frames, "frame limits, N[,N...]")->required();
+  replay->add_option("--format", rep.format, "auto (default), lackey, oracle-general, pagetrace");
+  replay->add_option("--seed", rep.seed, "seed of randomized selectors (default 0)");
+  replay->add_flag("--json", rep.json, "print one JSON object with a `limits` array");
+  replay->add_flag("--per-limit", rep.per_limit, "simulate every limit, also where one stack-distance pass would do");
+
   try {
     app.parse(static_cast<int>(rest.size()), rest.data());
   } catch (const CLI::ParseError& e) {
@@ -258,7 +287,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if ((*list || *describe) && (!sg_log.empty() || !sg_cfg.empty())) {
+    if ((*list || *describe || *trace || *replay) && (!sg_log.empty() || !sg_cfg.empty())) {
       std::cerr << "vmemsim: --cfg=... and --log=... go with run, validate and sweep\n";
       return 2;
     }
@@ -286,6 +315,9 @@ int main(int argc, char** argv) {
     if (*list) return cmd_list();
     if (*describe) return cmd_describe(dname);
     if (*calibrate) return cli::cmd_calibrate(cal);
+    if (*tconvert) return cli::cmd_trace_convert(tconv);
+    if (*tstats) return cli::cmd_trace_stats(tst);
+    if (*replay) return cli::cmd_replay(rep);
   } catch (const core::InputError& e) {
     std::cerr << e.what() << "\n";
     return 2;

@@ -105,6 +105,8 @@ World build_world(const Scenario& sc) {
         vc.seed = sc.seed;
         vc.path = "vm/" + vs.name + "/vcpu/" + std::to_string(idx);
         workload::GenContext ctx{g.workload.region_pages, sc.seed, vc.path + "/workload"};
+        ctx.vcpu = k;
+        ctx.vcpus = g.vcpus;
         core::ErrorSink sink(sc.file);
         core::Params p(&g.workload.params, g.workload.pointer, &sink, nullptr);
         auto gen = workload::make_generator(p, ctx);

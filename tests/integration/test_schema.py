@@ -712,10 +712,18 @@ def main():
 
     print("\ndefaults: the schema's `default`s against what the reader fills in")
     gens = [g for g in walker.target("#/$defs/workload/properties/type")["enum"]]
-    groups = [{"vcpus": 1, "workload": {"type": g}} for g in gens if g != "phases"]
+    # `trace` needs a file to replay (its only required key).
+    trace_file = os.path.join(tmp, "minimal.lackey")
+    with open(trace_file, "w") as f:
+        f.write(" L 00001000,8\n S 00002000,8\n")
+
+    def minimal_workload(g):
+        return {"type": g, "path": trace_file} if g == "trace" else {"type": g}
+    groups = [{"vcpus": 1, "workload": minimal_workload(g)} for g in gens if g != "phases"]
     groups.append({"vcpus": 1, "workload": {"type": "phases", "phases": [
-        {"duration": "1s", "workload": {"type": g}} for g in gens]}})
-    groups[-1]["workload"]["phases"][-1]["workload"]["phases"] = [{"duration": 1, "workload": {"type": "uniform"}}]
+        {"duration": "1s", "workload": minimal_workload(g)} for g in gens]}})
+    nested = next(ph for ph in groups[-1]["workload"]["phases"] if ph["workload"]["type"] == "phases")
+    nested["workload"]["phases"] = [{"duration": 1, "workload": {"type": "uniform"}}]
     host = [{"name": "h", "nodes": [{"cores": 8, "memory": "1GiB"}]}]
     minimal = {"name": "minimal", "duration": "10s", "hosts": host,
                "vms": [{"name": "v", "vcpus": len(groups), "memory": "64MiB", "vcpu_groups": groups}]}

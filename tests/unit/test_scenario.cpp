@@ -245,7 +245,7 @@ SCENARIO("values outside an enum are reported with the choices and a did-you-mea
 
   p = one_problem(with("/vms/0/workload/type", "zipff"));
   CHECK(p.pointer == "/vms/0/workload/type");
-  CHECK(p.message == "'zipff' is not one of uniform|zipf|hot_cold|sequential|phases (did you mean 'zipf'?)");
+  CHECK(p.message == "'zipff' is not one of uniform|zipf|hot_cold|sequential|phases|trace (did you mean 'zipf'?)");
 
   p = one_problem(with("/vms/0/placement", "everywhere"));
   CHECK(p.message == "'everywhere' is not one of local|preferred|interleave");

@@ -5,6 +5,8 @@
 // sound (>= 5 sigma, or a chi-square bound 6 standard deviations out) so a change of seed or
 // stream derivation does not make them flaky.
 #include <algorithm>
+#include <cstdio>
+#include <unistd.h>
 #include <cmath>
 #include <map>
 #include <string>
@@ -104,8 +106,21 @@ std::size_t writes(const std::vector<Access>& a) {
 
 // A minimal valid workload object for every registered type (the contract tests below run
 // against each; adding a generator without a sample here fails the registry test).
+// `trace` needs a file: a small lackey trace written once into the temp directory.
+std::string sample_trace_path() {
+  static const std::string path = [] {
+    const std::string p = "/tmp/vmemsim-test-workload-" + std::to_string(::getpid()) + ".lackey";
+    std::FILE* f = std::fopen(p.c_str(), "w");
+    for (int i = 0; i < 64; ++i) std::fprintf(f, " %c %08x,8\n", i % 4 ? 'L' : 'S', 0x10000 + 4096 * (i * 7 % 13));
+    std::fclose(f);
+    return p;
+  }();
+  return path;
+}
+
 const std::map<std::string, Json>& samples() {
   static const std::map<std::string, Json> m = {
+      {"trace", {{"type", "trace"}, {"path", sample_trace_path()}}},
       {"uniform", {{"type", "uniform"}}},
       {"zipf", {{"type", "zipf"}, {"theta", 0.99}}},
       {"hot_cold", {{"type", "hot_cold"}}},
@@ -142,7 +157,7 @@ TEST_CASE("the registry lists the generators in a fixed order, each self-describ
   const auto& reg = generator_registry();
   std::vector<std::string> names;
   for (const auto& g : reg) names.push_back(g.name);
-  REQUIRE(names == std::vector<std::string>{"uniform", "zipf", "hot_cold", "sequential", "phases"});
+  REQUIRE(names == std::vector<std::string>{"uniform", "zipf", "hot_cold", "sequential", "phases", "trace"});
   for (const auto& g : reg) {
     INFO(g.name);
     REQUIRE(find_generator(g.name) == &g);
@@ -156,7 +171,7 @@ TEST_CASE("the registry lists the generators in a fixed order, each self-describ
   const auto common = common_generator_params();
   REQUIRE(common.size() == 2);
   REQUIRE(std::string(common[0].name) == "type");
-  REQUIRE(std::string(common[0].choices) == "uniform|zipf|hot_cold|sequential|phases");
+  REQUIRE(std::string(common[0].choices) == "uniform|zipf|hot_cold|sequential|phases|trace");
   REQUIRE(std::string(common[1].name) == "write_ratio");
   const std::string d = core::describe_params(find_generator("zipf")->params);
   REQUIRE(d.find("theta") != std::string::npos);
@@ -437,8 +452,13 @@ SCENARIO("phases switches workloads by simulated time", "[workload]") {
   }
 }
 
+// `trace` replays a file: its writes and its stream are the file's, not drawn from write_ratio
+// or the seed (its own tests are in test_trace.cpp).
+bool replays_a_file(const GeneratorInfo& info) { return std::string(info.name) == "trace"; }
+
 SCENARIO("every generator honours write_ratio", "[workload]") {
   for (const auto& info : generator_registry()) {
+    if (replays_a_file(info)) continue;
     GIVEN(info.name) {
       const Json base = samples().at(info.name);
       THEN("0 gives no writes, 1 gives only writes, 0.3 gives 30% (5 sigma)") {
@@ -455,6 +475,7 @@ SCENARIO("every generator honours write_ratio", "[workload]") {
 
 SCENARIO("every generator is deterministic per (seed, path)", "[workload]") {
   for (const auto& info : generator_registry()) {
+    if (replays_a_file(info)) continue;
     GIVEN(info.name << " with writes (so even a scan has randomness)") {
       const Json j = with(samples().at(info.name), "write_ratio", 0.5);
       auto a = build_ok(j, 1 << 20);
