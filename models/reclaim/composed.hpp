@@ -44,6 +44,7 @@ class ComposedPolicy final : public VmmPolicy {
   void finish() override { ev_.finish(); }
   const StatSet& stats() const override { return stats_; }
   const Tier& tier() const override { return ev_.tier(); }
+  std::uint64_t lost_writes_pending() const override { return ev_.lost_writes_pending(); }
 
  private:
   StatSet stats_;  // first: the components register into it as they are built

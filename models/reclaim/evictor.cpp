@@ -150,6 +150,8 @@ void Evictor::evict(VmmEnv& env, TimeNs since) {
       set_state(b, State::None);
       meta_[b] = (meta_[b] & ~kRoundMask) | static_cast<std::uint32_t>(round_ & kRoundMask);
       observe(gb, false, env.now());
+      // Truth (metric only): a write between the pwrite and the zap is lost from here on.
+      stale_in_tier_ += (as_.truth().data_version(gb) & 0xffffu) != tier_version(b);
     }
     evicted_ += n;
     evicted_now_ += n;
@@ -188,6 +190,7 @@ void Evictor::finish() {
   // eviction is lost all the same.
   for (std::uint64_t g = 0; g < as_.pages(); ++g)
     if (meta_[g] & kInTier) as_.truth().audit_copy(Gfn(g), tier_version(g));
+  stale_in_tier_ = 0;  // all counted by the audit
 }
 
 // How the VMM reads a page it evicts (`read_via`). anon, odirect: pwrite(O_DIRECT) from the
@@ -236,6 +239,7 @@ uffd::IoctlResult Evictor::fetch(const uffd::FaultMsg& m, VmmEnv& env) {
   // Rounds are kept mod 2^13; the window is at most 255 rounds.
   if (((round_ - (meta_[g] & kRoundMask)) & kRoundMask) < c_.refault_window) ++false_cold_evictions_;
   const std::uint32_t fetched = tier_version(g);
+  stale_in_tier_ -= (as_.truth().data_version(m.gfn) & 0xffffu) != fetched;  // the oracle counts it now
   meta_[g] &= ~(kInTier | (0xffffu << kVersionShift));
   ++fetched_;
   --evicted_now_;

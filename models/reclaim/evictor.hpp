@@ -43,7 +43,9 @@ class TruthMeter {
   void begin() { fc_ = fh_ = est_ = truth_ = 0; }
   void page(core::Gfn g, bool resident, bool cold, TimeNs since) {
     const bool accessed = as_.truth().last_access(g) >= since;
-    truth_ += accessed;
+    // The true working set counts what the estimate can count: a page whose accesses were all
+    // reads served by the shared zero page can never be resident, so it is in neither.
+    truth_ += accessed && !mm::pte::zero_page(as_.pte_at(g));
     if (!resident) return;
     if (cold) {
       fc_ += accessed;
@@ -109,6 +111,9 @@ class Evictor {
   void handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracker);
   // End of run: lost-write audit of pages still in the tier.
   void finish();
+  // Truth: writes already lost in tier copies not fetched back yet (the zap dropped a write
+  // that raced the pwrite); the oracle counts each when the page comes back or at finish().
+  std::uint64_t lost_writes_pending() const { return stale_in_tier_; }
 
  private:
   // The per-page word: eviction round (mod 2^13) | state (2 bits) | in tier | tier version (16).
@@ -142,6 +147,7 @@ class Evictor {
   core::FlatArray<std::uint64_t> tier_content_;  // content of each tier copy (only with content tracking)
   std::vector<core::Gfn> claimed_;
   std::uint64_t round_ = 0;
+  std::uint64_t stale_in_tier_ = 0;
 
   std::uint64_t evicted_ = 0, fetched_ = 0, evicted_now_ = 0, false_cold_evictions_ = 0;
   std::uint64_t evicted_while_hot_ = 0, evicted_while_hot_numa_ = 0;

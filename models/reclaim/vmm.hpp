@@ -49,6 +49,10 @@ class VmmPolicy {
   // Every counter and gauge its components registered; the recorder writes them all.
   virtual const StatSet& stats() const = 0;
   virtual const Tier& tier() const = 0;
+  // Truth: writes already lost in evicted copies that the lost-write oracle will count when the
+  // page comes back or in the end-of-run audit, so the time series can show them when they
+  // happen.
+  virtual std::uint64_t lost_writes_pending() const { return 0; }
 };
 
 struct PolicyContext {

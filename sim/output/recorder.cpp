@@ -83,7 +83,9 @@ void Recorder::sample(TimeNs now) {
         const std::uint64_t before = k < s.last.vmm.size() ? s.last.vmm[k] : 0;
         s.vmm[k].push_back(stats[k].kind == reclaim::StatKind::Counter ? t.vmm[k] - before : t.vmm[k]);
       }
-      s.lost_writes.push_back(t.lost_writes);
+      // Lost when they happen: the oracle's count so far plus the stale copies still in the
+      // tier, which it counts on refetch or in the end-of-run audit (the summary's total).
+      s.lost_writes.push_back(t.lost_writes + w_.vms[i].vmm->lost_writes_pending());
     }
     s.last = t;
   }
