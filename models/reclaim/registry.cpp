@@ -8,7 +8,16 @@ namespace vmemsim::reclaim {
 const std::vector<PolicyInfo>& policy_registry() {
   static const std::vector<PolicyInfo> table = {
       detail::uffd_ws_info(),
+      detail::uffd_minor_async_info(),
+      detail::uffd_rwp_async_info(),
+      detail::uffd_shmem_zap_info(),
       detail::naive_async_info(),
+      detail::wp_async_written_info(),
+      detail::abit_harvest_info(),
+      detail::random_policy_info(),
+      detail::fifo_policy_info(),
+      detail::clock_policy_info(),
+      detail::exact_lru_policy_info(),
   };
   return table;
 }

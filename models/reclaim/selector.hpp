@@ -75,6 +75,11 @@ struct SelectorInfo {
   std::uint64_t bytes_per_page;
   // Reads and validates the parameters (problems go to p's sink); builds the selector.
   std::unique_ptr<VictimSelector> (*make)(core::Params& p, const SelectorContext& ctx);
+  // A threshold rule (the age selector): pick() offers only pages past its threshold, so it
+  // may return fewer than `want` -- none at all -- while pages are resident. It is not a
+  // demand-paging replacement order; the demand-paging checks of the selector contract skip
+  // it, and the policy contract test covers it inside its policies.
+  bool threshold = false;
 };
 
 // One line per selector in selector_registry.cpp; files are models/reclaim/select_<name>.cpp.

@@ -4,6 +4,7 @@
 
 namespace vmemsim::reclaim {
 
+SelectorInfo age_selector_info();
 SelectorInfo exact_lru_selector_info();
 SelectorInfo fifo_selector_info();
 SelectorInfo clock_selector_info();
@@ -12,6 +13,7 @@ SelectorInfo opt_selector_info();
 
 const std::vector<SelectorInfo>& selector_registry() {
   static const std::vector<SelectorInfo> table = {
+      age_selector_info(),
       exact_lru_selector_info(),
       fifo_selector_info(),
       clock_selector_info(),

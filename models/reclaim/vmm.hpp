@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "models/mm/address_space.hpp"
+#include "models/reclaim/stats.hpp"
 #include "models/reclaim/tier.hpp"
 #include "models/uffd/uffd.hpp"
 #include "sim/core/params.hpp"
@@ -42,25 +43,6 @@ class VmmEnv : public TierIo {
   virtual void slice(const char* what, TimeNs start, TimeNs end) = 0;  // timeline phase
 };
 
-// Everything a policy measures; the recorder reads it.
-struct VmmStats {
-  std::uint64_t scans = 0, pages_walked = 0, marked = 0;
-  std::uint64_t evicted_pages = 0, fetched_pages = 0, evicted_now = 0;
-  std::uint64_t false_cold_evictions = 0;  // fetched back within age_threshold scans of eviction
-  std::uint64_t evicted_while_hot = 0;     // truth: accessed between marking and eviction
-  std::uint64_t evicted_while_hot_numa = 0;  // ... and its PROT_NONE was set by the NUMA scanner
-  std::uint64_t handled_faults = 0, first_touch_faults = 0;
-  std::uint64_t eviction_read_faults = 0;  // the VMM's own GUP read of a page to evict faulted (rwp guard)
-  std::uint64_t eviction_swap_ins = 0;     // ... found the page in host swap and read it back (double paging)
-  std::uint64_t tier_bytes_written = 0, tier_bytes_read = 0, tier_bytes_stored = 0;
-  std::uint64_t ioctls = 0, tlb_flushes = 0;
-  TimeNs cpu_ioctl_ns = 0, cpu_scan_ns = 0, cpu_handler_ns = 0, lock_held_ns = 0;
-  // the latest scan, against ground truth
-  std::uint64_t wss_estimate = 0, wss_true = 0, false_cold = 0, false_hot = 0;
-  std::uint64_t false_cold_total = 0, false_hot_total = 0;
-  std::uint64_t false_cold_numa_total = 0;  // false-cold pages whose PROT_NONE was NUMA's (truth)
-};
-
 class VmmPolicy {
  public:
   virtual ~VmmPolicy() = default;
@@ -71,14 +53,21 @@ class VmmPolicy {
   virtual void handle_fault(const uffd::FaultMsg& m, VmmEnv& env) = 0;
   // After the run: end-of-run audits (e.g. lost writes on pages never fetched back).
   virtual void finish() = 0;
-  virtual const VmmStats& stats() const = 0;
+  // Every counter and gauge its components registered; the recorder writes them all.
+  virtual const StatSet& stats() const = 0;
   virtual const Tier& tier() const = 0;
+  // Truth: writes already lost in evicted copies that the lost-write oracle will count when the
+  // page comes back or in the end-of-run audit, so the time series can show them when they
+  // happen.
+  virtual std::uint64_t lost_writes_pending() const { return 0; }
 };
 
 struct PolicyContext {
   const mm::KernelCaps* caps = &mm::kernel_variants().front();
   mm::Backing backing = mm::Backing::Anon;
   TimeNs duration_ns = 0;
+  // Seed of the policy's own random choices (Rng::stream(scenario seed, "<vm path>/vmm")).
+  std::uint64_t seed = 0;
   TierContext tiers;
   // Null while a scenario is only being validated: make() then checks and returns nullptr.
   uffd::Uffd* uffd = nullptr;  // the VM's userfaultfd context (its mm is uffd->mm())
@@ -90,8 +79,17 @@ struct PolicyInfo {
   const char* name;
   const char* summary;
   std::span<const core::ParamSpec> params;
+  // False for a policy that can lose guest writes by design (naive-async evicts without
+  // blocking faults); the contract test holds every safe policy to zero lost writes.
+  bool safe;
+  // Bytes of policy state per guest page (tracker, selector, evictor), for the resource
+  // estimate (sim/scenario/resources.cpp; measured figures in bench/README.md).
+  std::uint64_t bytes_per_page;
+  // True when the tracker reads ground truth instead of a kernel mechanism (exact-lru and the
+  // other baselines): a bound to compare mechanisms against, not something a VMM can run.
+  bool oracle;
   // Reads and validates the parameters against the kernel variant and backing (problems go to
-  // p's sink); builds the policy when ctx.as is set.
+  // p's sink); builds the policy when ctx.uffd is set.
   std::unique_ptr<VmmPolicy> (*make)(core::Params& p, const PolicyContext& ctx);
 };
 

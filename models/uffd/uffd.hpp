@@ -151,6 +151,7 @@ class Uffd {
   bool delivered(Gfn g, unsigned vcpu, NodeId cpu_node, TimeNs now);
 
   const Costs& costs() const { return costs_; }
+  unsigned vcpus() const { return vcpus_; }  // threads a TLB shootdown interrupts
   bool registered() const { return as_.uffd_vma().any(); }
   const mm::KernelCaps& caps() const { return as_.caps(); }
   mm::AddressSpace& mm() { return as_; }

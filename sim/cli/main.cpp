@@ -92,8 +92,8 @@ int cmd_list() {
   std::cout << "workload generators (vms[].workload.type):\n";
   for (const auto& g : workload::generator_registry()) std::printf("  %-12s %s\n", g.name, g.summary);
   std::cout << "VMM policies (vms[].vmm.policy, or the top-level vmm):\n";
-  std::printf("  %-12s %s\n", "none", "no VMM agent: the guest runs untracked");
-  for (const auto& p : reclaim::policy_registry()) std::printf("  %-12s %s\n", p.name, p.summary);
+  std::printf("  %-18s %s\n", "none", "no VMM agent: the guest runs untracked");
+  for (const auto& p : reclaim::policy_registry()) std::printf("  %-18s %s\n", p.name, p.summary);
   std::cout << "tiers (vmm.tier.kind):\n";
   for (const auto& t : reclaim::tier_registry()) std::printf("  %-12s %s\n", t.name, t.summary);
   std::cout << "kernel variants (kernel.variant):\n";
@@ -114,7 +114,12 @@ int cmd_describe(const std::string& name) {
       kinds += (kinds.empty() ? "" : "|") + std::string(t.name);
       for (const auto& k : t.params) keys += std::string(", ") + k.name;
     }
-    std::cout << p->name << ": " << p->summary << "\n\nparameters of " << p->name << ":\n"
+    std::cout << p->name << ": " << p->summary << "\n";
+    if (!p->safe) std::cout << "unsafe: loses guest writes that race its eviction, by design (the lost-write oracle counts them)\n";
+    if (p->oracle)
+      std::cout << "oracle: its tracker reads the simulator's ground truth (last access of every page) at no cost; a "
+                   "bound to compare tracking mechanisms against, not something a VMM can run\n";
+    std::cout << "\nparameters of " << p->name << ":\n"
               << core::describe_params(p->params) << "  tier (object: kind " << kinds << keys << ")\n"
               << "      where evicted pages go; each kind's keys: vmemsim describe <kind>\n";
     return 0;

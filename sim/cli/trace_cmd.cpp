@@ -141,6 +141,7 @@ int cmd_replay(const ReplayOptions& o) {
     std::vector<std::string> names;
     std::string all;
     for (const auto& s : reclaim::selector_registry()) {
+      if (s.threshold) continue;
       names.push_back(s.name);
       all += (all.empty() ? "" : "|") + std::string(s.name);
     }
@@ -149,6 +150,12 @@ int cmd_replay(const ReplayOptions& o) {
     if (!d.empty()) m += " (did you mean '" + d + "'?)";
     throw core::InputError("command line", {{"", m}});
   }
+  // A threshold rule (age) offers only pages past its threshold, which replay's frame limits
+  // have no rounds to produce: it is not a replacement order.
+  if (info->threshold)
+    throw core::InputError("command line", {{"", "--policy '" + o.policy + "' is a threshold rule driven by tracking "
+                                                 "rounds (a VMM policy's selector), not a replacement order replay "
+                                                 "can run at a frame limit"}});
   std::vector<std::uint64_t> frames;
   {
     std::size_t at = 0;

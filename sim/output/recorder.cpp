@@ -36,7 +36,8 @@ Recorder::VmTotals Recorder::totals(std::size_t i) const {
   }
   t.stalls = vm.stall_ns.count();
   t.stall_ns = vm.stall_ns.sum();
-  if (vm.vmm) t.vmm = vm.vmm->stats();
+  if (vm.vmm)
+    for (const auto& st : vm.vmm->stats().all()) t.vmm.push_back(st.value());
   t.lost_writes = vm.as->truth().stats().lost_writes;
   const std::size_t kinds = vm.as->router().kinds().size();
   t.faults.resize(kinds);
@@ -74,12 +75,17 @@ void Recorder::sample(TimeNs now) {
     s.stalls.push_back(t.stalls - s.last.stalls);
     s.stall_ns.push_back(t.stall_ns - s.last.stall_ns);
     if (w_.vms[i].vmm) {
-      s.evicted.push_back(t.vmm.evicted_now);
-      s.wss_estimate.push_back(t.vmm.wss_estimate);
-      s.wss_scan_true.push_back(t.vmm.wss_true);
-      s.lost_writes.push_back(t.lost_writes);
-      s.tier_written.push_back(t.vmm.tier_bytes_written - s.last.vmm.tier_bytes_written);
-      s.tier_read.push_back(t.vmm.tier_bytes_read - s.last.vmm.tier_bytes_read);
+      // Counters as their increase over the interval, gauges as their value now.
+      const auto stats = w_.vms[i].vmm->stats().all();
+      s.vmm.resize(stats.size());
+      for (std::size_t k = 0; k < stats.size(); ++k) {
+        if (!stats[k].series) continue;
+        const std::uint64_t before = k < s.last.vmm.size() ? s.last.vmm[k] : 0;
+        s.vmm[k].push_back(stats[k].kind == reclaim::StatKind::Counter ? t.vmm[k] - before : t.vmm[k]);
+      }
+      // Lost when they happen: the oracle's count so far plus the stale copies still in the
+      // tier, which it counts on refetch or in the end-of-run audit (the summary's total).
+      s.lost_writes.push_back(t.lost_writes + w_.vms[i].vmm->lost_writes_pending());
     }
     s.last = t;
   }
@@ -192,38 +198,17 @@ Json Recorder::body() const {
     }
     if (!kmech.empty()) v["kernel"] = kmech;
     if (vm.vmm) {
-      const auto& m = t.vmm;
       Json lost = Json::array();
       for (const auto& l : truth.lost_log)
         lost.push_back({{"t_ns", l.t}, {"gfn", l.gfn}, {"fetched_version", l.fetched_version}, {"latest_version", l.latest_version}});
       v["vmm"] = {
           {"policy", vm.spec->vmm.policy},
           {"tier", vm.vmm->tier().kind()},
-          {"evicted_pages", m.evicted_pages},
-          {"fetched_pages", m.fetched_pages},
-          {"evicted_now", m.evicted_now},
           {"lost_writes", truth.lost_writes},
-          {"lost_writes_first", lost},
-          {"false_cold_evictions", m.false_cold_evictions},
-          {"evicted_while_hot", m.evicted_while_hot},
-          {"evicted_while_hot_numa_protnone", m.evicted_while_hot_numa},
-          {"scans", m.scans},
-          {"pages_walked", m.pages_walked},
-          {"pages_marked", m.marked},
-          {"handled_faults", m.handled_faults},
-          {"first_touch_faults", m.first_touch_faults},
-          {"eviction_read_faults", m.eviction_read_faults},
-          {"eviction_swap_ins", m.eviction_swap_ins},
-          {"ioctls", m.ioctls},
-          {"tlb_flushes", m.tlb_flushes},
-          {"cpu_ns", {{"ioctl", m.cpu_ioctl_ns}, {"scan", m.cpu_scan_ns}, {"handler", m.cpu_handler_ns}}},
-          {"mmap_lock_held_ns", m.lock_held_ns},
-          {"tier_bytes", {{"written", m.tier_bytes_written}, {"read", m.tier_bytes_read}, {"stored", m.tier_bytes_stored}}},
-          {"last_scan", {{"wss_estimate_pages", m.wss_estimate}, {"wss_true_pages", m.wss_true},
-                         {"false_cold_pages", m.false_cold}, {"false_hot_pages", m.false_hot}}},
-          {"false_cold_pages_total", m.false_cold_total},
-          {"false_hot_pages_total", m.false_hot_total},
-          {"false_cold_numa_protnone_total", m.false_cold_numa_total}};
+          {"lost_writes_first", lost}};
+      // Whatever the policy's components registered, at the JSON pointer each one named.
+      const auto stats = vm.vmm->stats().all();
+      for (std::size_t k = 0; k < stats.size(); ++k) v["vmm"][Json::json_pointer(stats[k].key)] = t.vmm[k];
     }
     svms[vm.spec->name] = v;
     tot_acc += t.accesses;
@@ -252,12 +237,10 @@ Json Recorder::body() const {
     }
     if (!tk.empty()) ts["kernel"] = tk;
     if (vm.vmm) {
-      ts["evicted_pages"] = s.evicted;
-      ts["wss_estimate_pages"] = s.wss_estimate;
-      ts["wss_scan_true_pages"] = s.wss_scan_true;
+      const auto stats = vm.vmm->stats().all();
+      for (std::size_t k = 0; k < stats.size(); ++k)
+        if (stats[k].series) ts[stats[k].series] = k < s.vmm.size() ? s.vmm[k] : std::vector<std::uint64_t>{};
       ts["lost_writes"] = s.lost_writes;
-      ts["tier_bytes_written"] = s.tier_written;
-      ts["tier_bytes_read"] = s.tier_read;
     }
     Json tw = Json::object();
     for (std::size_t k = 0; k < s.wss.size(); ++k) tw[core::format_duration(sc.output.wss_windows_ns[k])] = s.wss[k];

@@ -33,7 +33,7 @@ class Recorder {
     TimeNs fault_ns = 0, memory_ns = 0, tlb_ns = 0;
     std::uint64_t device = 0;
     std::uint64_t stalls = 0, stall_ns = 0;
-    reclaim::VmmStats vmm;
+    std::vector<std::uint64_t> vmm;  // the policy's registered stats (StatSet order)
   };
   VmTotals totals(std::size_t vm) const;
 
@@ -57,8 +57,10 @@ class Recorder {
     std::vector<std::uint64_t> stalls, stall_ns;  // sync userfault stalls per interval
     std::vector<std::uint64_t> spurious;           // ground truth: spurious uffd notifications per interval
     std::uint64_t last_spurious = 0;
-    // with a VMM policy
-    std::vector<std::uint64_t> evicted, wss_estimate, wss_scan_true, lost_writes, tier_written, tier_read;
+    // with a VMM policy: each registered stat that has a series name ([stat][sample]; empty
+    // for the others), and the lost-write oracle's running count
+    std::vector<std::vector<std::uint64_t>> vmm;
+    std::vector<std::uint64_t> lost_writes;
     std::uint64_t peak_resident = 0;
     VmTotals last;
     std::vector<Mech> mech;  // per kernel mechanism (VmKernel::mechanisms order)

@@ -19,7 +19,6 @@ namespace vmemsim::scenario {
 constexpr std::uint64_t kBytesPerPageSlot = 16;   // PTE + ground truth (models/mm/ground_truth.hpp)
 constexpr std::uint64_t kBytesPerFrame = 12;      // host frame: rmap, refcount, mapcount (host_memory.hpp)
 constexpr std::uint64_t kBytesPerFreedFrame = 4;  // the per-node free list, once frames are recycled
-constexpr std::uint64_t kBytesPerPagePolicy = 8;  // a VMM policy's per-page state (uffd-ws: cold bitmap, candidates)
 constexpr std::uint64_t kBytesPerPageContent = 8;  // a page's content word, if described or scanned by KSM (models/mm/content.hpp)
 // THP on (kernel.thp.enabled != never, models/thp/thp.hpp): 1 bit per PMD always, and 2 KiB of
 // frame numbers per large folio whose PMD was split but the folio not yet (a PTE-mapped THP):

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "sim/core/rng.hpp"
+
 namespace vmemsim::scenario {
 
 std::vector<std::vector<unsigned>> fallback_orders(const HostSpec& h) {
@@ -117,6 +119,7 @@ World build_world(const Scenario& sc) {
       pc.caps = &vm.as->caps();
       pc.backing = vs.backing;
       pc.duration_ns = sc.duration_ns;
+      pc.seed = sc.seed ^ core::fnv1a64(vs.name + "/vmm");
       for (const auto& m : sc.memory_servers) pc.tiers.memory_servers.push_back(m.name);
       pc.uffd = vm.kernel.uffd.get();
       core::ErrorSink sink(sc.file);

@@ -428,8 +428,10 @@ MUTATIONS = [
     ("out of range", Q, "/memory_servers", [{"name": "mem0", "nic": {"bandwidth": 0}}],
      "/memory_servers/0/nic/bandwidth", "out of range [1, 1e+15]"),
     ("bad enum", A, "/vms/0/vmm/policy", "uffd_ws", "/vms/0/vmm/policy",
-     "'uffd_ws' is not one of none|uffd-ws|naive-async (did you mean 'uffd-ws'?)"),
-    ("bad enum", Q, "/vmm/policy", "naive", "/vmm/policy", "is not one of none|uffd-ws|naive-async"),
+     "'uffd_ws' is not one of none|uffd-ws|uffd-minor-async|uffd-rwp-async|uffd-shmem-zap|naive-async|"
+     "wp-async-written|abit-harvest|random|fifo|clock|exact-lru (did you mean 'uffd-ws'?)"),
+    ("bad enum", Q, "/vmm/policy", "naive", "/vmm/policy", "is not one of none|uffd-ws|uffd-minor-async|uffd-rwp-async|uffd-shmem-zap|naive-async|wp-async-written|"
+     "abit-harvest|random|fifo|clock|exact-lru"),
     ("bad enum", A, "/vms/0/vmm/tier/kind", "remot", "/vms/0/vmm/tier/kind", "(did you mean 'remote'?)"),
     ("bad enum", A, "/vms/0/vmm/tier/kind", "nvme", "/vms/0/vmm/tier/kind", "is not one of ssd|remote|compressed"),
     ("missing required", Q, "/memory_servers", [{"nic": {}}], "/memory_servers/0/name",
@@ -731,19 +733,31 @@ def main():
     policies = [p for p in walker.target("#/$defs/policy")["enum"] if p is not None]
     kinds = [k for k in walker.target("#/$defs/tier/properties/kind")["enum"] if k is not None]
     active = [p for p in policies if p != "none"]
-    vmms = [{"policy": p} for p in policies] + [{"policy": active[0], "tier": {"kind": k}} for k in kinds]
+    # A policy named after one mechanism runs only on its variant and backing; the rest on rfc-v1
+    # anon. The rwp-only ones get a scenario of their own (the variant is per scenario).
+    needs = {"uffd-rwp-async": ("rwp", "anon"), "uffd-shmem-zap": ("rfc-v1", "shmem")}
+    vmms = [{"policy": p} for p in policies if needs.get(p, ("rfc-v1",))[0] == "rfc-v1"]
+    vmms += [{"policy": active[0], "tier": {"kind": k}} for k in kinds]
+
+    def vm(i, v):
+        d = {"name": f"v{i}", "vcpus": 1, "memory": "64MiB", "workload": {"type": "uniform"}, "vmm": v}
+        if needs.get(v["policy"], (None, "anon"))[1] != "anon":
+            d["backing"] = needs[v["policy"]][1]
+        return d
     minimal_vmm = {"name": "minimal-vmm", "duration": "10s", "hosts": host, "kernel": {"variant": "rfc-v1"},
                    "memory_servers": [{"name": "mem0"}],
-                   "vms": [{"name": f"v{i}", "vcpus": 1, "memory": "64MiB", "workload": {"type": "uniform"},
-                            "vmm": v} for i, v in enumerate(vmms)]}
+                   "vms": [vm(i, v) for i, v in enumerate(vmms)]}
+    rwp_only = [{"policy": p} for p in policies if needs.get(p, ("rfc-v1",))[0] == "rwp"]
+    minimal_rwp = {"name": "minimal-vmm-rwp", "duration": "10s", "hosts": host, "kernel": {"variant": "rwp"},
+                   "vms": [vm(i, v) for i, v in enumerate(rwp_only)]}
     compared, bad = [], []
-    for doc in (minimal, minimal_vmm):
+    for doc in (minimal, minimal_vmm, minimal_rwp):
         mpath = os.path.join(tmp, doc["name"] + ".json")
         with open(mpath, "w") as f:
             json.dump(doc, f)
         r = run(binary, "validate", mpath, "--print")
         if not c.ok(r.returncode == 0 and "{" in r.stdout, f"{doc['name']}: a minimal scenario validates "
-                    f"({'every generator, every kernel daemon' if doc is minimal else 'every VMM policy, every tier kind, a memory server'})",
+                    f"({'every generator, every kernel daemon' if doc is minimal else 'every VMM policy, every tier kind, a memory server' if doc is minimal_vmm else 'the rwp-only VMM policies'})",
                     r.stderr.strip()[:400]):
             continue
         resolved = json.loads(r.stdout[r.stdout.index("{"):])

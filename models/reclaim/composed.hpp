@@ -1,0 +1,58 @@
+// A VMM policy as a composition: a tracker (how accesses are found), a victim selector (which
+// resident pages go first), a controller (how many go now) and the shared evictor (how they
+// go). A policy file names one composition and its parameters; this file holds the loop they
+// all run and the parameters the shared parts read.
+//
+// The agent loop, one iteration per tracking interval:
+//   tracker.round()        -- arm, wait, collect; the selector hears accessed()/scan_done()
+//   controller.want()      -- pages to evict now
+//   selector.pick(want)    -- the victims, best first
+//   evictor.claim()        -- from here a fault on a victim keeps it resident
+//   [tracker.arm(); SET_MODE(sync); tracker.recheck()]   when the tracker needs it
+//   evictor.evict()        -- batches of pwrite + DONTNEED (+ PUNCH_HOLE), selector.removed()
+//   [SET_MODE(async)]
+#pragma once
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "models/reclaim/controller.hpp"
+#include "models/reclaim/evictor.hpp"
+#include "models/reclaim/selector.hpp"
+#include "models/reclaim/tracker.hpp"
+#include "models/reclaim/vmm.hpp"
+
+namespace vmemsim::reclaim {
+
+// Parameters of the shared parts, in the order policies list them.
+extern const core::ParamSpec kBatchPagesParam;    // evictor
+extern const core::ParamSpec kMemoryTargetParam;  // FixedTarget controller
+extern const core::ParamSpec kReadViaParam;       // evictor
+
+class ComposedPolicy final : public VmmPolicy {
+ public:
+  using MakeTracker = std::function<std::unique_ptr<Tracker>(Evictor&, StatSet&)>;
+  ComposedPolicy(std::unique_ptr<VictimSelector> sel, std::unique_ptr<Controller> ctl, EvictorConfig ec,
+                 uffd::Uffd& u, const MakeTracker& make_tracker)
+      : sel_(std::move(sel)), ctl_(std::move(ctl)), ev_(std::move(ec), u, *sel_, stats_) {
+    tracker_ = make_tracker(ev_, stats_);
+  }
+
+  void start() override { tracker_->start(); }
+  void run_agent(VmmEnv& env, TimeNs until) override;
+  void handle_fault(const uffd::FaultMsg& m, VmmEnv& env) override { ev_.handle_fault(m, env, *tracker_); }
+  void finish() override { ev_.finish(); }
+  const StatSet& stats() const override { return stats_; }
+  const Tier& tier() const override { return ev_.tier(); }
+  std::uint64_t lost_writes_pending() const override { return ev_.lost_writes_pending(); }
+
+ private:
+  StatSet stats_;  // first: the components register into it as they are built
+  std::unique_ptr<VictimSelector> sel_;
+  std::unique_ptr<Controller> ctl_;
+  Evictor ev_;
+  std::unique_ptr<Tracker> tracker_;
+  std::vector<core::Gfn> victims_;
+};
+
+}  // namespace vmemsim::reclaim

@@ -1,0 +1,273 @@
+// The shared evictor (evictor.hpp). The protocol is the RFC's (seed 001, "VMM Workflow"):
+//   UFFDIO_SET_MODE(sync)   -- faults now block (when the tracker needs it)
+//   pwrite + MADV_DONTNEED  -- safe because faults block   (shmem: + PUNCH_HOLE, WAKE)
+//   UFFDIO_SET_MODE(async)  -- resume tracking
+// and a page touched again comes back through a MISSING fault served by UFFDIO_COPY.
+#include "models/reclaim/evictor.hpp"
+
+#include <algorithm>
+
+namespace vmemsim::reclaim {
+
+namespace pte = mm::pte;
+using core::Gfn;
+
+TruthMeter::TruthMeter(const mm::AddressSpace& as, StatSet& s) : as_(as) {
+  s.gauge("/last_scan/wss_estimate_pages", wss_estimate_, "pages", "wss_estimate_pages");
+  s.gauge("/last_scan/wss_true_pages", wss_true_, "pages", "wss_scan_true_pages");
+  s.gauge("/last_scan/false_cold_pages", false_cold_, "pages");
+  s.gauge("/last_scan/false_hot_pages", false_hot_, "pages");
+  s.counter("/false_cold_pages_total", false_cold_total_, "pages");
+  s.counter("/false_hot_pages_total", false_hot_total_, "pages");
+  s.counter("/false_cold_numa_protnone_total", false_cold_numa_total_, "pages");
+}
+
+void TruthMeter::end() {
+  false_cold_ = fc_;
+  false_hot_ = fh_;
+  false_cold_total_ += fc_;
+  false_hot_total_ += fh_;
+  wss_estimate_ = est_;
+  wss_true_ = truth_;
+}
+
+Evictor::Evictor(EvictorConfig c, uffd::Uffd& u, VictimSelector& sel, StatSet& s)
+    : c_(std::move(c)),
+      uffd_(u),
+      as_(u.mm()),
+      sel_(sel),
+      truth_(as_, s),
+      meta_(as_.pages()),
+      known_((as_.pages() + 63) / 64, 0) {
+  s.counter("/evicted_pages", evicted_, "pages");
+  s.counter("/fetched_pages", fetched_, "pages");
+  s.gauge("/evicted_now", evicted_now_, "pages", "evicted_pages");
+  s.counter("/false_cold_evictions", false_cold_evictions_, "pages");
+  s.counter("/evicted_while_hot", evicted_while_hot_, "pages");
+  s.counter("/evicted_while_hot_numa_protnone", evicted_while_hot_numa_, "pages");
+  s.counter("/handled_faults", handled_faults_, "count");
+  s.counter("/first_touch_faults", first_touch_faults_, "count");
+  s.counter("/eviction_read_faults", eviction_read_faults_, "count");
+  s.counter("/eviction_swap_ins", eviction_swap_ins_, "count");
+  s.counter("/ioctls", ioctls_, "count");
+  s.counter("/tlb_flushes", tlb_flushes_, "count");
+  s.counter("/cpu_ns/ioctl", cpu_ioctl_ns_, "ns");
+  s.counter("/cpu_ns/handler", cpu_handler_ns_, "ns");
+  s.counter("/mmap_lock_held_ns", lock_held_ns_, "ns");
+  s.counter("/tier_bytes/written", tier_written_, "bytes", "tier_bytes_written");
+  s.counter("/tier_bytes/read", tier_read_, "bytes", "tier_bytes_read");
+  s.gauge("/tier_bytes/stored", tier_stored_, "bytes");
+}
+
+uffd::IoctlResult Evictor::charge(VmmEnv& env, const uffd::IoctlResult& r, TimeNs& bucket) {
+  VMEMSIM_CHECK(r.error.empty() || r.error == "EEXIST", "uffd ioctl failed: " << r.error);
+  ++ioctls_;
+  tlb_flushes_ += r.flushed;
+  bucket += r.cost_ns;
+  env.cpu(r.cost_ns);
+  return r;
+}
+
+bool Evictor::resident_now(Gfn g) const {
+  if (!as_.anon()) return as_.in_page_cache(g);
+  const auto p = as_.pte_at(g);
+  return pte::present(p) && !pte::zero_page(p);
+}
+
+void Evictor::observe(Gfn g, bool resident, TimeNs t, bool write) {
+  if (resident == known(g.v)) return;
+  set_known(g.v, resident);
+  if (resident) sel_.inserted({g, t, write});
+  else sel_.removed(g);
+}
+
+void Evictor::report_scan(VictimSelector& sel, const std::vector<std::uint64_t>& cold, TimeNs since, TimeNs t) {
+  truth_.begin();
+  for (std::uint64_t g = 0; g < as_.pages(); ++g) {
+    const bool resident = resident_now(Gfn(g));
+    observe(Gfn(g), resident, t);
+    const bool c = (cold[g / 64] >> (g % 64)) & 1;
+    truth_.page(Gfn(g), resident, c, since);
+    if (resident && !c) sel.accessed({Gfn(g), t});
+  }
+  truth_.end();
+  sel.scan_done(t);
+}
+
+std::uint64_t Evictor::claim(const std::vector<Gfn>& victims) {
+  claimed_.clear();
+  for (auto g : victims) {
+    VMEMSIM_CHECK(known(g.v) && state(g.v) == State::None, "selector picked gfn " << g.v << " twice or not resident");
+    set_state(g.v, State::Pending);
+    claimed_.push_back(g);
+  }
+  return claimed_.size();
+}
+
+void Evictor::set_mode(VmmEnv& env, bool async) {
+  // 10/12: under mmap_write_lock, faults stall for as long as it is held.
+  const TimeNs t = env.now();
+  env.mmap_write_lock();
+  charge(env, uffd_.set_mode(async), cpu_ioctl_ns_);
+  env.mmap_write_unlock();
+  lock_held_ns_ += env.now() - t;
+  if (async) env.wake_blocked_faults();  // pending sync faults retry and auto-resolve
+  env.slice(async ? "set_mode(async)" : "set_mode(sync)", t, env.now());
+}
+
+void Evictor::evict(VmmEnv& env, TimeNs since) {
+  std::size_t i = 0;
+  for (;;) {
+    // The next batch: candidates no fault has claimed since they were chosen.
+    std::vector<Gfn> batch;
+    for (; i < claimed_.size() && batch.size() < c_.batch; ++i)
+      if (state(claimed_[i].v) == State::Pending) batch.push_back(claimed_[i]);
+    if (batch.empty()) break;
+    for (auto gb : batch) {
+      const std::uint64_t b = gb.v;
+      set_state(b, State::InFlight);
+      // pwrite copies the page's data: the tier copy carries its current version (mod 2^16).
+      meta_[b] = (meta_[b] & ~(0xffffu << kVersionShift)) | kInTier |
+                 ((as_.truth().data_version(gb) & 0xffffu) << kVersionShift);
+      // ... and its content, when the VM tracks content (KSM): allocated on first use, since
+      // KSM turns content on after the VMM is built.
+      if (as_.has_content()) {
+        if (tier_content_.size() == 0) tier_content_ = core::FlatArray<std::uint64_t>(as_.pages());
+        tier_content_[b] = as_.content(gb);
+      }
+      // ground truth: was the page really idle since the round started? (metric only)
+      const bool hot = as_.truth().last_access(gb) >= since;
+      evicted_while_hot_ += hot;
+      evicted_while_hot_numa_ += hot && as_.truth().pn_origin(gb) == mm::PnOrigin::Numa;
+    }
+    read_for_eviction(env, batch);
+    const std::uint64_t n = batch.size();
+    c_.tier->write(env, n);  // vCPUs keep running while the I/O is in flight
+    tier_written_ += n * core::kPageSize;
+    charge(env, uffd_.dontneed(batch), cpu_ioctl_ns_);
+    if (!as_.anon()) charge(env, uffd_.punch_hole(batch), cpu_ioctl_ns_);
+    for (auto gb : batch) {
+      const std::uint64_t b = gb.v;
+      set_state(b, State::None);
+      meta_[b] = (meta_[b] & ~kRoundMask) | static_cast<std::uint32_t>(round_ & kRoundMask);
+      observe(gb, false, env.now());
+      // Truth (metric only): a write between the pwrite and the zap is lost from here on.
+      stale_in_tier_ += (as_.truth().data_version(gb) & 0xffffu) != tier_version(b);
+    }
+    evicted_ += n;
+    evicted_now_ += n;
+    tier_stored_ += c_.tier->stored_bytes(n);
+    env.eviction_done();  // UFFDIO_WAKE: faults waiting on these pages retry (and go MISSING)
+  }
+  // Claimed pages a fault dropped are no longer claimed.
+  claimed_.clear();
+}
+
+void Evictor::handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracker) {
+  ++handled_faults_;
+  env.cpu(uffd_.costs().roundtrip_ns);
+  cpu_handler_ns_ += uffd_.costs().roundtrip_ns;
+  const std::uint64_t g = m.gfn.v;
+  if (state(g) == State::InFlight) {
+    // The page is being written out: let its batch finish, then the vCPU retries and takes
+    // a MISSING fault that fetches it back.
+    while (state(g) == State::InFlight) env.wait_eviction();
+    return;
+  }
+  if (state(g) == State::Pending) set_state(g, State::None);  // touched: keep it
+  uffd::IoctlResult r;
+  if (m.reason == mm::UffdReason::Missing) {
+    if (!pte::none_or_marker(as_.pte_at(m.gfn))) return;  // already resolved for another vCPU
+    r = fetch(m, env);
+  } else {
+    r = tracker.resolve(m);
+  }
+  charge(env, r, cpu_handler_ns_);
+  if (m.reason == mm::UffdReason::Missing) observe(m.gfn, resident_now(m.gfn), env.now(), m.write);
+}
+
+void Evictor::finish() {
+  // Pages still in the tier at the end were never fetched back: a write that raced their
+  // eviction is lost all the same.
+  for (std::uint64_t g = 0; g < as_.pages(); ++g)
+    if (meta_[g] & kInTier) as_.truth().audit_copy(Gfn(g), tier_version(g));
+  stale_in_tier_ = 0;  // all counted by the audit
+}
+
+// How the VMM reads a page it evicts (`read_via`). anon, odirect: pwrite(O_DIRECT) from the
+// guest mapping, so the kernel pins the source pages with get_user_pages() (no
+// FOLL_HONOR_NUMA_FAULT): GUP follows a DEACTIVATE'd (plain PROT_NONE) PTE silently, but with
+// the rwp v2 07/14 guard it faults on an RWP PTE. anon, buffered: copy_from_user() in the VMM
+// thread, an ordinary fault on any PROT_NONE PTE. Either fault, in sync mode, is a message
+// the handler thread resolves by unprotecting the page (RWPROTECT(clear) / CONTINUE), done
+// here on its behalf at the cost of a round trip -- and from then until MADV_DONTNEED a vCPU
+// write goes through without a fault and is lost with the zap: the lost-write oracle sees it.
+// shmem: pwrite from the memfd's page cache (the PTE is already zapped), no page-table walk.
+void Evictor::read_for_eviction(VmmEnv& env, const std::vector<Gfn>& batch) {
+  if (!as_.anon()) return;
+  TimeNs cost = 0;
+  for (auto g : batch) {
+    bool invisible = false;
+    cost += uffd_.costs().per_pte_ns;  // the walk and pin of one page
+    const bool fault = c_.buffered_read && !pte::accessible(as_.pte_at(g), false);
+    mm::FaultOutcome f;
+    for (;;) {
+      f = fault ? as_.fault(g, false, kVmmThread, core::NodeId(0), env.now())
+                : as_.gup(g, false, false, kVmmThread, core::NodeId(0), env.now(), invisible);
+      if (f.result != mm::FaultResult::Oom) break;
+      // The page is in host swap and swapping it in found no frame: the allocator's slow
+      // path runs in this thread, then the fault is retried.
+      env.cpu(cost);
+      cpu_ioctl_ns_ += cost;
+      cost = 0;
+      VMEMSIM_CHECK(env.alloc_slow_path(core::NodeId(0)), "host out of memory: the eviction read of gfn " << g.v << " found no frame");
+    }
+    cost += f.cost_ns;
+    if (f.read_bytes) {
+      // Kernel reclaim swapped the page out after the VMM chose it; reading it to evict it
+      // swaps it back in first (double paging): the VMM thread waits for the swap read.
+      ++eviction_swap_ins_;
+      env.cpu(cost);
+      cpu_ioctl_ns_ += cost;
+      cost = 0;
+      env.swap_read(f.read_bytes);
+    }
+    if (f.result == mm::FaultResult::Blocked) {
+      ++eviction_read_faults_;
+      uffd_.delivered(g, kVmmThread, core::NodeId(0), env.now());
+      cost += uffd_.costs().roundtrip_ns;
+      charge(env, f.reason == mm::UffdReason::Rwp ? uffd_.rwprotect(g, 1, false) : uffd_.cont(g), cpu_handler_ns_);
+    } else if (f.result != mm::FaultResult::Done) {
+      VMEMSIM_CHECK(false, "eviction read of gfn " << g.v << " failed");
+    }
+  }
+  env.cpu(cost);
+  cpu_ioctl_ns_ += cost;
+}
+
+uffd::IoctlResult Evictor::fetch(const uffd::FaultMsg& m, VmmEnv& env) {
+  const std::uint64_t g = m.gfn.v;
+  if (!(meta_[g] & kInTier)) {
+    // Never evicted: the first touch of the page (UFFDIO_ZEROPAGE for a read, a zeroed
+    // UFFDIO_COPY for a write).
+    ++first_touch_faults_;
+    return copy_or_reclaim(env, m, [&] { return uffd_.copy(m.gfn, m.cpu_node, !m.write, 0, env.now(), mm::content::kZero); });
+  }
+  c_.tier->read(env, 1);
+  tier_read_ += core::kPageSize;
+  // "evicted, then touched again within the refault window": the eviction was a mistake.
+  // Rounds are kept mod 2^13; the window is at most 255 rounds.
+  if (((round_ - (meta_[g] & kRoundMask)) & kRoundMask) < c_.refault_window) ++false_cold_evictions_;
+  const std::uint32_t fetched = tier_version(g);
+  stale_in_tier_ -= (as_.truth().data_version(m.gfn) & 0xffffu) != fetched;  // the oracle counts it now
+  meta_[g] &= ~(kInTier | (0xffffu << kVersionShift));
+  ++fetched_;
+  --evicted_now_;
+  tier_stored_ -= c_.tier->stored_bytes(1);
+  // UFFDIO_COPY of the fetched data: the ground truth compares its version with the latest.
+  std::optional<std::uint64_t> content;
+  if (tier_content_.size() != 0) content = tier_content_[g];
+  return copy_or_reclaim(env, m, [&] { return uffd_.copy(m.gfn, m.cpu_node, false, fetched, env.now(), content); });
+}
+
+}  // namespace vmemsim::reclaim

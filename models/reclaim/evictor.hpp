@@ -1,0 +1,174 @@
+// The evictor: the part of every VMM policy that moves pages out and back, shared by all of
+// them. It owns the tier I/O (pwrite of a batch, read on refetch), MADV_DONTNEED (and
+// FALLOC_FL_PUNCH_HOLE for shmem), the in-flight batch the handler thread must wait for,
+// UFFDIO_SET_MODE(sync/async) around an eviction when the tracker needs it, the refetch on a
+// MISSING fault (UFFDIO_COPY of the tier copy, or a zero page on first touch), and the
+// accounting the comparison needs: the ioctls and their CPU, the version of each tier copy for
+// the lost-write oracle, false-cold evictions (refetched within `refault_window` rounds), and
+// -- through TruthMeter -- what each tracking round reported against ground truth.
+//
+// It also keeps the VMM's view of residency (1 bit per page): observe() turns a change into
+// VictimSelector::inserted()/removed(), so a selector hears of every page exactly once.
+//
+// Per-page state: one 32-bit word (tier-copy version, eviction round, eviction state) and the
+// residency bit: 4.125 B per page, allocated with the policy.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "models/reclaim/selector.hpp"
+#include "models/reclaim/stats.hpp"
+#include "models/reclaim/tracker.hpp"
+#include "models/reclaim/vmm.hpp"
+#include "sim/core/flat_array.hpp"
+
+namespace vmemsim::reclaim {
+
+struct EvictorConfig {
+  std::uint64_t batch = 512;  // pages per pwrite
+  bool buffered_read = false;  // read_via = buffered (copy_from_user) rather than O_DIRECT (GUP)
+  // A page fetched back within this many tracking rounds of its eviction counts as a
+  // false-cold eviction (uffd-ws: age_threshold, the window in which it could not look cold).
+  unsigned refault_window = 1;
+  std::unique_ptr<Tier> tier;
+};
+
+// Ground truth against what a tracker reported in one round (metrics only: the VMM never
+// reads these). A page reported cold that was accessed since `since` is false-cold; a resident
+// page reported hot that was not is false-hot.
+class TruthMeter {
+ public:
+  TruthMeter(const mm::AddressSpace& as, StatSet& stats);
+  void begin() { fc_ = fh_ = est_ = truth_ = 0; }
+  void page(core::Gfn g, bool resident, bool cold, TimeNs since) {
+    const bool accessed = as_.truth().last_access(g) >= since;
+    // The true working set counts what the estimate can count: a page whose accesses were all
+    // reads served by the shared zero page can never be resident, so it is in neither.
+    truth_ += accessed && !mm::pte::zero_page(as_.pte_at(g));
+    if (!resident) return;
+    if (cold) {
+      fc_ += accessed;
+      // The seed-000 conflict: the PROT_NONE that made it look deactivated is NUMA's.
+      if (accessed && as_.truth().pn_origin(g) == mm::PnOrigin::Numa) ++false_cold_numa_total_;
+    } else {
+      ++est_;
+      fh_ += !accessed;
+    }
+  }
+  void end();
+
+ private:
+  const mm::AddressSpace& as_;
+  std::uint64_t fc_ = 0, fh_ = 0, est_ = 0, truth_ = 0;
+  std::uint64_t wss_estimate_ = 0, wss_true_ = 0, false_cold_ = 0, false_hot_ = 0;
+  std::uint64_t false_cold_total_ = 0, false_hot_total_ = 0, false_cold_numa_total_ = 0;
+};
+
+class Evictor {
+ public:
+  Evictor(EvictorConfig c, uffd::Uffd& u, VictimSelector& sel, StatSet& stats);
+
+  uffd::Uffd& uffd() { return uffd_; }
+  mm::AddressSpace& as() { return as_; }
+  const Tier& tier() const { return *c_.tier; }
+  TruthMeter& truth() { return truth_; }
+
+  // Accounts an ioctl of any component and spends its CPU time (during which other actors
+  // run), into `bucket` (e.g. cpu_ioctl_ns()).
+  uffd::IoctlResult charge(VmmEnv& env, const uffd::IoctlResult& r, TimeNs& bucket);
+  TimeNs& cpu_ioctl_ns() { return cpu_ioctl_ns_; }
+  TimeNs& cpu_handler_ns() { return cpu_handler_ns_; }
+
+  // Residency as the VMM sees it in PAGEMAP: anon, a present PTE to a page of its own (not
+  // the shared zero page); shmem, in the memfd's page cache (SEEK_DATA).
+  bool resident_now(core::Gfn g) const;
+  // A tracker saw the page (non-)resident: the selector hears of a change.
+  void observe(core::Gfn g, bool resident, TimeNs t, bool write = false);
+  // One tracking round has been observed (false-cold evictions count rounds).
+  void next_round() { ++round_; }
+  // The report of a scan-based tracker: for every page, its residency (observe()), then
+  // accessed() for each resident page not in `cold` (1 bit per page), the truth meter's
+  // comparison against accesses since `since`, and scan_done(t).
+  void report_scan(VictimSelector& sel, const std::vector<std::uint64_t>& cold, TimeNs since, TimeNs t);
+
+  // Claims the victims for this eviction (in the selector's order); returns how many. From
+  // here a fault on a claimed page drops it (the handler resolves it as usual) unless its
+  // pwrite has started.
+  std::uint64_t claim(const std::vector<core::Gfn>& victims);
+  const std::vector<core::Gfn>& claimed() const { return claimed_; }
+  bool pending(core::Gfn g) const { return state(g.v) == State::Pending; }
+  void drop(core::Gfn g) {
+    if (pending(g)) set_state(g.v, State::None);
+  }
+  // UFFDIO_SET_MODE under mmap_write_lock (faults stall while it is held).
+  void set_mode(VmmEnv& env, bool async);
+  // Writes the still-claimed pages out in batches and zaps them. `since` is the tracking
+  // round's start (truth: a page accessed after it was evicted while hot).
+  void evict(VmmEnv& env, TimeNs since);
+
+  // The handler thread's side of a sync userfault.
+  void handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracker);
+  // End of run: lost-write audit of pages still in the tier.
+  void finish();
+  // Truth: writes already lost in tier copies not fetched back yet (the zap dropped a write
+  // that raced the pwrite); the oracle counts each when the page comes back or at finish().
+  std::uint64_t lost_writes_pending() const { return stale_in_tier_; }
+
+ private:
+  // The per-page word: eviction round (mod 2^13) | state (2 bits) | in tier | tier version (16).
+  static constexpr std::uint32_t kRoundMask = 0x1fff;
+  static constexpr std::uint32_t kStateShift = 13;
+  static constexpr std::uint32_t kStateMask = 3u << kStateShift;
+  static constexpr std::uint32_t kInTier = 1u << 15;
+  static constexpr std::uint32_t kVersionShift = 16;
+  enum class State : std::uint32_t { None = 0, Pending = 1, InFlight = 2 };
+  State state(std::uint64_t g) const { return static_cast<State>((meta_[g] & kStateMask) >> kStateShift); }
+  void set_state(std::uint64_t g, State e) {
+    meta_[g] = (meta_[g] & ~kStateMask) | (static_cast<std::uint32_t>(e) << kStateShift);
+  }
+  std::uint32_t tier_version(std::uint64_t g) const { return meta_[g] >> kVersionShift; }
+  bool known(std::uint64_t g) const { return (known_[g / 64] >> (g % 64)) & 1; }
+  void set_known(std::uint64_t g, bool r) {
+    if (r) known_[g / 64] |= 1ull << (g % 64);
+    else known_[g / 64] &= ~(1ull << (g % 64));
+  }
+  void read_for_eviction(VmmEnv& env, const std::vector<core::Gfn>& batch);
+  uffd::IoctlResult fetch(const uffd::FaultMsg& m, VmmEnv& env);
+  // UFFDIO_COPY allocates the page in the VMM thread: when the host has no free frame, the
+  // allocator's slow path (direct reclaim, with kernel.reclaim on) runs in that thread and the
+  // ioctl is retried, as mfill_atomic_pte_copy()'s folio allocation would.
+  template <class Copy>
+  uffd::IoctlResult copy_or_reclaim(VmmEnv& env, const uffd::FaultMsg& m, Copy&& copy) {
+    for (;;) {
+      uffd::IoctlResult r = copy();
+      if (r.error != "ENOMEM") return r;
+      env.cpu(r.cost_ns);
+      cpu_handler_ns_ += r.cost_ns;
+      VMEMSIM_CHECK(env.alloc_slow_path(m.cpu_node), "host out of memory: UFFDIO_COPY of gfn " << m.gfn.v << " found no frame");
+    }
+  }
+  static constexpr unsigned kVmmThread = ~0u;
+
+  EvictorConfig c_;
+  uffd::Uffd& uffd_;
+  mm::AddressSpace& as_;
+  VictimSelector& sel_;
+  TruthMeter truth_;
+  core::FlatArray<std::uint32_t> meta_;
+  std::vector<std::uint64_t> known_;             // resident as the VMM last saw it, 1 bit each
+  core::FlatArray<std::uint64_t> tier_content_;  // content of each tier copy (only with content tracking)
+  std::vector<core::Gfn> claimed_;
+  std::uint64_t round_ = 0;
+  std::uint64_t stale_in_tier_ = 0;
+
+  std::uint64_t evicted_ = 0, fetched_ = 0, evicted_now_ = 0, false_cold_evictions_ = 0;
+  std::uint64_t evicted_while_hot_ = 0, evicted_while_hot_numa_ = 0;
+  std::uint64_t handled_faults_ = 0, first_touch_faults_ = 0, eviction_read_faults_ = 0;
+  std::uint64_t eviction_swap_ins_ = 0;  // eviction reads that found the page in host swap (double paging)
+  std::uint64_t tier_written_ = 0, tier_read_ = 0, tier_stored_ = 0;
+  std::uint64_t ioctls_ = 0, tlb_flushes_ = 0;
+  TimeNs cpu_ioctl_ns_ = 0, cpu_handler_ns_ = 0, lock_held_ns_ = 0;
+};
+
+}  // namespace vmemsim::reclaim

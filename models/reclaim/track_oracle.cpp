@@ -1,0 +1,86 @@
+// The ground-truth tracker of the baseline policies (random, fifo, clock, exact-lru): an
+// oracle, declared as such (PolicyInfo::oracle). Each round it sleeps `interval`, then reads
+// the hidden last-access time of every page (GroundTruth, which the kernel never exposes) and
+// reports the pages accessed in the round to the selector in the order of their last access,
+// so a recency selector holds the exact LRU order as of the decision (to the ground truth's
+// epoch; ties in gfn order). It costs no CPU and takes no fault: it is the bound a tracking
+// mechanism is measured against, not a mechanism.
+//
+// Eviction stays honest: the victims are marked with the kernel's tracking verb (DEACTIVATE /
+// RWPROTECT, contiguous runs in one ioctl), then SET_MODE(sync) and a re-check keep only those
+// still marked, exactly as uffd-ws protects its candidates -- so a baseline loses no write and
+// pays the same I/O, zap and refault costs as the mechanisms it is compared with.
+#include <algorithm>
+
+#include "models/reclaim/track_oracle.hpp"
+#include "models/reclaim/track_uffd.hpp"
+
+namespace vmemsim::reclaim {
+
+using core::Gfn;
+
+namespace {
+
+class OracleTracker final : public Tracker {
+ public:
+  OracleTracker(TimeNs interval, Evictor& ev, StatSet& s)
+      : interval_(interval), ev_(ev), uffd_(ev.uffd()), as_(ev.as()), guard_(s) {
+    s.counter("/scans", rounds_, "count");
+    s.counter("/cpu_ns/scan", cpu_scan_ns_, "ns");
+  }
+
+  void start() override { registration_ = uffd_register(uffd_); }
+  void begin(VmmEnv& env) override { ev_.charge(env, registration_, ev_.cpu_ioctl_ns()); }
+  TimeNs interval() const override { return interval_; }
+  bool needs_sync() const override { return true; }
+
+  TimeNs round(VmmEnv& env, VictimSelector& sel) override {
+    const TimeNs since = env.now();
+    env.sleep(interval_);
+    const TimeNs t = env.now();
+    ev_.next_round();
+    // Residency changes first (inserted at their access time when it is known), then the
+    // accesses of the round, oldest first.
+    hits_.clear();
+    auto& truth = ev_.truth();
+    truth.begin();
+    for (std::uint64_t g = 0; g < as_.pages(); ++g) {
+      const bool resident = ev_.resident_now(Gfn(g));
+      const TimeNs last = as_.truth().last_access(Gfn(g));
+      const bool accessed = last >= since;
+      ev_.observe(Gfn(g), resident, accessed ? last : t);
+      truth.page(Gfn(g), resident, !accessed, since);  // the oracle reports the truth
+      if (resident && accessed) hits_.push_back({last, g});
+    }
+    truth.end();
+    std::sort(hits_.begin(), hits_.end());
+    for (const auto& [last, g] : hits_) sel.accessed({Gfn(g), last});
+    sel.scan_done(t);
+    ++rounds_;
+    env.slice("oracle", since, t);
+    return since;
+  }
+
+  void arm(VmmEnv& env, Evictor& ev) override { guard_.arm(env, ev); }
+  void recheck(VmmEnv& env, Evictor& ev) override { guard_.recheck(env, ev, cpu_scan_ns_); }
+  uffd::IoctlResult resolve(const uffd::FaultMsg& m) override { return uffd_resolve(uffd_, m); }
+
+ private:
+  TimeNs interval_;
+  Evictor& ev_;
+  uffd::Uffd& uffd_;
+  mm::AddressSpace& as_;
+  VictimGuard guard_;
+  uffd::IoctlResult registration_;
+  std::vector<std::pair<TimeNs, std::uint64_t>> hits_;
+  std::uint64_t rounds_ = 0;
+  TimeNs cpu_scan_ns_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Tracker> make_oracle_tracker(TimeNs interval, Evictor& ev, StatSet& stats) {
+  return std::make_unique<OracleTracker>(interval, ev, stats);
+}
+
+}  // namespace vmemsim::reclaim
