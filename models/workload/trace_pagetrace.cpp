@@ -49,15 +49,14 @@ class PageTraceReader final : public TraceReader {
     while (n < out.size()) {
       if (end_ - pos_ < kMaxRecord && !eof_) refill();
       if (pos_ == end_) break;
-      const std::size_t start = pos_;
-      u128 v = varint(start);
+      u128 v = varint();
       bool w = false;
       if (writes) {
         w = (v & 1) != 0;
         v >>= 1;
       }
       page_ += unzigzag(static_cast<std::uint64_t>(v));
-      if (times) time_ += static_cast<std::uint64_t>(varint(start));
+      if (times) time_ += static_cast<std::uint64_t>(varint());
       out[n++] = TraceRecord{page_, time_, static_cast<std::uint8_t>(w ? TraceRecord::kWrite : TraceRecord::kRead)};
       ++index_;
     }
@@ -101,7 +100,7 @@ class PageTraceReader final : public TraceReader {
       end_ += got;
     }
   }
-  u128 varint(std::size_t record_start) {
+  u128 varint() {
     u128 v = 0;
     for (int shift = 0; shift < 70; shift += 7) {
       if (pos_ == end_) break;
@@ -109,8 +108,7 @@ class PageTraceReader final : public TraceReader {
       v |= static_cast<u128>(b & 0x7f) << shift;
       if (!(b & 0x80)) return v;
     }
-    detail::trace_error(in_->path(), "record " + std::to_string(index_) + " (byte " +
-                                         std::to_string(record_start) + " of its block): truncated or overlong varint");
+    detail::trace_error(in_->path(), "record " + std::to_string(index_) + ": truncated or overlong varint");
   }
 
   std::unique_ptr<ByteSource> in_;
