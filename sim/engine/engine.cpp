@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <map>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 
@@ -160,16 +162,56 @@ void compute(double flop_per_ns, TimeNs d) {
 }
 
 // One I/O on a host's swap device. SimGrid disks model bandwidth sharing; the device latency is
-// added per I/O. The I/O runs in a fresh short-lived actor that the caller joins: in SimGrid
-// 3.32 every disk I/O an actor makes stays on that actor's activity list, so each later
-// execute() of the same actor walks all of its past I/Os (measured: 20k I/Os made a VMM
-// thread's executes 4x slower).
+// added per I/O. The I/O runs in another actor that the caller waits for: in SimGrid 3.32 every
+// disk I/O an actor makes stays on that actor's activity list, so each later execute() of the
+// same actor walks all of its past I/Os (measured: 20k I/Os made a VMM thread's executes 4x
+// slower). The I/O actors never execute(); they are pooled, since creating one per I/O (an
+// 8 MiB stack mmap'd, then unwound by an exception and unmapped) cost about as much as the rest
+// of a fetch fault together (bench/README.md, "fault cost"). The pool grows to the number of
+// I/Os in flight at once; idle workers are reused last-in first-out (deterministic).
+struct IoWorker {
+  sg4::SemaphorePtr go = sg4::Semaphore::create(0), done = sg4::Semaphore::create(0);
+  sg4::Disk* disk = nullptr;
+  TimeNs lat = 0;
+  std::uint64_t bytes = 0;
+  bool write = false;
+};
+struct IoPool {
+  std::vector<std::unique_ptr<IoWorker>> all;
+  std::vector<IoWorker*> idle;
+};
+// One pool per device, its workers on the host of the first I/O. One simulation per process;
+// looked up by the device's name, never by pointer order.
+IoPool& io_pool(sg4::Disk* disk) {
+  static std::map<std::string, IoPool> pools;
+  return pools[disk->get_name()];
+}
+
 void swap_device_io(sg4::Disk* disk, TimeNs lat, sg4::Host* where, std::uint64_t bytes, bool write) {
-  sg4::Actor::create("io", where, [disk, lat, bytes, write] {
-    if (lat > 0) sg4::this_actor::sleep_for(to_seconds(lat));
-    if (write) disk->write(bytes);
-    else disk->read(bytes);
-  })->join();
+  IoPool& pool = io_pool(disk);
+  if (pool.idle.empty()) {
+    pool.all.push_back(std::make_unique<IoWorker>());
+    IoWorker* w = pool.all.back().get();
+    sg4::Actor::create("io" + std::to_string(pool.all.size() - 1), where, [w] {
+      for (;;) {
+        w->go->acquire();
+        if (w->lat > 0) sg4::this_actor::sleep_for(to_seconds(w->lat));
+        if (w->write) w->disk->write(w->bytes);
+        else w->disk->read(w->bytes);
+        w->done->release();
+      }
+    })->daemonize();
+    pool.idle.push_back(w);
+  }
+  IoWorker* w = pool.idle.back();
+  pool.idle.pop_back();
+  w->disk = disk;
+  w->lat = lat;
+  w->bytes = bytes;
+  w->write = write;
+  w->go->release();
+  w->done->acquire();
+  pool.idle.push_back(w);
 }
 
 // Releases every waiter of a list. The list is taken first: release() is a simcall, during which
