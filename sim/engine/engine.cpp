@@ -3,6 +3,8 @@
 #include <simgrid/s4u.hpp>
 #include <xbt/log.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -113,13 +115,18 @@ struct VmRuntime {
   std::vector<sg4::SemaphorePtr> eviction_waiters;     // handler waits for an eviction batch
   int agent_track = -1, handler_track = -1;
   std::vector<int> vcpu_tracks;
-  // engine.fault_service inline: the handler thread as a FIFO server in model time. It is free
-  // from handler_free_at on, unless a vCPU serving a fault waits on the platform for it (tier
-  // I/O, an eviction in flight): then later faults queue on handler_waiters, as their messages
-  // would queue for the handler thread.
+  // engine.fault_service inline: the handler thread as a server in model time. `busy` holds
+  // its service intervals that may still matter (ending after the SimGrid clock, which no
+  // thread's own clock is behind), sorted by start; a fault is served in the first gap at or
+  // after its time. Each vCPU runs up to a quantum ahead of the SimGrid clock, so a vCPU may
+  // reach the handler after another one's later faults: the gap search serves it in its own
+  // time order instead of behind all of them. While a vCPU serving a fault waits on the
+  // platform for it (tier I/O, an eviction in flight), later faults queue on handler_waiters,
+  // as their messages would queue for the handler thread.
   bool inline_faults = false;
   std::vector<char> woken;  // SET_MODE(async) woke the vCPU's queued message
-  TimeNs handler_free_at = 0;
+  std::deque<std::pair<TimeNs, TimeNs>> busy;
+  std::array<TimeNs, 8> last_service{};  // the latest service time per uffd reason (gap size)
   bool handler_in_platform = false;
   std::vector<sg4::SemaphorePtr> handler_waiters;
 };
@@ -374,7 +381,7 @@ class InlineFaultEnv final : public reclaim::VmmEnv {
 
 // A sync userfault of vCPU `idx` taken at vCPU time t, served inline (see InlineFaultEnv). The
 // vCPU's message is queued and read at once, as the handler thread would when idle; service
-// starts when the handler is free (FIFO). Returns the vCPU time when the fault is resolved; the
+// starts in the first gap of the handler's calendar at or after t (VmRuntime::busy). Returns the vCPU time when the fault is resolved; the
 // vCPU then retries the access. `owed` is the vCPU's uncharged CPU time (0 after a platform
 // wait, which charges it).
 TimeNs serve_fault_inline(VmRuntime& rt, std::size_t idx, const mm::Vcpu::Quantum& r, TimeNs t, TimeNs& owed) {
@@ -404,11 +411,26 @@ TimeNs serve_fault_inline(VmRuntime& rt, std::size_t idx, const mm::Vcpu::Quantu
   }
   const auto p = rt.uffd->read();
   VMEMSIM_CHECK(p && p->waiter == me, "inline fault service: vCPU " << idx << " read another thread's message");
-  const TimeNs start = std::max(t, rt.handler_free_at);
+  // The first gap of the handler's calendar at or after t that holds a service as long as the
+  // latest one of this kind.
+  const TimeNs clock = now_ns();
+  while (!rt.busy.empty() && rt.busy.front().second <= clock) rt.busy.pop_front();
+  const auto kind = static_cast<std::size_t>(p->msg.reason) & 7;
+  TimeNs start = t;
+  auto pos = rt.busy.begin();
+  for (; pos != rt.busy.end(); ++pos) {
+    if (pos->first >= start + rt.last_service[kind]) break;
+    start = std::max(start, pos->second);
+  }
   InlineFaultEnv env(rt, start, owed);
   rt.vm->vmm->handle_fault(p->msg, env);
   const TimeNs t1 = env.now();
-  rt.handler_free_at = t1;
+  rt.last_service[kind] = t1 - start;
+  if (env.used_platform()) {
+    // It waited on the platform: the calendar may have changed meanwhile.
+    pos = std::lower_bound(rt.busy.begin(), rt.busy.end(), std::make_pair(start, t1));
+  }
+  rt.busy.insert(pos, {start, t1});
   rt.handler_in_platform = false;
   release_all(rt.handler_waiters);
   rt.vm->stall_ns.add(t1 - t0);
