@@ -33,8 +33,9 @@ const ParamSpec kQuantum{"quantum", Kind::Duration, "\"100us\"",
 const ParamSpec kEngineParams[] = {
     {"fault_service", Kind::Enum, "\"exact\"",
      "how a sync userfault reaches its VMM handler: exact = a message to the handler thread, one SimGrid round "
-     "trip per fault (the handler's CPU shares its node's cores); inline = the faulting vCPU serves it as a FIFO "
-     "server in model time and keeps its quantum going, with SimGrid only for tier I/O and evictions in flight "
+     "trip per fault (the handler's CPU shares its node's cores); inline = the faulting vCPU serves it in model "
+     "time (the handler as a calendar of its service intervals) and keeps its quantum going, with SimGrid only "
+     "for tier I/O and evictions in flight "
      "(a VM whose VMM node has fewer cores than threads falls back to exact)",
      -kInf, kInf, "exact|inline"},
 };

@@ -138,8 +138,9 @@ struct Scenario {
   TimeNs quantum_ns = 0;
   // engine.fault_service: how a sync userfault reaches its VMM handler (sim/engine/engine.cpp).
   // Exact: a message to the handler thread, a SimGrid round trip per fault. Inline: the
-  // faulting vCPU runs the handler as a FIFO server in model time and touches SimGrid only for
-  // the platform waits the handling needs (tier I/O, an eviction in flight).
+  // faulting vCPU runs the handler in model time (a calendar of its service intervals) and
+  // touches SimGrid only for the platform waits the handling needs (tier I/O, an eviction in
+  // flight).
   enum class FaultService : std::uint8_t { Exact, Inline };
   FaultService fault_service = FaultService::Exact;
   std::vector<HostSpec> hosts;

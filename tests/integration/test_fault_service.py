@@ -1,7 +1,7 @@
 """engine.fault_service: the inline scheme agrees with the exact one as the quantum shrinks.
 
 exact: every sync userfault is a message to the VMM's handler thread (a SimGrid round trip);
-inline: the faulting vCPU serves it as a FIFO server in model time and keeps its quantum going
+inline: the faulting vCPU serves it in model time (the handler as a calendar of its service intervals) and keeps its quantum going
 (sim/engine/engine.cpp, serve_fault_inline). The inline vCPU's clock runs up to a quantum ahead
 of the other threads', so the two differ by a causality error the quantum bounds: on stall time,
 fault counts, evictions and accesses the gap must shrink with the quantum and be within 1% at
