@@ -145,6 +145,10 @@ class Uffd {
   // Waiters released by SET_MODE(async): their faults retry and resolve in the kernel.
   std::vector<unsigned> take_woken() { return std::exchange(woken_, {}); }
   std::size_t queued() const { return queue_.size(); }
+  // The waiter whose message read() returns next (none: the queue is empty).
+  std::optional<unsigned> next_waiter() const {
+    return queue_.empty() ? std::nullopt : std::optional<unsigned>(queue_.front().waiter);
+  }
   // A notification consumed for g (read by the handler, or resolved in the kernel in async
   // mode): ground truth, and under rfc-v1 the task_numa_fault() feed.
   // Returns whether it was spurious (ground truth, for metrics).

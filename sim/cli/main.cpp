@@ -108,6 +108,11 @@ int cmd_list() {
 }
 
 int cmd_describe(const std::string& name) {
+  if (name == "engine") {
+    std::cout << "engine: how the simulation engine runs the scenario\n\nkeys of engine:\n"
+              << core::describe_params(scenario::engine_params());
+    return 0;
+  }
   if (const auto* p = reclaim::find_policy(name)) {
     std::string kinds, keys;
     for (const auto& t : reclaim::tier_registry()) {
@@ -142,6 +147,7 @@ int cmd_describe(const std::string& name) {
     for (const auto& x : reclaim::policy_registry()) names.push_back(x.name);
     for (const auto& x : reclaim::tier_registry()) names.push_back(x.name);
     for (const auto& x : kernel::daemon_registry()) names.push_back(x.name);
+    names.push_back("engine");
     std::string m = "vmemsim describe: nothing registered as '" + name + "'";
     auto d = core::did_you_mean(name, names);
     if (!d.empty()) m += " (did you mean '" + d + "'?)";

@@ -3,12 +3,17 @@
 #include <simgrid/s4u.hpp>
 #include <xbt/log.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <map>
+#include <memory>
 #include <stdexcept>
+#include <utility>
 
 #include "sim/core/error.hpp"
 #include "sim/core/watchdog.hpp"
@@ -110,6 +115,20 @@ struct VmRuntime {
   std::vector<sg4::SemaphorePtr> eviction_waiters;     // handler waits for an eviction batch
   int agent_track = -1, handler_track = -1;
   std::vector<int> vcpu_tracks;
+  // engine.fault_service inline: the handler thread as a server in model time. `busy` holds
+  // its service intervals that may still matter (ending after the SimGrid clock, which no
+  // thread's own clock is behind), sorted by start; a fault is served in the first gap at or
+  // after its time. Each vCPU runs up to a quantum ahead of the SimGrid clock, so a vCPU may
+  // reach the handler after another one's later faults: the gap search serves it in its own
+  // time order instead of behind all of them. While a vCPU serving a fault waits on the
+  // platform for it (tier I/O, an eviction in flight), later faults queue on handler_waiters,
+  // as their messages would queue for the handler thread.
+  bool inline_faults = false;
+  std::vector<char> woken;  // SET_MODE(async) woke the vCPU's queued message
+  std::deque<std::pair<TimeNs, TimeNs>> busy;
+  std::array<TimeNs, 8> last_service{};  // the latest service time per uffd reason (gap size)
+  bool handler_in_platform = false;
+  std::vector<sg4::SemaphorePtr> handler_waiters;
 };
 
 struct RunState {
@@ -150,24 +169,78 @@ void compute(double flop_per_ns, TimeNs d) {
 }
 
 // One I/O on a host's swap device. SimGrid disks model bandwidth sharing; the device latency is
-// added per I/O. The I/O runs in a fresh short-lived actor that the caller joins: in SimGrid
-// 3.32 every disk I/O an actor makes stays on that actor's activity list, so each later
-// execute() of the same actor walks all of its past I/Os (measured: 20k I/Os made a VMM
-// thread's executes 4x slower).
+// added per I/O. The I/O runs in another actor that the caller waits for: in SimGrid 3.32 every
+// disk I/O an actor makes stays on that actor's activity list, so each later execute() of the
+// same actor walks all of its past I/Os (measured: 20k I/Os made a VMM thread's executes 4x
+// slower). The I/O actors never execute(); they are pooled, since creating one per I/O (an
+// 8 MiB stack mmap'd, then unwound by an exception and unmapped) cost about as much as the rest
+// of a fetch fault together (bench/README.md, "fault cost"). The pool grows to the number of
+// I/Os in flight at once; idle workers are reused last-in first-out (deterministic).
+struct IoWorker {
+  sg4::SemaphorePtr go = sg4::Semaphore::create(0), done = sg4::Semaphore::create(0);
+  sg4::Disk* disk = nullptr;
+  TimeNs lat = 0;
+  std::uint64_t bytes = 0;
+  bool write = false;
+};
+struct IoPool {
+  std::vector<std::unique_ptr<IoWorker>> all;
+  std::vector<IoWorker*> idle;
+};
+// One pool per device, its workers on the host of the first I/O. One simulation per process;
+// looked up by the device's name, never by pointer order.
+IoPool& io_pool(sg4::Disk* disk) {
+  static std::map<std::string, IoPool> pools;
+  return pools[disk->get_name()];
+}
+
 void swap_device_io(sg4::Disk* disk, TimeNs lat, sg4::Host* where, std::uint64_t bytes, bool write) {
-  sg4::Actor::create("io", where, [disk, lat, bytes, write] {
-    if (lat > 0) sg4::this_actor::sleep_for(to_seconds(lat));
-    if (write) disk->write(bytes);
-    else disk->read(bytes);
-  })->join();
+  IoPool& pool = io_pool(disk);
+  if (pool.idle.empty()) {
+    pool.all.push_back(std::make_unique<IoWorker>());
+    IoWorker* w = pool.all.back().get();
+    sg4::Actor::create("io" + std::to_string(pool.all.size() - 1), where, [w] {
+      for (;;) {
+        w->go->acquire();
+        if (w->lat > 0) sg4::this_actor::sleep_for(to_seconds(w->lat));
+        if (w->write) w->disk->write(w->bytes);
+        else w->disk->read(w->bytes);
+        w->done->release();
+      }
+    })->daemonize();
+    pool.idle.push_back(w);
+  }
+  IoWorker* w = pool.idle.back();
+  pool.idle.pop_back();
+  w->disk = disk;
+  w->lat = lat;
+  w->bytes = bytes;
+  w->write = write;
+  w->go->release();
+  w->done->acquire();
+  pool.idle.push_back(w);
+}
+
+// Releases every waiter of a list. The list is taken first: release() is a simcall, during which
+// an already released waiter may run and queue itself again on the same list.
+void release_all(std::vector<sg4::SemaphorePtr>& waiters) {
+  if (waiters.empty()) return;
+  for (auto& w : std::exchange(waiters, {})) w->release();
+}
+
+// The vCPUs whose messages SET_MODE(async) dropped retry their accesses: a vCPU blocked on its
+// own semaphore (exact), or waiting for the inline handler (inline).
+void wake_woken(VmRuntime& rt) {
+  const auto ids = rt.uffd->take_woken();
+  if (!rt.inline_faults) {
+    for (unsigned w : ids) rt.vcpu_sem[w]->release();
+    return;
+  }
+  for (unsigned w : ids) rt.woken[w] = 1;
+  if (!ids.empty()) release_all(rt.handler_waiters);
 }
 
 // The VMM's view of the platform (reclaim::VmmEnv) for one VM, on SimGrid.
-void release_all(std::vector<sg4::SemaphorePtr>& waiters) {
-  for (auto& w : waiters) w->release();
-  waiters.clear();
-}
-
 class SimVmmEnv final : public reclaim::VmmEnv {
  public:
   explicit SimVmmEnv(VmRuntime& rt) : rt_(rt) {}
@@ -185,9 +258,7 @@ class SimVmmEnv final : public reclaim::VmmEnv {
     rt_.vm->as->set_mmap_write_locked(false);
     release_all(rt_.lock_waiters);
   }
-  void wake_blocked_faults() override {
-    for (unsigned w : rt_.uffd->take_woken()) rt_.vcpu_sem[w]->release();
-  }
+  void wake_blocked_faults() override { wake_woken(rt_); }
   void wait_eviction() override {
     auto sem = sg4::Semaphore::create(0);
     rt_.eviction_waiters.push_back(sem);
@@ -268,6 +339,146 @@ bool SimVmmEnv::alloc_slow_path(core::NodeId node) {
   return ok;
 }
 
+// engine.fault_service inline: the VMM's view of the platform while the faulting vCPU's actor
+// serves its own fault on the handler's behalf. Time is kept in model time (now() is the
+// handler's clock, cpu() advances it: the handler thread has a core of its own, which the engine
+// checked before choosing this scheme); only the waits that need the platform -- tier I/O on the
+// shared disk or NICs, an eviction batch in flight -- go through SimGrid, after settle() has
+// brought the actor's SimGrid clock up to the handler's.
+class InlineFaultEnv final : public reclaim::VmmEnv {
+ public:
+  // `owed`: the vCPU's own CPU time since the SimGrid clock that no SimGrid call has charged yet.
+  InlineFaultEnv(VmRuntime& rt, TimeNs start, TimeNs& owed) : rt_(rt), cur_(start), owed_(owed) {}
+  TimeNs now() override { return cur_; }
+  void sleep(TimeNs d) override { cur_ += d; }
+  void cpu(TimeNs d) override { cur_ += d; }
+  void mmap_write_lock() override { rt_.vm->as->set_mmap_write_locked(true); }
+  void mmap_write_unlock() override {
+    rt_.vm->as->set_mmap_write_locked(false);
+    release_all(rt_.lock_waiters);
+  }
+  void wake_blocked_faults() override { wake_woken(rt_); }
+  void wait_eviction() override {
+    settle();
+    auto sem = sg4::Semaphore::create(0);
+    rt_.eviction_waiters.push_back(sem);
+    sem->acquire();
+    cur_ = now_ns();
+  }
+  void eviction_done() override { release_all(rt_.eviction_waiters); }
+  // Direct reclaim and swap reads in the handler's context need the platform (the reclaimer's
+  // swap writes, the swap device): settle, then as SimVmmEnv.
+  bool alloc_slow_path(core::NodeId node) override {
+    settle();
+    const TimeNs t0 = now_ns();
+    const bool ok = direct_reclaim(rt_, rt_.handler_track, node.v);
+    rt_.vm->vmm_reclaim_ns += now_ns() - t0;
+    cur_ = now_ns();
+    return ok;
+  }
+  void swap_read(std::uint64_t bytes) override {
+    cur_ += rt_.host->swap.latency_ns;
+    settle();
+    swap_device_io(rt_.swap, 0, rt_.vmm_host, bytes, false);
+    cur_ = now_ns();
+  }
+  void slice(const char* what, TimeNs start, TimeNs end) override { rt_.st->timeline->slice(rt_.handler_track, what, start, end); }
+  void disk_io(std::uint64_t bytes, bool write) override {
+    cur_ += rt_.host->swap.latency_ns;  // the device latency is a pure delay: model time
+    settle();
+    swap_device_io(rt_.swap, 0, rt_.vmm_host, bytes, write);
+    cur_ = now_ns();
+  }
+  void net_transfer(const std::string& server, std::uint64_t bytes, bool to_server) override {
+    settle();
+    sg4::Host* peer = rt_.pf->server(server);
+    if (to_server) sg4::Comm::sendto(rt_.vmm_host, peer, bytes);
+    else sg4::Comm::sendto(peer, rt_.vmm_host, bytes);
+    cur_ = now_ns();
+  }
+  bool used_platform() const { return used_platform_; }
+
+ private:
+  // The vCPU's owed CPU time, then the wait up to the handler's clock; from here until the
+  // fault is served the handler counts as busy on the platform.
+  void settle() {
+    // Busy from here: faults taken while this actor blocks queue behind this one.
+    used_platform_ = rt_.handler_in_platform = true;
+    compute(rt_.flop_per_ns, owed_);
+    owed_ = 0;
+    if (cur_ > now_ns()) sg4::this_actor::sleep_for(to_seconds(cur_) - sg4::Engine::get_clock());
+    cur_ = std::max(cur_, now_ns());
+  }
+  VmRuntime& rt_;
+  TimeNs cur_;
+  TimeNs& owed_;
+  bool used_platform_ = false;
+};
+
+// A sync userfault of vCPU `idx` taken at vCPU time t, served inline (see InlineFaultEnv). The
+// vCPU's message is queued and read at once, as the handler thread would when idle; service
+// starts in the first gap of the handler's calendar at or after t (VmRuntime::busy). Returns the vCPU time when the fault is resolved; the
+// vCPU then retries the access. `owed` is the vCPU's uncharged CPU time (0 after a platform
+// wait, which charges it).
+TimeNs serve_fault_inline(VmRuntime& rt, std::size_t idx, const mm::Vcpu::Quantum& r, TimeNs t, TimeNs& owed) {
+  const TimeNs t0 = t;
+  const unsigned me = static_cast<unsigned>(idx);
+  rt.uffd->enqueue({r.gfn, r.write, r.reason, core::NodeId(static_cast<std::uint16_t>(rt.vm->vcpus[idx]->node())), t0}, me);
+  // The handler is blocked on the platform for another vCPU's fault, or earlier messages wait
+  // for it: this one waits its turn (FIFO: semaphores wake in order), unless SET_MODE(async)
+  // wakes it first (Uffd::set_mode() drops woken messages from the queue).
+  if (rt.handler_in_platform || rt.uffd->next_waiter() != me) {
+    compute(rt.flop_per_ns, owed);
+    owed = 0;
+    if (t > now_ns()) sg4::this_actor::sleep_for(to_seconds(t) - sg4::Engine::get_clock());
+    while (!rt.woken[idx] && (rt.handler_in_platform || rt.uffd->next_waiter() != me)) {
+      auto sem = sg4::Semaphore::create(0);
+      rt.handler_waiters.push_back(sem);
+      sem->acquire();
+    }
+    t = std::max(t, now_ns());
+    if (rt.woken[idx]) {
+      // The retried access resolves in the kernel, as for a message SET_MODE woke.
+      rt.woken[idx] = 0;
+      rt.vm->stall_ns.add(t - t0);
+      rt.st->timeline->slice(rt.vcpu_tracks[idx], mm::uffd_reason_name(r.reason), t0, t);
+      return t;
+    }
+  }
+  const auto p = rt.uffd->read();
+  VMEMSIM_CHECK(p && p->waiter == me, "inline fault service: vCPU " << idx << " read another thread's message");
+  // The first gap of the handler's calendar at or after t that holds a service as long as the
+  // latest one of this kind.
+  const TimeNs clock = now_ns();
+  while (!rt.busy.empty() && rt.busy.front().second <= clock) rt.busy.pop_front();
+  const auto kind = static_cast<std::size_t>(p->msg.reason) & 7;
+  TimeNs start = t;
+  auto pos = rt.busy.begin();
+  for (; pos != rt.busy.end(); ++pos) {
+    if (pos->first >= start + rt.last_service[kind]) break;
+    start = std::max(start, pos->second);
+  }
+  InlineFaultEnv env(rt, start, owed);
+  rt.vm->vmm->handle_fault(p->msg, env);
+  const TimeNs t1 = env.now();
+  rt.last_service[kind] = t1 - start;
+  if (env.used_platform()) {
+    // It waited on the platform: the calendar may have changed meanwhile.
+    pos = std::lower_bound(rt.busy.begin(), rt.busy.end(), std::make_pair(start, t1));
+  }
+  rt.busy.insert(pos, {start, t1});
+  rt.handler_in_platform = false;
+  release_all(rt.handler_waiters);
+  rt.vm->stall_ns.add(t1 - t0);
+  if (p->spurious) {
+    rt.vm->spurious_stall_ns += t1 - t0;
+    ++rt.vm->spurious_stalls;
+  }
+  rt.st->timeline->slice(rt.handler_track, mm::uffd_reason_name(p->msg.reason), start, t1);
+  rt.st->timeline->slice(rt.vcpu_tracks[idx], mm::uffd_reason_name(r.reason), t0, t1);
+  return t1;
+}
+
 // One vCPU: a quantum of accesses in plain C++, then one SimGrid call for the CPU time they
 // took (execute() so that vCPUs sharing a node's cores are slowed down by real CPU sharing).
 // A sync userfault hands the fault to the VM's handler and blocks until it is resolved.
@@ -281,8 +492,23 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
     while (now < dur) {
       if (!note_step(st, "vCPU", idx)) return;
       const TimeNs end = std::min(now + q, dur);
-      const auto r = vcpu->run(now, end);
-      compute(rt->flop_per_ns, r.end - now);
+      // Inline fault service: the quantum goes on across the sync faults the vCPU serves itself;
+      // `owed` is its CPU time no SimGrid call has charged yet, `t` its own clock.
+      TimeNs t = now, owed = 0;
+      mm::Vcpu::Quantum r;
+      bool served = false;
+      for (;;) {
+        r = vcpu->run(t, end);
+        owed += r.end - t;
+        t = r.end;
+        if (r.stop != mm::Vcpu::Stop::Blocked || !rt->inline_faults) break;
+        t = serve_fault_inline(*rt, idx, r, t, owed);
+        served = true;
+        if (t >= end) break;
+      }
+      compute(rt->flop_per_ns, owed);
+      if (served && t > now_ns()) sg4::this_actor::sleep_for(to_seconds(t) - sg4::Engine::get_clock());
+      if (served && r.stop == mm::Vcpu::Stop::Blocked) r.stop = mm::Vcpu::Stop::None;
       if (r.stop == mm::Vcpu::Stop::Oom) {
         // __alloc_pages_slowpath(): direct reclaim in this thread, then the access is retried.
         if (!direct_reclaim_vcpu(*rt, idx, vcpu->node())) {
@@ -465,6 +691,23 @@ constexpr const char* kModelSettings[] = {"network/model:CM02", "network/crosstr
 // contexts/* settings take effect only when given to the Engine's constructor.
 bool before_engine(const std::string& setting) { return setting.rfind("contexts/", 0) == 0; }
 
+// Inline fault service charges the handler's CPU time to no core: valid when the VMM's node has
+// a core for every thread that may compute on it at start (vCPUs placed there by any VM of the
+// host, two VMM threads per VM whose VMM runs there, the kernel daemons there). Otherwise the VM
+// keeps the exact scheme, whose handler shares the cores through SimGrid.
+bool vmm_node_has_spare_cores(const scenario::World& world, std::size_t v) {
+  const auto& me = *world.vms[v].spec;
+  const unsigned node = me.cpu_nodes.front();
+  std::uint64_t threads = 0;
+  for (const auto& vm : world.vms) {
+    if (vm.spec->host != me.host) continue;
+    for (const auto& c : vm.vcpus) threads += c->config().node == node;
+    if (vm.vmm && vm.spec->cpu_nodes.front() == node) threads += 2;
+  }
+  for (const auto& d : world.daemons) threads += d->host() == me.host && d->node() == node;
+  return threads <= world.sc->hosts[me.host].nodes[node].cores;
+}
+
 }  // namespace
 
 RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
@@ -519,6 +762,7 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
     rt->vmm_host = pf.node_hosts[vm.spec->host][vm.spec->cpu_nodes.front()];
     for (std::size_t i = 0; i < vm.vcpus.size(); ++i) rt->vcpu_sem.push_back(sg4::Semaphore::create(0));
     rt->spurious.assign(vm.vcpus.size(), 0);
+    rt->woken.assign(vm.vcpus.size(), 0);
     const int pid = static_cast<int>(v);
     for (std::size_t i = 0; i < vm.vcpus.size(); ++i) {
       const unsigned node = vm.vcpus[i]->config().node;
@@ -529,8 +773,11 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
     if (vm.vmm) {
       rt->agent_track = timeline.track(pid, vm.spec->name, "vmm");
       rt->handler_track = timeline.track(pid, vm.spec->name, "uffd-handler");
+      rt->inline_faults = sc.fault_service == scenario::Scenario::FaultService::Inline &&
+                          vmm_node_has_spare_cores(world, v);
       sg4::Actor::create(vm.spec->name + ".vmm", rt->vmm_host, agent_actor, rt.get())->daemonize();
-      sg4::Actor::create(vm.spec->name + ".uffd-handler", rt->vmm_host, handler_actor, rt.get())->daemonize();
+      if (!rt->inline_faults)
+        sg4::Actor::create(vm.spec->name + ".uffd-handler", rt->vmm_host, handler_actor, rt.get())->daemonize();
     }
     rts.push_back(std::move(rt));
   }

@@ -54,7 +54,8 @@ std::uint64_t stack_bytes(const Scenario& sc) {
 ResourceEstimate estimate_resources(const Scenario& sc) {
   ResourceEstimate e;
   // Guest pages, per vms[] entry (a `count` fleet adds up under its entry's pointer).
-  std::map<std::string, std::uint64_t> vm_bytes, vm_vcpus;
+  std::map<std::string, std::uint64_t> vm_bytes, vm_vcpus, vm_pages;
+  std::map<std::string, std::string> vm_per_page;  // "N B (slot 16, frame 12, ...)"
   std::uint64_t actors = 1;  // the sampler
   // kernel.numa_balancing: -1 is the kernel's boot rule (on with more than one node).
   long long numa_mode = -1;
@@ -73,20 +74,31 @@ ResourceEstimate estimate_resources(const Scenario& sc) {
     if (d.name == "thp" && d.params.is_object() && d.params.contains("enabled") && d.params["enabled"].is_string())
       thp_on = d.params["enabled"].get<std::string>() != "never";
   for (const auto& vm : sc.vms) {
-    std::uint64_t per_page = kBytesPerPageSlot + kBytesPerFrame + kBytesPerFreedFrame;
-    if (thp_on && vm.backing == mm::Backing::Anon) per_page += kBytesPerPageThp;
-    if (const auto* pi = reclaim::find_policy(vm.vmm.policy)) per_page += pi->bytes_per_page;
+    // Bytes per guest page, by the mechanism that keeps them (bench/README.md measures them).
+    std::uint64_t per_page = 0;
+    std::string parts;
+    auto part = [&](const char* what, std::uint64_t b) {
+      per_page += b;
+      parts += (parts.empty() ? "" : ", ") + std::string(what) + " " + std::to_string(b);
+    };
+    part("page table + ground truth", kBytesPerPageSlot);
+    part("frame", kBytesPerFrame);
+    part("free list", kBytesPerFreedFrame);
+    if (thp_on && vm.backing == mm::Backing::Anon) part("THP", kBytesPerPageThp);
+    if (const auto* pi = reclaim::find_policy(vm.vmm.policy); pi && pi->bytes_per_page) part("VMM policy", pi->bytes_per_page);
     const bool numa_on = numa_mode > 0 || (numa_mode < 0 && !sc.hosts.empty() && sc.hosts[vm.host].nodes.size() > 1);
-    if (numa_on) per_page += kBytesPerPageNuma;
+    if (numa_on) part("NUMA balancing", kBytesPerPageNuma);
     const bool ksm_scanned = ksm_on && vm.mem_merge && vm.backing == mm::Backing::Anon;
-    if (ksm_scanned) per_page += kBytesPerPageKsm;
-    if (ksm_scanned || vm.has_content) per_page += kBytesPerPageContent;
+    if (ksm_scanned) part("KSM rmap item", kBytesPerPageKsm);
+    if (ksm_scanned || vm.has_content) part("content", kBytesPerPageContent);
     vm_bytes[vm.pointer] = add(vm_bytes[vm.pointer], mul(vm.pages, per_page));
+    vm_pages[vm.pointer] = add(vm_pages[vm.pointer], vm.pages);
+    vm_per_page[vm.pointer] = std::to_string(per_page) + " B (" + parts + ")";
     vm_vcpus[vm.pointer] = add(vm_vcpus[vm.pointer], vm.vcpus);
     actors = add(actors, vm.vcpus + (vm.vmm.policy != "none" ? 2 : 0));
   }
   for (const auto& [ptr, b] : vm_bytes)
-    e.parts.push_back({ptr + "/memory", "guest pages (page table, ground truth, frames, policy state)", b});
+    e.parts.push_back({ptr + "/memory", "guest pages: " + std::to_string(vm_pages[ptr]) + " pages x " + vm_per_page[ptr], b});
 
   // Kernel sections with state per host frame or swap slot (DaemonInfo), e.g. reclaim's LRU
   // links: every host's DRAM, and the swap slots its guests' overcommit can fill.

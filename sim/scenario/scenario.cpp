@@ -29,6 +29,17 @@ const ParamSpec kSeed{"seed", Kind::Int, "1", "seed of every random stream", 0, 
 const ParamSpec kDuration{"duration", Kind::Duration, nullptr, "simulated time to run", 1, kInf};
 const ParamSpec kQuantum{"quantum", Kind::Duration, "\"100us\"",
                          "vCPU quantum: accesses between two SimGrid calls (bounds causality error)", 100, kInf};
+// ---- engine ----
+const ParamSpec kEngineParams[] = {
+    {"fault_service", Kind::Enum, "\"exact\"",
+     "how a sync userfault reaches its VMM handler: exact = a message to the handler thread, one SimGrid round "
+     "trip per fault (the handler's CPU shares its node's cores); inline = the faulting vCPU serves it in model "
+     "time (the handler as a calendar of its service intervals) and keeps its quantum going, with SimGrid only "
+     "for tier I/O and evictions in flight "
+     "(a VM whose VMM node has fewer cores than threads falls back to exact)",
+     -kInf, kInf, "exact|inline"},
+};
+
 const ParamSpec kDescription{"description", Kind::String, "\"\"", "free text"};
 const ParamSpec kHostProfile{"host_profile", Kind::String, "\"\"",
                              "host profile from `vmemsim calibrate --out` (relative to this file; \"\" = none): "
@@ -662,6 +673,11 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
   sc.seed = static_cast<std::uint64_t>(top.get_int(kSeed));
   sc.duration_ns = top.get_duration(kDuration);
   sc.quantum_ns = top.get_duration(kQuantum);
+  {
+    Params eng = top.child("engine");
+    if (eng.get_string(kEngineParams[0]) == "inline") sc.fault_service = Scenario::FaultService::Inline;
+    eng.finish();
+  }
   // A measured host profile supplies the defaults of kernel.costs (KERNEL-MODEL.md §9); values
   // given in the scenario still win, and the resolved scenario records the values used.
   if (const std::string hp = top.get_string(kHostProfile); !hp.empty()) {
@@ -885,6 +901,8 @@ Json read_json_file(const std::string& path) {
   if (in.bad()) throw core::InputError(path, {{"", "cannot read file"}});
   return core::parse_json_text(text, path, /*ignore_comments=*/true);
 }
+
+std::span<const core::ParamSpec> engine_params() { return kEngineParams; }
 
 Scenario load_scenario(const std::string& path, const Overrides& ov) {
   return parse_scenario(read_json_file(path), path, ov);

@@ -18,6 +18,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -135,6 +136,13 @@ struct Scenario {
   std::uint64_t seed = 0;
   TimeNs duration_ns = 0;
   TimeNs quantum_ns = 0;
+  // engine.fault_service: how a sync userfault reaches its VMM handler (sim/engine/engine.cpp).
+  // Exact: a message to the handler thread, a SimGrid round trip per fault. Inline: the
+  // faulting vCPU runs the handler in model time (a calendar of its service intervals) and
+  // touches SimGrid only for the platform waits the handling needs (tier I/O, an eviction in
+  // flight).
+  enum class FaultService : std::uint8_t { Exact, Inline };
+  FaultService fault_service = FaultService::Exact;
   std::vector<HostSpec> hosts;
   std::vector<MemoryServerSpec> memory_servers;
   std::vector<VmSpec> vms;  // VMs with `count` > 1 are expanded here
@@ -151,6 +159,9 @@ struct Overrides {
   std::vector<std::string> sets;         // "/json/pointer=value"
   std::vector<std::string> simgrid_cfg;  // --cfg=name:value: appended to /simgrid/cfg after the sets
 };
+
+// The keys of the scenario's `engine` object (`vmemsim describe engine`).
+std::span<const core::ParamSpec> engine_params();
 
 // A JSON file (comments allowed); a missing file or a syntax error is an InputError.
 Json read_json_file(const std::string& path);
