@@ -4,6 +4,7 @@ with no policy ('none') of the same workload, seed and kernel variant.
 
 Usage: python3 scenarios/compare/table.py RESULTS_DIR... [--plot compare.png]
   (run.sh: results/compare-rfc-v1 results/compare-rwp)
+       python3 scenarios/compare/table.py --vcpus results/compare-vcpus   (Q3: TLB cost by vCPU count)
 
 Columns:
   memory saved   1 - (frame-seconds resident with the policy) / (frame-seconds with none),
@@ -65,8 +66,38 @@ def load(root):
     return runs
 
 
+def vcpus(root):
+    """sweep-vcpus.json: TLB shootdowns and their IPI time per vCPU, by tracking mechanism."""
+    root = pathlib.Path(root)
+    index = json.loads((root / "index.json").read_text())
+    rows = {}
+    for p in index["points"]:
+        if p["status"] != "ok":
+            sys.exit(f"{root}: point {p['id']} is {p['status']}: rerun the sweep")
+        r = json.loads((root / p["result"]).read_text())
+        v = r["summary"]["vms"]["guest"]
+        vmm = v.get("vmm", {})
+        n = v["vcpus"]
+        dur = r["scenario"]["duration"]
+        rows.setdefault((p["values"]["/vms/0/vmm"]["policy"], n), []).append({
+            "ioctls": vmm.get("ioctls", 0), "flushes": v["counters"]["mm"]["tlb_flushes"],
+            "ipi_ms": v["time_ns"]["tlb_ipi"] / n / 1e6, "ipi_share": v["time_ns"]["tlb_ipi"] / (dur * n),
+            "track_ms": (vmm.get("cpu_ns", {}).get("ioctl", 0) + vmm.get("cpu_ns", {}).get("scan", 0)) / 1e6,
+            "saved": vmm.get("evicted_now", 0),
+        })
+    print("| policy | vCPUs | seeds | ioctls | TLB flushes | IPI time per vCPU (ms) | share of vCPU time | tracking CPU (ms) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (pol, n) in sorted(rows):
+        rs = rows[(pol, n)]
+        m = lambda k, f: f.format(statistics.mean(x[k] for x in rs))
+        print(f"| {pol} | {n} | {len(rs)} | {m('ioctls', '{:.0f}')} | {m('flushes', '{:.0f}')} | {m('ipi_ms', '{:.2f}')} | "
+              f"{m('ipi_share', '{:.3%}')} | {m('track_ms', '{:.1f}')} |")
+
+
 def main():
     args = sys.argv[1:]
+    if args and args[0] == "--vcpus":
+        return vcpus(args[1] if len(args) > 1 else "results/compare-vcpus")
     plot = None
     if "--plot" in args:
         i = args.index("--plot")
