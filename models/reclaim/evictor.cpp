@@ -40,7 +40,8 @@ Evictor::Evictor(EvictorConfig c, uffd::Uffd& u, VictimSelector& sel, StatSet& s
       meta_(as_.pages()),
       known_((as_.pages() + 63) / 64, 0) {
   s.counter("/evicted_pages", evicted_, "pages");
-  s.counter("/fetched_pages", fetched_, "pages");
+  // Pages brought back from the tier after an eviction: the refaults of the far-memory SLO.
+  s.counter("/fetched_pages", fetched_, "pages", nullptr, "/refaulted_pages");
   s.gauge("/evicted_now", evicted_now_, "pages", "evicted_pages");
   s.counter("/false_cold_evictions", false_cold_evictions_, "pages");
   s.counter("/evicted_while_hot", evicted_while_hot_, "pages");

@@ -75,9 +75,12 @@ def run(args):
             xs, ys = h.cdf()
             if not h.total:
                 continue
-            # start the curve at the first bucket's lower edge (or half its bound) with F = 0
-            x0 = h.lowers[0] if h.lowers[0] > 0 else h.uppers[0] / 2
-            xs, ys = [x0] + xs, [0.0] + ys
+            # start the curve near the data: at the lower edge of the first non-empty bucket
+            # (or half its bound) with F = 0, so the axis does not run from 0 through empty
+            # buckets when the stalls start at 10 µs
+            first = next(k for k, n in enumerate(h.counts) if n) if any(h.counts) else len(h.counts) - 1
+            x0 = h.lowers[first] if h.lowers[first] > 0 else h.uppers[first] / 2
+            xs, ys = [x0] + xs[first:], [0.0] + ys[first:]
             if h.overflow:
                 label += f"  ({100 * h.overflow / h.total:.2g}% > {_fmt(h.uppers[-1] * scale, unit.time)})"
             ax.plot([x * scale for x in xs], ys, style, color=color, linewidth=1.6,
@@ -90,7 +93,7 @@ def run(args):
             xs = [v * scale for v in vals]
             ax.step([xs[0]] + xs, [0.0] + [(k + 1) / n for k in range(n)], style, where="post",
                     color=color, linewidth=1.6, label=label + f"  (n = {n})")
-        xmin, xmax = min(xmin, min(xs) * scale), max(xmax, max(xs) * scale)
+        xmin, xmax = min(xmin, min(xs) * (1 if not is_hist else scale)), max(xmax, max(xs) * (1 if not is_hist else scale))
     # log axis for wide, strictly positive ranges (a zero sample would vanish on it)
     if xmin > 0 and xmin < math.inf and not args.linear and xmax / xmin > 100:
         ax.set_xscale("log")
