@@ -251,7 +251,7 @@ Json Recorder::body() const {
       if (any_cpu) v["vmm"]["cpu_ns"]["total"] = cpu_total;
     }
     // The far-memory SLO of production practice (Lagar-Cavilla et al., "Software-Defined Far
-    // Memory in Warehouse-Scale Computers", ASPLOS 2019, Sec. 3/5): the promotion rate, pages
+    // Memory in Warehouse-Scale Computers", ASPLOS 2019): the promotion rate, pages
     // brought back from far memory per minute as a percentage of the working set, kept under
     // 0.2 %/min there. Here the promotions are the refaults: pages the VMM fetched back from
     // its tier (its components' /refaulted_pages sum) plus kernel swap-ins; the working set is

@@ -103,6 +103,11 @@ def main():
           "legend labels name the differing key", str(labels))
     check(not any("memory_servers" in l for l in labels), "no consequential keys in the labels", str(labels))
 
+    from plot_lib import metrics as pm
+    h = pm.Histogram({"bounds_ns": [0, 1e3, 2e3, 4e3, 8e3, 16e3, 32e3], "counts": [0, 0, 0, 0, 3, 1]}, "test")
+    xs, ys = h.curve()
+    check(xs == [8e3, 16e3, 32e3] and ys == [0.0, 0.75, 1.0], "a CDF curve starts at its first non-empty bucket", f"{xs} {ys}")
+
     import slo_table
     rows = [{"vm": "a", "cold_age_ns": age, "rate": rate} for age, rate in ((1, 5.0), (2, 0.3), (4, 0.1), (8, 0.0))]
     rows += [{"vm": "b", "cold_age_ns": 1, "rate": 0.5}, {"vm": "c", "cold_age_ns": 2, "rate": 0.1}]

@@ -72,15 +72,9 @@ def run(args):
         color, style, label = styler(i, e)
         if is_hist:
             h = m.value
-            xs, ys = h.cdf()
             if not h.total:
                 continue
-            # start the curve near the data: at the lower edge of the first non-empty bucket
-            # (or half its bound) with F = 0, so the axis does not run from 0 through empty
-            # buckets when the stalls start at 10 µs
-            first = next(k for k, n in enumerate(h.counts) if n) if any(h.counts) else len(h.counts) - 1
-            x0 = h.lowers[first] if h.lowers[first] > 0 else h.uppers[first] / 2
-            xs, ys = [x0] + xs[first:], [0.0] + ys[first:]
+            xs, ys = h.curve()  # from the first non-empty bucket: the axis starts near the data
             if h.overflow:
                 label += f"  ({100 * h.overflow / h.total:.2g}% > {_fmt(h.uppers[-1] * scale, unit.time)})"
             ax.plot([x * scale for x in xs], ys, style, color=color, linewidth=1.6,
