@@ -66,6 +66,7 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
     const core::TimeNs used = as_.run_task_work(task_, t);
     t += used;
     c_.fault_ns += used;
+    c_.task_work_ns += used;
   }
   if (as_.huge_saving_ns() != huge_saving_) [[unlikely]] set_huge_saving(as_.huge_saving_ns());
   const core::NodeId node = as_.task(task_).cpu_node;
@@ -131,6 +132,8 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
                                      : as_.fault(Gfn(g), w, task_, node, t);
           t += f.cost_ns;
           c_.fault_ns += f.cost_ns;
+          if (f.kind >= c_.fault_ns_by_kind.size()) c_.fault_ns_by_kind.resize(f.kind + 1u, 0);
+          c_.fault_ns_by_kind[f.kind] += f.cost_ns;
           io += f.read_bytes;
           if (f.result == FaultResult::Done) {
             p = s.pte;

@@ -40,6 +40,11 @@ struct VcpuCounters {
   std::uint64_t local = 0;                         // accesses served from the node it ran on
   std::uint64_t device_accesses = 0;
   core::TimeNs fault_ns = 0;   // time spent in the kernel's fault handling
+  // fault_ns split by fault kind (FaultRouter::kinds() order; grown on a fault's slow path
+  // only), and the task work run on the way back to guest mode (task_numa_work, ...):
+  // sum(fault_ns_by_kind) + task_work_ns == fault_ns.
+  std::vector<core::TimeNs> fault_ns_by_kind;
+  core::TimeNs task_work_ns = 0;
   core::TimeNs memory_ns = 0;  // time spent waiting for DRAM
   core::TimeNs tlb_ns = 0;     // time lost to TLB-shootdown IPIs
   std::uint64_t huge_accesses = 0;  // accesses through a PMD mapping

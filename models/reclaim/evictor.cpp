@@ -40,7 +40,8 @@ Evictor::Evictor(EvictorConfig c, uffd::Uffd& u, VictimSelector& sel, StatSet& s
       meta_(as_.pages()),
       known_((as_.pages() + 63) / 64, 0) {
   s.counter("/evicted_pages", evicted_, "pages");
-  s.counter("/fetched_pages", fetched_, "pages");
+  // Pages brought back from the tier after an eviction: the refaults of the far-memory SLO.
+  s.counter("/fetched_pages", fetched_, "pages", nullptr, "/refaulted_pages");
   s.gauge("/evicted_now", evicted_now_, "pages", "evicted_pages");
   s.counter("/false_cold_evictions", false_cold_evictions_, "pages");
   s.counter("/evicted_while_hot", evicted_while_hot_, "pages");
@@ -53,17 +54,24 @@ Evictor::Evictor(EvictorConfig c, uffd::Uffd& u, VictimSelector& sel, StatSet& s
   s.counter("/tlb_flushes", tlb_flushes_, "count");
   s.counter("/cpu_ns/ioctl", cpu_ioctl_ns_, "ns");
   s.counter("/cpu_ns/handler", cpu_handler_ns_, "ns");
+  // The VMM's CPU by use, summed by the recorder (Stat::sum) with each tracker's /cpu_ns/scan
+  // into /cpu_ns/tracking, and with nothing else into /cpu_ns/eviction and
+  // /cpu_ns/demand_paging; /cpu_ns/total is their sum (== scan + ioctl + handler).
+  s.counter("/cpu_ns/by_use/tracking_ioctl", cpu_tracking_ioctl_ns_, "ns", nullptr, "/cpu_ns/tracking");
+  s.counter("/cpu_ns/by_use/eviction", cpu_eviction_ns_, "ns", nullptr, "/cpu_ns/eviction");
+  s.counter("/cpu_ns/by_use/demand_paging", cpu_demand_ns_, "ns", nullptr, "/cpu_ns/demand_paging");
   s.counter("/mmap_lock_held_ns", lock_held_ns_, "ns");
   s.counter("/tier_bytes/written", tier_written_, "bytes", "tier_bytes_written");
   s.counter("/tier_bytes/read", tier_read_, "bytes", "tier_bytes_read");
   s.gauge("/tier_bytes/stored", tier_stored_, "bytes");
 }
 
-uffd::IoctlResult Evictor::charge(VmmEnv& env, const uffd::IoctlResult& r, TimeNs& bucket) {
+uffd::IoctlResult Evictor::charge(VmmEnv& env, const uffd::IoctlResult& r, TimeNs& bucket, TimeNs* part) {
   VMEMSIM_CHECK(r.error.empty() || r.error == "EEXIST", "uffd ioctl failed: " << r.error);
   ++ioctls_;
   tlb_flushes_ += r.flushed;
   bucket += r.cost_ns;
+  if (part) *part += r.cost_ns;
   env.cpu(r.cost_ns);
   return r;
 }
@@ -108,7 +116,7 @@ void Evictor::set_mode(VmmEnv& env, bool async) {
   // 10/12: under mmap_write_lock, faults stall for as long as it is held.
   const TimeNs t = env.now();
   env.mmap_write_lock();
-  charge(env, uffd_.set_mode(async), cpu_ioctl_ns_);
+  charge(env, uffd_.set_mode(async), cpu_ioctl_ns_, &cpu_eviction_ns_);
   env.mmap_write_unlock();
   lock_held_ns_ += env.now() - t;
   if (async) env.wake_blocked_faults();  // pending sync faults retry and auto-resolve
@@ -144,8 +152,8 @@ void Evictor::evict(VmmEnv& env, TimeNs since) {
     const std::uint64_t n = batch.size();
     c_.tier->write(env, n);  // vCPUs keep running while the I/O is in flight
     tier_written_ += n * core::kPageSize;
-    charge(env, uffd_.dontneed(batch), cpu_ioctl_ns_);
-    if (!as_.anon()) charge(env, uffd_.punch_hole(batch), cpu_ioctl_ns_);
+    charge(env, uffd_.dontneed(batch), cpu_ioctl_ns_, &cpu_eviction_ns_);
+    if (!as_.anon()) charge(env, uffd_.punch_hole(batch), cpu_ioctl_ns_, &cpu_eviction_ns_);
     for (auto gb : batch) {
       const std::uint64_t b = gb.v;
       set_state(b, State::None);
@@ -167,6 +175,7 @@ void Evictor::handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracke
   ++handled_faults_;
   env.cpu(uffd_.costs().roundtrip_ns);
   cpu_handler_ns_ += uffd_.costs().roundtrip_ns;
+  cpu_demand_ns_ += uffd_.costs().roundtrip_ns;
   const std::uint64_t g = m.gfn.v;
   if (state(g) == State::InFlight) {
     // The page is being written out: let its batch finish, then the vCPU retries and takes
@@ -182,7 +191,7 @@ void Evictor::handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracke
   } else {
     r = tracker.resolve(m);
   }
-  charge(env, r, cpu_handler_ns_);
+  charge(env, r, cpu_handler_ns_, &cpu_demand_ns_);
   if (m.reason == mm::UffdReason::Missing) observe(m.gfn, resident_now(m.gfn), env.now(), m.write);
 }
 
@@ -219,6 +228,7 @@ void Evictor::read_for_eviction(VmmEnv& env, const std::vector<Gfn>& batch) {
       // path runs in this thread, then the fault is retried.
       env.cpu(cost);
       cpu_ioctl_ns_ += cost;
+      cpu_eviction_ns_ += cost;
       cost = 0;
       VMEMSIM_CHECK(env.alloc_slow_path(core::NodeId(0)), "host out of memory: the eviction read of gfn " << g.v << " found no frame");
     }
@@ -229,6 +239,7 @@ void Evictor::read_for_eviction(VmmEnv& env, const std::vector<Gfn>& batch) {
       ++eviction_swap_ins_;
       env.cpu(cost);
       cpu_ioctl_ns_ += cost;
+      cpu_eviction_ns_ += cost;
       cost = 0;
       env.swap_read(f.read_bytes);
     }
@@ -236,13 +247,14 @@ void Evictor::read_for_eviction(VmmEnv& env, const std::vector<Gfn>& batch) {
       ++eviction_read_faults_;
       uffd_.delivered(g, kVmmThread, core::NodeId(0), env.now());
       cost += uffd_.costs().roundtrip_ns;
-      charge(env, f.reason == mm::UffdReason::Rwp ? uffd_.rwprotect(g, 1, false) : uffd_.cont(g), cpu_handler_ns_);
+      charge(env, f.reason == mm::UffdReason::Rwp ? uffd_.rwprotect(g, 1, false) : uffd_.cont(g), cpu_handler_ns_, &cpu_eviction_ns_);
     } else if (f.result != mm::FaultResult::Done) {
       VMEMSIM_CHECK(false, "eviction read of gfn " << g.v << " failed");
     }
   }
   env.cpu(cost);
   cpu_ioctl_ns_ += cost;
+  cpu_eviction_ns_ += cost;
 }
 
 uffd::IoctlResult Evictor::fetch(const uffd::FaultMsg& m, VmmEnv& env) {

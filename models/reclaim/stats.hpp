@@ -26,6 +26,9 @@ struct Stat {
   const char* unit;  // pages, bytes, ns, count
   const std::uint64_t* u = nullptr;
   const std::int64_t* i = nullptr;  // TimeNs values (never negative)
+  // A JSON pointer (below "vmm") that the recorder writes as the sum of every stat naming it,
+  // e.g. "/cpu_ns/tracking": components report parts of a whole without knowing each other.
+  const char* sum = nullptr;
   std::uint64_t value() const { return u ? *u : static_cast<std::uint64_t>(*i); }
 };
 
@@ -33,14 +36,16 @@ struct Stat {
 // the set must not outlive them (the policy owns both).
 class StatSet {
  public:
-  void counter(const char* key, const std::uint64_t& v, const char* unit, const char* series = nullptr) {
-    stats_.push_back({key, series, StatKind::Counter, unit, &v, nullptr});
+  void counter(const char* key, const std::uint64_t& v, const char* unit, const char* series = nullptr,
+               const char* sum = nullptr) {
+    stats_.push_back({key, series, StatKind::Counter, unit, &v, nullptr, sum});
   }
-  void counter(const char* key, const std::int64_t& v, const char* unit, const char* series = nullptr) {
-    stats_.push_back({key, series, StatKind::Counter, unit, nullptr, &v});
+  void counter(const char* key, const std::int64_t& v, const char* unit, const char* series = nullptr,
+               const char* sum = nullptr) {
+    stats_.push_back({key, series, StatKind::Counter, unit, nullptr, &v, sum});
   }
   void gauge(const char* key, const std::uint64_t& v, const char* unit, const char* series = nullptr) {
-    stats_.push_back({key, series, StatKind::Gauge, unit, &v, nullptr});
+    stats_.push_back({key, series, StatKind::Gauge, unit, &v, nullptr, nullptr});
   }
   std::span<const Stat> all() const { return stats_; }
   const Stat* find(std::string_view key) const {

@@ -34,11 +34,11 @@ class AbitTracker final : public Tracker {
     s.counter("/scans", scans_, "count");
     s.counter("/pages_walked", walked_, "pages");
     s.counter("/young_cleared", cleared_, "pages");
-    s.counter("/cpu_ns/scan", cpu_scan_ns_, "ns");
+    s.counter("/cpu_ns/scan", cpu_scan_ns_, "ns", nullptr, "/cpu_ns/tracking");
   }
 
   void start() override { registration_ = uffd_register(uffd_); }
-  void begin(VmmEnv& env) override { ev_.charge(env, registration_, ev_.cpu_ioctl_ns()); }
+  void begin(VmmEnv& env) override { ev_.charge(env, registration_, ev_.cpu_ioctl_ns(), &ev_.cpu_tracking_part()); }
   TimeNs interval() const override { return interval_; }
   bool needs_sync() const override { return true; }
 

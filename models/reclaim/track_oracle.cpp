@@ -26,11 +26,11 @@ class OracleTracker final : public Tracker {
   OracleTracker(TimeNs interval, Evictor& ev, StatSet& s)
       : interval_(interval), ev_(ev), uffd_(ev.uffd()), as_(ev.as()), guard_(s) {
     s.counter("/scans", rounds_, "count");
-    s.counter("/cpu_ns/scan", cpu_scan_ns_, "ns");
+    s.counter("/cpu_ns/scan", cpu_scan_ns_, "ns", nullptr, "/cpu_ns/tracking");
   }
 
   void start() override { registration_ = uffd_register(uffd_); }
-  void begin(VmmEnv& env) override { ev_.charge(env, registration_, ev_.cpu_ioctl_ns()); }
+  void begin(VmmEnv& env) override { ev_.charge(env, registration_, ev_.cpu_ioctl_ns(), &ev_.cpu_tracking_part()); }
   TimeNs interval() const override { return interval_; }
   bool needs_sync() const override { return true; }
 

@@ -24,11 +24,11 @@ class UffdTracker final : public Tracker {
     s.counter("/scans", scans_, "count");
     s.counter("/pages_walked", pages_walked_, "pages");
     s.counter("/pages_marked", marked_, "pages");
-    s.counter("/cpu_ns/scan", cpu_scan_ns_, "ns");
+    s.counter("/cpu_ns/scan", cpu_scan_ns_, "ns", nullptr, "/cpu_ns/tracking");
   }
 
   void start() override { registration_ = uffd_register(uffd_); }
-  void begin(VmmEnv& env) override { ev_.charge(env, registration_, ev_.cpu_ioctl_ns()); }
+  void begin(VmmEnv& env) override { ev_.charge(env, registration_, ev_.cpu_ioctl_ns(), &ev_.cpu_tracking_part()); }
   TimeNs interval() const override { return c_.interval; }
   bool needs_sync() const override { return c_.sync; }
 
@@ -37,7 +37,7 @@ class UffdTracker final : public Tracker {
     // 1. Mark every page: the next access to it is tracked (async: no vCPU stalls). The PTEs
     //    change when the ioctl starts; its CPU time follows.
     const TimeNs mark_time = env.now();
-    marked_ += ev_.charge(env, uffd_mark(uffd_, Gfn(0), as_.pages()), ev_.cpu_ioctl_ns()).ptes;
+    marked_ += ev_.charge(env, uffd_mark(uffd_, Gfn(0), as_.pages()), ev_.cpu_ioctl_ns(), &ev_.cpu_tracking_part()).ptes;
     env.slice("mark", mark_time, env.now());
     env.sleep(c_.interval);
 
@@ -156,7 +156,7 @@ void VictimGuard::arm(VmmEnv& env, Evictor& ev) {
   for (std::size_t i = 0; i < v.size();) {
     std::size_t j = i + 1;
     while (j < v.size() && v[j].v == v[j - 1].v + 1) ++j;
-    marked_ += ev.charge(env, uffd_mark(ev.uffd(), v[i], j - i), ev.cpu_ioctl_ns()).ptes;
+    marked_ += ev.charge(env, uffd_mark(ev.uffd(), v[i], j - i), ev.cpu_ioctl_ns(), &ev.cpu_tracking_part()).ptes;
     i = j;
   }
 }

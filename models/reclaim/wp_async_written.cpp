@@ -37,7 +37,7 @@ class WrittenTracker final : public Tracker {
     s.counter("/scans", scans_, "count");
     s.counter("/pages_walked", walked_, "pages");
     s.counter("/pages_marked", marked_, "pages");
-    s.counter("/cpu_ns/scan", cpu_scan_ns_, "ns");
+    s.counter("/cpu_ns/scan", cpu_scan_ns_, "ns", nullptr, "/cpu_ns/tracking");
   }
 
   void start() override {
@@ -48,13 +48,13 @@ class WrittenTracker final : public Tracker {
     f.wp_async = true;
     registration_ = uffd_.register_range(m, f);
   }
-  void begin(VmmEnv& env) override { ev_.charge(env, registration_, ev_.cpu_ioctl_ns()); }
+  void begin(VmmEnv& env) override { ev_.charge(env, registration_, ev_.cpu_ioctl_ns(), &ev_.cpu_tracking_part()); }
   TimeNs interval() const override { return interval_; }
   bool needs_sync() const override { return false; }  // upstream cannot block WP_ASYNC writes
 
   TimeNs round(VmmEnv& env, VictimSelector& sel) override {
     const TimeNs since = env.now();
-    if (scans_ == 0) marked_ += ev_.charge(env, uffd_.writeprotect(Gfn(0), as_.pages(), true), ev_.cpu_ioctl_ns()).ptes;
+    if (scans_ == 0) marked_ += ev_.charge(env, uffd_.writeprotect(Gfn(0), as_.pages(), true), ev_.cpu_ioctl_ns(), &ev_.cpu_tracking_part()).ptes;
     env.sleep(interval_);
     const TimeNs t = env.now();
     uffd::ScanArgs a;

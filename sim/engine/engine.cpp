@@ -535,6 +535,7 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
         rt->vcpu_sem[idx]->acquire();  // released by the handler, or by SET_MODE(async)
         const TimeNs t1 = now_ns();
         rt->vm->stall_ns.add(t1 - t0);
+        rt->vm->stall_ns_by_reason.at(static_cast<std::size_t>(r.reason)) += t1 - t0;
         if (rt->spurious[idx]) {
           rt->spurious[idx] = 0;
           rt->vm->spurious_stall_ns += t1 - t0;

@@ -30,6 +30,9 @@ Recorder::VmTotals Recorder::totals(std::size_t i) const {
     t.remote += c.accesses() - c.local;
     t.writes += c.writes;
     t.fault_ns += c.fault_ns;
+    t.task_work_ns += c.task_work_ns;
+    if (c.fault_ns_by_kind.size() > t.fault_ns_by_kind.size()) t.fault_ns_by_kind.resize(c.fault_ns_by_kind.size(), 0);
+    for (std::size_t k = 0; k < c.fault_ns_by_kind.size(); ++k) t.fault_ns_by_kind[k] += c.fault_ns_by_kind[k];
     t.memory_ns += c.memory_ns;
     t.tlb_ns += c.tlb_ns;
     t.device += c.device_accesses;
@@ -173,6 +176,31 @@ Json Recorder::body() const {
                     {"uffd_stall", t.stall_ns}, {"mmap_lock_stall", vm.lock_stall_ns},
                     {"swap_in_stall", vm.swap_stall_ns}, {"direct_reclaim", vm.reclaim_stall_ns},
                     {"vmm_direct_reclaim", vm.vmm_reclaim_ns}};
+    // Where the vCPUs' fault time went, so that a policy's slowdown can be broken down: the
+    // CPU time in the kernel's fault handling by fault kind (the router's kinds, plus task work
+    // run on the way back to guest mode; sums to time_ns.fault), and the time the faulting
+    // thread then waited, by cause (sync userfaults by reason, the swap-in read, the mmap lock,
+    // direct reclaim; the uffd entries sum to time_ns.uffd_stall).
+    {
+      Json in_kernel = Json::object();
+      const auto& kinds = vm.as->router().kinds();
+      for (std::size_t k = 0; k < kinds.size(); ++k)
+        in_kernel[kinds[k]] = k < t.fault_ns_by_kind.size() ? t.fault_ns_by_kind[k] : 0;
+      in_kernel["task_work"] = t.task_work_ns;
+      Json stall = Json::object();
+      TimeNs stall_total = 0;
+      for (std::size_t r = 0; r < vm.stall_ns_by_reason.size(); ++r) {
+        stall[std::string("uffd_") + mm::uffd_reason_name(static_cast<mm::UffdReason>(r))] = vm.stall_ns_by_reason[r];
+        stall_total += vm.stall_ns_by_reason[r];
+      }
+      stall["swap_in"] = vm.swap_stall_ns;
+      stall["mmap_lock"] = vm.lock_stall_ns;
+      stall["direct_reclaim"] = vm.reclaim_stall_ns;
+      stall_total += vm.swap_stall_ns + vm.lock_stall_ns + vm.reclaim_stall_ns;
+      v["fault_time_ns"] = {{"in_kernel", in_kernel}, {"in_kernel_total", t.fault_ns},
+                            {"stall", stall},         {"stall_total", stall_total},
+                            {"total", t.fault_ns + stall_total}};
+    }
     v["device_accesses"] = t.device;
     v["histograms"] = {{"stall_latency_ns", vm.stall_ns.to_json()}};
     Json faults = Json::object();
@@ -209,6 +237,45 @@ Json Recorder::body() const {
       // Whatever the policy's components registered, at the JSON pointer each one named.
       const auto stats = vm.vmm->stats().all();
       for (std::size_t k = 0; k < stats.size(); ++k) v["vmm"][Json::json_pointer(stats[k].key)] = t.vmm[k];
+      // Sums the components declared (Stat::sum): e.g. /cpu_ns/tracking, /cpu_ns/eviction,
+      // /cpu_ns/demand_paging; the CPU sums also make /cpu_ns/total.
+      std::map<std::string, std::uint64_t> sums;
+      for (std::size_t k = 0; k < stats.size(); ++k)
+        if (stats[k].sum) sums[stats[k].sum] += t.vmm[k];
+      std::uint64_t cpu_total = 0;
+      bool any_cpu = false;
+      for (const auto& [key, val] : sums) {
+        v["vmm"][Json::json_pointer(key)] = val;
+        if (key.rfind("/cpu_ns/", 0) == 0) cpu_total += val, any_cpu = true;
+      }
+      if (any_cpu) v["vmm"]["cpu_ns"]["total"] = cpu_total;
+    }
+    // The far-memory SLO of production practice (Lagar-Cavilla et al., "Software-Defined Far
+    // Memory in Warehouse-Scale Computers", ASPLOS 2019): the promotion rate, pages
+    // brought back from far memory per minute as a percentage of the working set, kept under
+    // 0.2 %/min there. Here the promotions are the refaults: pages the VMM fetched back from
+    // its tier (its components' /refaulted_pages sum) plus kernel swap-ins; the working set is
+    // the true WSS of the longest configured window, averaged over the samples.
+    {
+      std::uint64_t refaulted = 0;
+      if (v.contains("vmm") && v["vmm"].contains("refaulted_pages")) refaulted += v["vmm"]["refaulted_pages"].get<std::uint64_t>();
+      for (std::size_t k = 0; k < kinds.size(); ++k)
+        if (kinds[k] == "swap_in") refaulted += t.faults[k];
+      double wss_mean = 0;
+      std::string window;
+      if (!s.wss.empty() && !s.wss.back().empty()) {
+        for (auto w : s.wss.back()) wss_mean += static_cast<double>(w);
+        wss_mean /= static_cast<double>(s.wss.back().size());
+        window = core::format_duration(sc.output.wss_windows_ns.back());
+      }
+      const double minutes = secs / 60.0;
+      const double rate = wss_mean > 0 && minutes > 0 ? 100.0 * static_cast<double>(refaulted) / wss_mean / minutes : 0.0;
+      v["far_memory_slo"] = {{"refaulted_pages", refaulted},
+                             {"wss_window", window},
+                             {"true_wss_mean_pages", wss_mean},
+                             {"refault_pct_of_wss_per_min", rate},
+                             {"target_pct_per_min", 0.2},
+                             {"meets_target", rate <= 0.2}};
     }
     svms[vm.spec->name] = v;
     tot_acc += t.accesses;

@@ -31,6 +31,8 @@ class Recorder {
     std::vector<std::uint64_t> faults;  // by fault kind (the router's registration order)
     std::uint64_t lost_writes = 0;
     TimeNs fault_ns = 0, memory_ns = 0, tlb_ns = 0;
+    std::vector<TimeNs> fault_ns_by_kind;  // fault_ns by fault kind (router order)
+    TimeNs task_work_ns = 0;               // the rest of fault_ns
     std::uint64_t device = 0;
     std::uint64_t stalls = 0, stall_ns = 0;
     std::vector<std::uint64_t> vmm;  // the policy's registered stats (StatSet order)

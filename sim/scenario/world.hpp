@@ -2,6 +2,7 @@
 // AddressSpace, kernel mechanisms and vCPUs with their generators, and the kernel daemons. The engine drives it; tests and benchmarks can
 // drive it directly.
 #pragma once
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -23,6 +24,8 @@ struct VmModel {
   std::unique_ptr<reclaim::VmmPolicy> vmm;  // null: no VMM agent
   // Measured by the engine: how long vCPUs stayed blocked on sync userfaults.
   core::Log2Histogram stall_ns;
+  // The same stall split by the userfault's reason (UffdReason order: missing, minor, wp, rwp).
+  std::array<core::TimeNs, 4> stall_ns_by_reason{};
   core::TimeNs lock_stall_ns = 0;
   // Of the sync-userfault stall, the part spent on notifications ground truth calls spurious
   // (a PROT_NONE uffd did not set), and how many.

@@ -72,12 +72,9 @@ def run(args):
         color, style, label = styler(i, e)
         if is_hist:
             h = m.value
-            xs, ys = h.cdf()
             if not h.total:
                 continue
-            # start the curve at the first bucket's lower edge (or half its bound) with F = 0
-            x0 = h.lowers[0] if h.lowers[0] > 0 else h.uppers[0] / 2
-            xs, ys = [x0] + xs, [0.0] + ys
+            xs, ys = h.curve()  # from the first non-empty bucket: the axis starts near the data
             if h.overflow:
                 label += f"  ({100 * h.overflow / h.total:.2g}% > {_fmt(h.uppers[-1] * scale, unit.time)})"
             ax.plot([x * scale for x in xs], ys, style, color=color, linewidth=1.6,
@@ -90,7 +87,7 @@ def run(args):
             xs = [v * scale for v in vals]
             ax.step([xs[0]] + xs, [0.0] + [(k + 1) / n for k in range(n)], style, where="post",
                     color=color, linewidth=1.6, label=label + f"  (n = {n})")
-        xmin, xmax = min(xmin, min(xs) * scale), max(xmax, max(xs) * scale)
+        xmin, xmax = min(xmin, min(xs) * (1 if not is_hist else scale)), max(xmax, max(xs) * (1 if not is_hist else scale))
     # log axis for wide, strictly positive ranges (a zero sample would vanish on it)
     if xmin > 0 and xmin < math.inf and not args.linear and xmax / xmin > 100:
         ax.set_xscale("log")

@@ -76,6 +76,15 @@ class Histogram:
             ys.append(acc / self.total if self.total else math.nan)
         return xs, ys
 
+    def curve(self):
+        """The CDF as drawn: from F = 0 at the lower edge of the first non-empty bucket (half its
+        bound when that edge is 0), then cdf() from that bucket on -- so an axis starts near the
+        data, not at 0 through empty buckets, when the samples start at 10 µs."""
+        xs, ys = self.cdf()
+        first = next((k for k, n in enumerate(self.counts) if n), len(self.counts) - 1)
+        x0 = self.lowers[first] if self.lowers[first] > 0 else self.uppers[first] / 2
+        return [x0] + xs[first:], [0.0] + ys[first:]
+
     def percentile(self, q):
         """Linear within the bucket; in the overflow bucket it is the last bound (a lower bound)."""
         if not self.total:

@@ -127,7 +127,12 @@ def flatten(obj, prefix=""):
 
 
 def differing_params(runs):
-    """Pointers whose resolved values differ between runs (sorted, seed excluded)."""
+    """Pointers whose resolved values differ between runs, seed excluded, most telling first.
+
+    A key set in every run (a scalar such as vms.0.vmm.tier.kind) comes before one that is
+    absent, null or a container in some (memory_servers=[] vs memory_servers.0.name=ms0:
+    the consequences of a change rather than the change), then the shallower, then by name.
+    """
     flats = [flatten(r.scenario) for r in runs]
     keys = sorted(set().union(*flats)) if flats else []
     diff = []
@@ -137,7 +142,37 @@ def differing_params(runs):
         vals = {json.dumps(f.get(k), sort_keys=True) for f in flats}
         if len(vals) > 1:
             diff.append(k)
-    return diff
+
+    def rank(k):
+        unset = sum(1 for f in flats if f.get(k) is None or isinstance(f.get(k), (list, dict)))
+        return (unset, k.count("/"), k)
+    return sorted(diff, key=rank)
+
+
+def telling_params(runs):
+    """The fewest differing pointers (in differing_params' order) that tell the runs apart:
+    a key is kept when it splits runs the keys before it left alike. Runs that differ only
+    in the seed stay alike (the seed is labelled separately)."""
+    diff = differing_params(runs)
+    flats = [flatten(r.scenario) for r in runs]
+    chosen = []
+    groups = {}
+    for i, f in enumerate(flats):
+        groups.setdefault((), []).append(i)
+    for k in diff:
+        new = {}
+        split = False
+        for sig, members in groups.items():
+            vals = {json.dumps(flats[i].get(k), sort_keys=True) for i in members}
+            split |= len(vals) > 1
+            for i in members:
+                new.setdefault(sig + (json.dumps(flats[i].get(k), sort_keys=True),), []).append(i)
+        if split:
+            chosen.append(k)
+            groups = new
+        if all(len(m) == 1 for m in groups.values()):
+            break
+    return chosen
 
 
 def pretty_pointer(pointer, scenario=None):
@@ -203,7 +238,7 @@ def run_labels(runs, with_seed):
         lab = r.name
         # Settings tell apart runs of the same scenario; different names already do.
         same = [o for o in runs if o.name == r.name]
-        diff = differing_params(same) if len(same) > 1 else []
+        diff = telling_params(same) if len(same) > 1 else []
         if diff:
             lab += f" [{param_label(r, diff)}]"
         if with_seed and r.seed is not None:
