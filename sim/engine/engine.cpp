@@ -441,6 +441,7 @@ TimeNs serve_fault_inline(VmRuntime& rt, std::size_t idx, const mm::Vcpu::Quantu
       // The retried access resolves in the kernel, as for a message SET_MODE woke.
       rt.woken[idx] = 0;
       rt.vm->stall_ns.add(t - t0);
+      rt.vm->stall_ns_by_reason.at(static_cast<std::size_t>(r.reason)) += t - t0;
       rt.st->timeline->slice(rt.vcpu_tracks[idx], mm::uffd_reason_name(r.reason), t0, t);
       return t;
     }
@@ -470,6 +471,7 @@ TimeNs serve_fault_inline(VmRuntime& rt, std::size_t idx, const mm::Vcpu::Quantu
   rt.handler_in_platform = false;
   release_all(rt.handler_waiters);
   rt.vm->stall_ns.add(t1 - t0);
+  rt.vm->stall_ns_by_reason.at(static_cast<std::size_t>(r.reason)) += t1 - t0;
   if (p->spurious) {
     rt.vm->spurious_stall_ns += t1 - t0;
     ++rt.vm->spurious_stalls;
