@@ -75,6 +75,7 @@ ResourceEstimate estimate_resources(const Scenario& sc) {
   for (const auto& vm : sc.vms) {
     std::uint64_t per_page = kBytesPerPageSlot + kBytesPerFrame + kBytesPerFreedFrame;
     if (thp_on && vm.backing == mm::Backing::Anon) per_page += kBytesPerPageThp;
+    if (vm.backing != mm::Backing::Anon) per_page += kBytesPerPageCache;
     if (const auto* pi = reclaim::find_policy(vm.vmm.policy)) per_page += pi->bytes_per_page;
     const bool numa_on = numa_mode > 0 || (numa_mode < 0 && !sc.hosts.empty() && sc.hosts[vm.host].nodes.size() > 1);
     if (numa_on) per_page += kBytesPerPageNuma;
