@@ -3,6 +3,7 @@
 #include "models/kernel/registry.hpp"
 
 #include "models/kernel/vmstat.hpp"
+#include "models/hugetlb/hugetlb.hpp"
 #include "models/ksm/ksm_section.hpp"
 #include "models/mm/core_faults.hpp"
 #include "models/numa/numa_section.hpp"
@@ -18,12 +19,15 @@ void install_uffd(VmKernel& vk) {
   vk.handlers.push_back(uffd::install_faults(*vk.as, *vk.uffd));
 }
 void install_numa_hint(VmKernel& vk) { numa::install_hint_faults(vk); }
+void install_hugetlb(VmKernel& vk) { hugetlb::install_hugetlb_faults(vk); }
 void install_thp(VmKernel& vk) { thp::install_thp_faults(vk); }
 void install_core(VmKernel& vk) { vk.handlers.push_back(mm::install_core_faults(*vk.as)); }
 
 const FaultMechanismInfo kFaultMechanisms[] = {
     {"uffd", "handle_userfault(): MISSING, MINOR, WP and the variant's PROT_NONE faults", install_uffd},
     {"numa_hint", "do_numa_page(): PROT_NONE faults the variant gives to NUMA balancing", install_numa_hint},
+    {"hugetlb", "hugetlb_fault(): a 2 MiB folio from the node's hugetlb pool, PMD-mapped (backing hugetlb)",
+     install_hugetlb},
     {"thp", "do_huge_pmd_anonymous_page(): a PMD-mapped folio for a none PMD (kernel.thp)", install_thp},
     {"core", "do_anonymous_page, shmem_fault, do_wp_page, do_swap_page", install_core},
 };

@@ -10,7 +10,7 @@ AddressSpace::AddressSpace(AddressSpaceConfig cfg, HostMemory& host)
       host_(host),
       pt_(cfg_.pages),
       truth_(pt_.slots(), cfg_.pages, cfg_.epoch_ns, cfg_.duration_ns),
-      cache_(cfg_.backing == Backing::Shmem ? cfg_.pages : 0) {
+      cache_(cfg_.backing != Backing::Anon ? cfg_.pages : 0) {
   VMEMSIM_CHECK(cfg_.fallback.size() == host.node_count(), "fallback table needs one row per node");
   VMEMSIM_CHECK(cfg_.pages <= (1ull << 32), "a VM of " << cfg_.pages << " pages exceeds the 32-bit rmap index");
   pt_.attach_truth(&truth_);

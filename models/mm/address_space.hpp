@@ -31,7 +31,8 @@
 
 namespace vmemsim::mm {
 
-enum class Backing : std::uint8_t { Anon, Shmem };
+// Hugetlb: a hugetlbfs file (models/hugetlb), page-cache backed like shmem, 2 MiB folios only.
+enum class Backing : std::uint8_t { Anon, Shmem, Hugetlb };
 
 // Where new pages are placed (the VMA's mempolicy).
 enum class Placement : std::uint8_t {

@@ -42,13 +42,13 @@ std::optional<Pfn> HostMemory::alloc_on(NodeId node, Mapper owner) {
   return Pfn(pfn);
 }
 
-void HostMemory::take(Node& n, NodeId node, std::uint32_t pfn, Mapper owner) {
+void HostMemory::take(Node& n, NodeId node, std::uint32_t pfn, Mapper owner, bool observed) {
   ++n.used;
   if (owner.vm.v >= owned_.size()) owned_.resize(owner.vm.v + 1, std::vector<std::uint64_t>(nodes_.size(), 0));
   ++owned_[owner.vm.v][node.v];
   VMEMSIM_CHECK(owner.gfn.v <= 0xffffffffull, "gfn " << owner.gfn.v << " beyond the 32-bit rmap index");
   frames_[pfn] = Frame{static_cast<std::uint32_t>(owner.gfn.v), static_cast<std::uint16_t>(owner.vm.v + 1), 0, 1, 0};
-  if (observer_) [[unlikely]] observer_->frame_allocated(Pfn(pfn));
+  if (observer_ && observed) [[unlikely]] observer_->frame_allocated(Pfn(pfn));
 }
 
 std::uint64_t HostMemory::free_blocks(unsigned node) const {
@@ -95,6 +95,46 @@ void HostMemory::free_block(const std::uint32_t* pfns) {
     release(Pfn(pfn), false);
   }
   nodes_[node.v].blocks.push_back(std::move(b));
+}
+
+bool HostMemory::reserve_hugetlb(unsigned node, std::uint64_t count) {
+  Node& n = nodes_[node];
+  for (std::uint64_t k = 0; k < count; ++k) {
+    const std::uint64_t start = n.base + n.bump;
+    const std::uint64_t aligned = (start + kBlockPages - 1) / kBlockPages * kBlockPages;
+    if (aligned + kBlockPages > n.base + n.capacity) return false;
+    for (std::uint64_t p = start; p < aligned; ++p) n.freed.push_back(static_cast<std::uint32_t>(p));
+    n.bump = aligned + kBlockPages - n.base;
+    std::vector<std::uint32_t> b(kBlockPages);
+    for (unsigned i = 0; i < kBlockPages; ++i) b[i] = static_cast<std::uint32_t>(aligned + i);
+    n.huge_pool.push_back(std::move(b));
+    ++n.huge_total;
+  }
+  return true;
+}
+
+bool HostMemory::alloc_hugetlb(NodeId node, Mapper owner, std::uint32_t* out) {
+  Node& n = nodes_[node.v];
+  if (n.huge_pool.empty()) return false;
+  const auto b = std::move(n.huge_pool.back());
+  n.huge_pool.pop_back();
+  for (unsigned i = 0; i < kBlockPages; ++i) {
+    out[i] = b[i];
+    take(n, node, out[i], Mapper{owner.vm, Gfn(owner.gfn.v + i)}, false);
+  }
+  return true;
+}
+
+void HostMemory::free_hugetlb(const std::uint32_t* pfns) {
+  const NodeId node = node_of(Pfn(pfns[0]));
+  std::vector<std::uint32_t> b(pfns, pfns + kBlockPages);
+  for (auto pfn : b) {
+    const Frame& f = frames_[pfn];
+    VMEMSIM_CHECK(f.vm1 != 0 && f.refcount == 1 && f.mapcount == 0 && node_of(Pfn(pfn)) == node,
+                  "free_hugetlb: pfn " << pfn << " still referenced or mapped");
+    release(Pfn(pfn), false, false);
+  }
+  nodes_[node.v].huge_pool.push_back(std::move(b));
 }
 
 std::optional<Pfn> HostMemory::alloc(std::span<const unsigned> order, Mapper owner) {
@@ -173,12 +213,12 @@ void HostMemory::set_ksm(Pfn pfn) {
   ksm_bits_[pfn.v >> 6] |= 1ull << (pfn.v & 63);
 }
 
-void HostMemory::release(Pfn pfn, bool to_pool) {
+void HostMemory::release(Pfn pfn, bool to_pool, bool observed) {
   if (is_ksm(pfn)) {  // a KSM page's last reference went (the stable node goes stale)
     ksm_bits_[pfn.v >> 6] &= ~(1ull << (pfn.v & 63));
     --ksm_frames_;
   }
-  if (observer_) [[unlikely]] observer_->frame_freed(pfn);
+  if (observer_ && observed) [[unlikely]] observer_->frame_freed(pfn);
   const NodeId node = node_of(pfn);
   Node& n = nodes_[node.v];
   --owned_[owner(pfn).vm.v][node.v];
@@ -231,7 +271,8 @@ void HostMemory::check_invariants() const {
     std::uint64_t by_vm = 0;
     for (const auto& v : owned_) by_vm += v[i];
     VMEMSIM_CHECK(by_vm == n.used, "node " << i << ": per-VM owned counts sum to " << by_vm << ", used=" << n.used);
-    VMEMSIM_CHECK(n.bump - n.freed.size() - n.blocks.size() * kBlockPages == n.used,
+    VMEMSIM_CHECK(n.huge_pool.size() <= n.huge_total, "node " << i << ": hugetlb pool above nr_hugepages");
+    VMEMSIM_CHECK(n.bump - n.freed.size() - (n.blocks.size() + n.huge_pool.size()) * kBlockPages == n.used,
                   "node " << i << ": free-list accounting broken");
   }
   for (const auto& [pfn, list] : extra_)

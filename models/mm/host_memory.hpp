@@ -70,7 +70,11 @@ class HostMemory {
   unsigned node_count() const { return static_cast<unsigned>(nodes_.size()); }
   std::uint64_t capacity(unsigned node) const { return nodes_[node].capacity; }
   std::uint64_t used(unsigned node) const { return nodes_[node].used; }
-  std::uint64_t free_frames(unsigned node) const { return nodes_[node].capacity - nodes_[node].used; }
+  // Free to the buddy allocator: the hugetlb pool's free pages are reserved, not free (MemFree
+  // in /proc/meminfo drops when nr_hugepages is raised).
+  std::uint64_t free_frames(unsigned node) const {
+    return nodes_[node].capacity - nodes_[node].used - nodes_[node].huge_pool.size() * kBlockPages;
+  }
   std::uint64_t total_frames() const { return frames_.size(); }
 
   // Allocates one frame on `node` for `owner` with one reference and no mapping yet, or
@@ -98,6 +102,24 @@ class HostMemory {
   void free_block(const std::uint32_t* pfns);
   // Blocks the node could hand out without compaction.
   std::uint64_t free_blocks(unsigned node) const;
+
+  // ---- the hugetlb pool (mm/hugetlb.c, /sys/devices/system/node/nodeN/hugepages/
+  // hugepages-2048kB/nr_hugepages) ----
+  // set_max_huge_pages() -> alloc_pool_huge_folio(): `count` 2 MiB pages taken from the node's
+  // never-used memory at boot (as hugepages= on the command line reserves them before the buddy
+  // allocator fragments), kept out of the buddy allocator and off the LRU. False when the node
+  // has fewer aligned blocks than asked (the kernel then stops short; the reader refuses it).
+  bool reserve_hugetlb(unsigned node, std::uint64_t count);
+  std::uint64_t hugetlb_total(unsigned node) const { return nodes_[node].huge_total; }
+  std::uint64_t hugetlb_free(unsigned node) const { return nodes_[node].huge_pool.size(); }
+  // dequeue_hugetlb_folio_node_exact(): a free pool page on `node` for pages owner.gfn .. +511
+  // (frame i for gfn + i, one reference each, no mapping) into out[0..511]. The frames are not
+  // announced to the FrameObserver: hugetlb folios never enter the LRU. False when the node's
+  // pool is empty.
+  bool alloc_hugetlb(NodeId node, Mapper owner, std::uint32_t* out);
+  // free_huge_folio() -> enqueue_hugetlb_folio(): the folio's last references (each frame
+  // refcount 1, mapcount 0) go; it returns to its node's pool, not to the buddy allocator.
+  void free_hugetlb(const std::uint32_t* pfns);
 
   // folio_get() / folio_put(): the frame is freed when its last reference goes.
   void get(Pfn pfn);
@@ -160,7 +182,7 @@ class HostMemory {
   void check_invariants() const;
 
  private:
-  void release(Pfn pfn, bool to_pool = true);
+  void release(Pfn pfn, bool to_pool = true, bool observed = true);
   struct Node {
     std::uint32_t base = 0;
     std::uint64_t capacity = 0;
@@ -168,10 +190,12 @@ class HostMemory {
     std::uint64_t bump = 0;             // frames [base, base+bump) have been handed out once
     std::vector<std::uint32_t> freed;   // recycled frames, LIFO
     std::vector<std::vector<std::uint32_t>> blocks;  // 2 MiB blocks freed whole, LIFO
+    std::vector<std::vector<std::uint32_t>> huge_pool;  // free hugetlb pages, LIFO
+    std::uint64_t huge_total = 0;                        // nr_hugepages
     Watermarks wmark;
     std::uint8_t kswapd_wake = 0;  // KswapdWake: a pending wakeup_kswapd() request
   };
-  void take(Node& n, NodeId node, std::uint32_t pfn, Mapper owner);
+  void take(Node& n, NodeId node, std::uint32_t pfn, Mapper owner, bool observed = true);
   std::vector<Node> nodes_;
   core::FlatArray<Frame> frames_;
   // Mappers beyond the first, for frames mapped by several pages (KSM); ordered by pfn, each

@@ -292,6 +292,9 @@ retry_pids:
   do {  // the mm has one VMA the balancer looks at: guest memory
     // vma_migratable() && vma_policy_mof(): an explicit mbind() policy has no MPOL_F_MOF.
     if (as_.config().placement != mm::Placement::Local) { skip(VmaSkip::Unsuitable); break; }
+    // task_numa_work(): is_vm_hugetlb_page() VMAs are skipped (hugetlb pages are not migrated
+    // by NUMA hinting faults).
+    if (as_.config().backing == mm::Backing::Hugetlb) { skip(VmaSkip::Unsuitable); break; }
     // rfc-v1 07/12: anonymous VM_UFFD_MINOR VMAs are left to userfaultfd.
     if (as_.caps().numab_skip_uffd_minor && as_.config().patches.numab_skip_uffd_minor && as_.anon() &&
         as_.uffd_vma().minor) {

@@ -93,6 +93,8 @@ std::vector<std::unique_ptr<kernel::KernelDaemon>> make(core::Params& p, const k
     const auto& hk = ctx.hosts[h];
     std::vector<ThpVm*> vms;
     for (kernel::VmKernel* vk : hk.vms) {
+      // thp_vma_allowable_order() refuses VM_HUGETLB: a hugetlb VM has no THP state.
+      if (vk->as->config().backing == mm::Backing::Hugetlb) continue;
       auto m = std::make_unique<ThpVm>(*vk->as, c, vk->uffd.get());
       vms.push_back(m.get());
       vk->as->set_huge(m.get());

@@ -85,6 +85,7 @@ ResourceEstimate estimate_resources(const Scenario& sc) {
     part("frame", kBytesPerFrame);
     part("free list", kBytesPerFreedFrame);
     if (thp_on && vm.backing == mm::Backing::Anon) part("THP", kBytesPerPageThp);
+    if (vm.backing != mm::Backing::Anon) part("page cache", kBytesPerPageCache);
     if (const auto* pi = reclaim::find_policy(vm.vmm.policy); pi && pi->bytes_per_page) part("VMM policy", pi->bytes_per_page);
     const bool numa_on = numa_mode > 0 || (numa_mode < 0 && !sc.hosts.empty() && sc.hosts[vm.host].nodes.size() > 1);
     if (numa_on) part("NUMA balancing", kBytesPerPageNuma);

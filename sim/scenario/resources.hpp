@@ -24,6 +24,8 @@ constexpr std::uint64_t kBytesPerPageContent = 8;  // a page's content word, if 
 // frame numbers per large folio whose PMD was split but the folio not yet (a PTE-mapped THP):
 // at most 4 B per page when every folio is in that state, ~0 when folios stay PMD-mapped.
 constexpr std::uint64_t kBytesPerPageThp = 4;
+// The page cache of a shmem or hugetlb guest (AddressSpace::cache_): a frame number per page.
+constexpr std::uint64_t kBytesPerPageCache = 4;
 constexpr std::uint64_t kBytesPerPageKsm = 12;     // ksmd's rmap item per page of a mergeable VM (models/ksm/ksm.hpp)
 constexpr std::uint64_t kBytesPerPageNuma = 8;    // NUMA balancing's per-folio cpupid + pfn (models/numa, bench/README.md)
 // One element of a per-interval series: the recorder's vectors (with growth headroom), then the

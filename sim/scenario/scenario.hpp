@@ -37,6 +37,7 @@ constexpr int kSchemaVersion = 1;
 struct NodeSpec {
   unsigned cores = 0;
   std::uint64_t memory_bytes = 0;
+  std::uint64_t hugepages = 0;  // nr_hugepages (2 MiB) reserved out of memory_bytes
 };
 
 struct DiskSpec {  // a swap SSD: a SimGrid Disk on the host

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "sim/core/error.hpp"
 #include "sim/core/rng.hpp"
 
 namespace vmemsim::scenario {
@@ -35,6 +36,8 @@ World build_world(const Scenario& sc) {
       total += frames.back();
     }
     auto mem = std::make_unique<mm::HostMemory>(std::move(frames));
+    for (unsigned n = 0; n < h.nodes.size(); ++n)
+      VMEMSIM_CHECK(mem->reserve_hugetlb(n, h.nodes[n].hugepages), "node " << n << " cannot hold its hugepages");
     mem->setup_watermarks(sc.kernel.min_free_kbytes ? sc.kernel.min_free_kbytes
                                                     : mm::HostMemory::default_min_free_kbytes(total),
                           sc.kernel.watermark_scale_factor);

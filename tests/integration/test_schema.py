@@ -316,7 +316,7 @@ MUTATIONS = [
     ("out of range", Q, "/vms/0/cpu_nodes", [], "/vms/0/cpu_nodes", "non-empty array"),
     ("out of range", P, "/vms/0/vcpu_groups", [], "/vms/0/vcpu_groups", "groups cover 0 vCPUs"),
     # bad enums
-    ("bad enum", Q, "/vms/0/backing", "shm", "/vms/0/backing", "'shm' is not one of anon|shmem (did you mean 'shmem'?)"),
+    ("bad enum", Q, "/vms/0/backing", "shm", "/vms/0/backing", "'shm' is not one of anon|shmem|hugetlb (did you mean 'shmem'?)"),
     ("bad enum", F, "/vms/1/placement", "interleaved", "/vms/1/placement", "(did you mean 'interleave'?)"),
     ("bad enum", F, "/kernel/variant", "rfc-v2", "/kernel/variant", "(did you mean 'rfc-v1'?)"),
     ("bad enum", Q, "/vms/0/workload/type", "zipff", "/vms/0/workload/type", "(did you mean 'zipf'?)"),

@@ -1,6 +1,7 @@
 """scenarios/thp: khugepaged's uffd guard per variant and its counterfactual (the README's Q9
 answer, shortened), THP's TLB-reach saving in run time, all under --check-invariants (frame
-accounting and the THP model's PMD invariants after the run), and determinism with THP on."""
+accounting and the THP model's PMD invariants after the run), determinism with THP on, and a
+hugetlb-backed guest faulting from its pool."""
 import os
 from harness import *
 
@@ -49,6 +50,15 @@ _, rc = run("reclaim", ["--set", "/duration=2s"])
 t = rc["summary"]["vms"]["guest"]["kernel"]["thp"]
 check(t["thp_fault_alloc"] > 0 and t["thp_split_page"] > 0 and t["thp_split_pmd"] >= t["thp_split_page"],
       f"reclaim: 2 MiB faults, then folio splits before swap-out ({t['thp_fault_alloc']} faults, {t['thp_split_page']} folio splits)")
+
+# hugetlb backing: every 2 MiB range faults once from the pool, PMD-mapped; nothing else faults.
+_, h = run("hugetlb")
+hf = h["summary"]["vms"]["guest"]["counters"]["mm"]["faults"]
+check(hf["hugetlb_alloc"] == 512 and sum(v for k, v in hf.items() if k != "hugetlb_alloc") == 0,
+      f"hugetlb: 1 GiB faults in as 512 pool pages and nothing else ({hf})")
+p = run_scenario(os.path.join(T, "hugetlb.json"), os.path.join(d, "hugetlb-small"), ["--set", "/hosts/0/nodes/0/hugepages=511"])
+check(p.returncode == 2 and "/hosts/0/nodes" in p.stderr and "hugepages" in p.stderr,
+      "hugetlb: guests beyond the pool are refused (exit 2, naming nodes[].hugepages)")
 
 # Determinism with THP and khugepaged on.
 o1, r1 = run("seed-workflow", short, "-det1")

@@ -204,10 +204,10 @@ TEST_CASE("fault router: kinds registered by name are deduplicated, in registrat
   CHECK(r.kinds() == std::vector<std::string>{"oom", "uffd_missing", "anon_alloc"});
 }
 
-TEST_CASE("the registered fault mechanisms: uffd in front of NUMA hinting, THP and the core paths", "[mm][router]") {
+TEST_CASE("the registered fault mechanisms: uffd in front of NUMA hinting, hugetlb, THP and the core paths", "[mm][router]") {
   std::vector<std::string> names;
   for (const auto& m : kernel::fault_mechanisms()) names.push_back(m.name);
-  CHECK(names == std::vector<std::string>{"uffd", "numa_hint", "thp", "core"});
+  CHECK(names == std::vector<std::string>{"uffd", "numa_hint", "hugetlb", "thp", "core"});
 
   HostMemory host({8});
   test::TestVm vm(test::vm_config(4, 1), host);

@@ -237,7 +237,7 @@ SCENARIO("missing required keys are reported with what they are", "[scenario]") 
 SCENARIO("values outside an enum are reported with the choices and a did-you-mean", "[scenario]") {
   auto p = one_problem(with("/vms/0/backing", "shm"));
   CHECK(p.pointer == "/vms/0/backing");
-  CHECK(p.message == "'shm' is not one of anon|shmem (did you mean 'shmem'?)");
+  CHECK(p.message == "'shm' is not one of anon|shmem|hugetlb (did you mean 'shmem'?)");
 
   p = one_problem(with("/kernel", {{"variant", "rfc-v2"}}));
   CHECK(p.pointer == "/kernel/variant");
