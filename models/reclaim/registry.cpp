@@ -14,6 +14,8 @@ const std::vector<PolicyInfo>& policy_registry() {
       detail::naive_async_info(),
       detail::wp_async_written_info(),
       detail::abit_harvest_info(),
+      detail::idle_page_info(),
+      detail::damon_info(),
       detail::random_policy_info(),
       detail::fifo_policy_info(),
       detail::clock_policy_info(),

@@ -10,6 +10,8 @@ PolicyInfo uffd_rwp_async_info();
 PolicyInfo uffd_shmem_zap_info();
 PolicyInfo wp_async_written_info();
 PolicyInfo abit_harvest_info();
+PolicyInfo idle_page_info();
+PolicyInfo damon_info();
 PolicyInfo random_policy_info();
 PolicyInfo fifo_policy_info();
 PolicyInfo clock_policy_info();

@@ -301,3 +301,63 @@ TEST_CASE("abit-harvest: young bits find the read-hot pages without faults; one 
   CHECK(st.get("/tlb_flushes") >= st.get("/scans"));
   CHECK(st.get("/tlb_flushes") <= st.get("/scans") + 2);
 }
+
+TEST_CASE("idle-page: the bitmap read finds the read-hot pages; rmap walks cost per page, no shootdown", "[vmm][contract]") {
+  test::VmmWorld w(Variant::RfcV1, Backing::Anon, kPages, kPages, kDuration);
+  auto pol = test::make_policy(*reclaim::find_policy("idle-page"), w,
+                               R"({"interval": "10ms", "age_threshold": 1, "rmap_per_page_ns": 400})");
+  test::FakeEnv env;
+  env.as_ = &w.as;
+  const std::uint64_t minor_before = w.vm.faults("uffd_minor_async") + w.vm.faults("uffd_minor_sync");
+  env.on_sleep = [&] {
+    for (std::uint64_t g = 0; g < 16; ++g) REQUIRE(w.touch(g, false, env.t));  // read-hot, never faults
+  };
+  pol->run_agent(env, 100'000'000);
+  const auto& st = pol->stats();
+  for (std::uint64_t g = 0; g < 16; ++g) CHECK(pte::present(w.as.pte_at(core::Gfn(g))));
+  for (std::uint64_t g = 16; g < kPages; ++g) CHECK_FALSE(pte::present(w.as.pte_at(core::Gfn(g))));
+  CHECK(st.get("/evicted_pages") == kPages - 16);
+  CHECK(st.get("/fetched_pages") == 0);
+  CHECK(w.vm.faults("uffd_minor_async") + w.vm.faults("uffd_minor_sync") == minor_before);
+  CHECK(st.get("/false_cold_pages_total") == 0);
+  // Every round marks the 16 hot pages (and the cold ones until they are evicted); the hot
+  // ones are never still idle at the read, the cold ones always are.
+  CHECK(st.get("/pages_marked_idle") >= kPages + 16 * (st.get("/scans") - 1));
+  CHECK(st.get("/pages_still_idle") == st.get("/pages_marked_idle") - 16 * st.get("/scans"));
+  // One rmap walk per marked page and one per page still flagged idle at the read.
+  CHECK(st.get("/rmap_walks") == 2 * st.get("/pages_marked_idle"));
+  CHECK(st.get("/cpu_ns/mark") >= 400 * st.get("/pages_marked_idle"));
+  // The mark and the read never flush; only the eviction does (mark victims, zap).
+  CHECK(st.get("/tlb_flushes") <= 2);
+}
+
+TEST_CASE("damon: sampled regions find the idle pages; regions stay within bounds; same seed, same result", "[vmm][contract]") {
+  auto run = [](std::uint64_t& regions, std::uint64_t& evicted, std::uint64_t& fc) {
+    test::VmmWorld w(Variant::RfcV1, Backing::Anon, kPages, kPages, kDuration);
+    auto pol = test::make_policy(*reclaim::find_policy("damon"), w,
+                                 R"({"sample_interval": "1ms", "aggr_interval": "20ms", "min_nr_regions": 4,
+                                     "max_nr_regions": 16, "age_threshold": 2})");
+    test::FakeEnv env;
+    env.as_ = &w.as;
+    env.on_sleep = [&] {
+      for (std::uint64_t g = 0; g < 16; ++g) REQUIRE(w.touch(g, false, env.t));  // hot: the first 16
+    };
+    pol->run_agent(env, 400'000'000);
+    const auto& st = pol->stats();
+    for (std::uint64_t g = 0; g < 16; ++g) CHECK(pte::present(w.as.pte_at(core::Gfn(g))));
+    CHECK(st.get("/regions") >= 1);
+    CHECK(st.get("/regions_max_seen") <= 16);
+    CHECK(st.get("/samples") == 20 * st.get("/scans"));
+    regions = st.get("/regions");
+    evicted = st.get("/evicted_pages");
+    fc = st.get("/false_cold_pages_total");
+  };
+  std::uint64_t r1, e1, f1, r2, e2, f2;
+  run(r1, e1, f1);
+  run(r2, e2, f2);
+  CHECK(e1 > 0);               // idle regions were paged out
+  CHECK(e1 <= kPages - 16);
+  CHECK(f1 == 0);              // a region with a touched page is never all-cold here
+  CHECK(r1 == r2);
+  CHECK(e1 == e2);
+}
