@@ -39,4 +39,33 @@ void ComposedPolicy::run_agent(VmmEnv& env, TimeNs until) {
   }
 }
 
+AgeEviction read_age_eviction(core::Params& p, const PolicyContext& ctx) {
+  AgeEviction a;
+  a.age = static_cast<unsigned>(p.get_int(find_selector("age")->params[0]));
+  a.ec.batch = static_cast<std::uint64_t>(p.get_int(kBatchPagesParam));
+  a.target_pages = static_cast<std::uint64_t>(p.get_size(kMemoryTargetParam)) / core::kPageSize;
+  a.ec.buffered_read = p.get_string(kReadViaParam) == "buffered";
+  a.ec.refault_window = a.age;
+  a.ec.tier = read_tier(p, ctx.tiers);
+  return a;
+}
+
+void require_sync_eviction(core::Params& p, const PolicyContext& ctx, const char* policy) {
+  if (!ctx.caps->set_mode || !(ctx.caps->rwp || ctx.caps->deactivate))
+    p.error("policy", std::string(policy) +
+                          " tracks without userfaultfd but evicts like uffd-ws (mark the victims, SET_MODE(sync)): it "
+                          "needs kernel.variant rfc-v1 or rwp; " + std::string(ctx.caps->name) +
+                          " has no way to block the writes that race an eviction");
+  if (ctx.caps->rwp && ctx.backing == mm::Backing::Shmem)
+    p.error("policy", "the rwp series tracks anon memory here; use rfc-v1 for shmem (DEACTIVATE zaps)");
+}
+
+std::unique_ptr<VmmPolicy> compose_age_policy(core::Params& p, const PolicyContext& ctx, AgeEviction a,
+                                              const ComposedPolicy::MakeTracker& make_tracker) {
+  if (!ctx.uffd) return nullptr;
+  auto sel = find_selector("age")->make(p, SelectorContext{ctx.uffd->mm().pages(), ctx.seed});
+  return std::make_unique<ComposedPolicy>(std::move(sel), std::make_unique<FixedTarget>(a.target_pages), std::move(a.ec),
+                                          *ctx.uffd, make_tracker);
+}
+
 }  // namespace vmemsim::reclaim

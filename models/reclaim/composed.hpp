@@ -55,4 +55,21 @@ class ComposedPolicy final : public VmmPolicy {
   std::vector<core::Gfn> victims_;
 };
 
+// The age-threshold composition that abit-harvest, idle-page, damon and wp-async-written share:
+// the age selector's threshold, batch_pages, memory_target, read_via and the tier, read after the
+// tracker's own parameters, then a ComposedPolicy around the tracker `make_tracker` builds.
+struct AgeEviction {
+  unsigned age = 2;
+  std::uint64_t target_pages = 0;
+  EvictorConfig ec;
+};
+AgeEviction read_age_eviction(core::Params& p, const PolicyContext& ctx);
+// A tracker without userfaultfd that evicts like uffd-ws (victims marked, SET_MODE(sync)) needs a
+// kernel with SET_MODE and a uffd protection (rfc-v1 or rwp; anon on rwp): the kernel's EINVAL,
+// up front, naming `policy`.
+void require_sync_eviction(core::Params& p, const PolicyContext& ctx, const char* policy);
+// Null while the scenario is only being validated (ctx.uffd unset).
+std::unique_ptr<VmmPolicy> compose_age_policy(core::Params& p, const PolicyContext& ctx, AgeEviction a,
+                                              const ComposedPolicy::MakeTracker& make_tracker);
+
 }  // namespace vmemsim::reclaim

@@ -141,24 +141,10 @@ std::span<const ParamSpec> params() {
 std::unique_ptr<VmmPolicy> make(core::Params& p, const PolicyContext& ctx) {
   const TimeNs interval = p.get_duration(kInterval);
   const auto rmap_ns = static_cast<TimeNs>(p.get_int(kRmapNs));
-  const auto age = static_cast<unsigned>(p.get_int(find_selector("age")->params[0]));
-  EvictorConfig ec;
-  ec.batch = static_cast<std::uint64_t>(p.get_int(kBatchPagesParam));
-  const auto target = static_cast<std::uint64_t>(p.get_size(kMemoryTargetParam)) / core::kPageSize;
-  ec.buffered_read = p.get_string(kReadViaParam) == "buffered";
-  ec.refault_window = age;
-  ec.tier = read_tier(p, ctx.tiers);
-  if (!ctx.caps->set_mode || !(ctx.caps->rwp || ctx.caps->deactivate))
-    p.error("policy", "idle-page tracks without userfaultfd but evicts like uffd-ws (mark the victims, "
-                      "SET_MODE(sync)): it needs kernel.variant rfc-v1 or rwp; " + std::string(ctx.caps->name) +
-                      " has no way to block the writes that race an eviction");
-  if (ctx.caps->rwp && ctx.backing == mm::Backing::Shmem)
-    p.error("policy", "the rwp series tracks anon memory here; use rfc-v1 for shmem (DEACTIVATE zaps)");
-  if (!ctx.uffd) return nullptr;
-  auto sel = find_selector("age")->make(p, SelectorContext{ctx.uffd->mm().pages(), ctx.seed});
-  return std::make_unique<ComposedPolicy>(
-      std::move(sel), std::make_unique<FixedTarget>(target), std::move(ec), *ctx.uffd,
-      [&](Evictor& ev, StatSet& s) { return std::make_unique<IdlePageTracker>(interval, rmap_ns, ev, s); });
+  AgeEviction a = read_age_eviction(p, ctx);
+  require_sync_eviction(p, ctx, "idle-page");
+  return compose_age_policy(p, ctx, std::move(a),
+                            [&](Evictor& ev, StatSet& s) { return std::make_unique<IdlePageTracker>(interval, rmap_ns, ev, s); });
 }
 
 }  // namespace

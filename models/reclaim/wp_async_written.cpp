@@ -108,22 +108,13 @@ std::span<const ParamSpec> params() {
 
 std::unique_ptr<VmmPolicy> make(core::Params& p, const PolicyContext& ctx) {
   const TimeNs interval = p.get_duration(kInterval);
-  const auto age = static_cast<unsigned>(p.get_int(find_selector("age")->params[0]));
-  EvictorConfig ec;
-  ec.batch = static_cast<std::uint64_t>(p.get_int(kBatchPagesParam));
-  const auto target = static_cast<std::uint64_t>(p.get_size(kMemoryTargetParam)) / core::kPageSize;
-  ec.buffered_read = p.get_string(kReadViaParam) == "buffered";
-  ec.refault_window = age;
-  ec.tier = read_tier(p, ctx.tiers);
+  AgeEviction a = read_age_eviction(p, ctx);
   if (ctx.caps->rwp)
     p.error("policy", "wp-async-written uses VM_UFFD_WP, which the rwp series' VM_UFFD_RWP replaces (they share the PTE "
                       "bit); use kernel.variant upstream or rfc-v1");
   if (ctx.backing != mm::Backing::Anon) p.error("policy", "wp-async-written tracks anon memory here");
-  if (!ctx.uffd) return nullptr;
-  auto sel = find_selector("age")->make(p, SelectorContext{ctx.uffd->mm().pages(), ctx.seed});
-  return std::make_unique<ComposedPolicy>(
-      std::move(sel), std::make_unique<FixedTarget>(target), std::move(ec), *ctx.uffd,
-      [&](Evictor& ev, StatSet& s) { return std::make_unique<WrittenTracker>(interval, ev, s); });
+  return compose_age_policy(p, ctx, std::move(a),
+                            [&](Evictor& ev, StatSet& s) { return std::make_unique<WrittenTracker>(interval, ev, s); });
 }
 
 }  // namespace
