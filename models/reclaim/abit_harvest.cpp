@@ -16,12 +16,7 @@ const ParamSpec kInterval{"interval", Kind::Duration, "\"1s\"",
                           "time between two passes that test and clear every young bit", 1000, kInf};
 
 std::span<const ParamSpec> params() {
-  static const std::vector<ParamSpec> table = [] {
-    std::vector<ParamSpec> t{kInterval};
-    for (const auto& s : find_selector("age")->params) t.push_back(s);
-    t.insert(t.end(), {kBatchPagesParam, kMemoryTargetParam, kReadViaParam});
-    return t;
-  }();
+  static const std::vector<ParamSpec> table = age_policy_params({kInterval});
   return table;
 }
 

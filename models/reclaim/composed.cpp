@@ -39,6 +39,13 @@ void ComposedPolicy::run_agent(VmmEnv& env, TimeNs until) {
   }
 }
 
+std::vector<core::ParamSpec> age_policy_params(std::initializer_list<core::ParamSpec> tracker) {
+  std::vector<core::ParamSpec> t(tracker);
+  for (const auto& s : find_selector("age")->params) t.push_back(s);
+  t.insert(t.end(), {kBatchPagesParam, kMemoryTargetParam, kReadViaParam});
+  return t;
+}
+
 AgeEviction read_age_eviction(core::Params& p, const PolicyContext& ctx) {
   AgeEviction a;
   a.age = static_cast<unsigned>(p.get_int(find_selector("age")->params[0]));

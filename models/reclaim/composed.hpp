@@ -13,6 +13,7 @@
 //   [SET_MODE(async)]
 #pragma once
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -64,6 +65,9 @@ struct AgeEviction {
   EvictorConfig ec;
 };
 AgeEviction read_age_eviction(core::Params& p, const PolicyContext& ctx);
+// Its parameter table: the tracker's own keys, then the age selector's and the evictor's, in
+// the order read_age_eviction() reads them.
+std::vector<core::ParamSpec> age_policy_params(std::initializer_list<core::ParamSpec> tracker);
 // A tracker without userfaultfd that evicts like uffd-ws (victims marked, SET_MODE(sync)) needs a
 // kernel with SET_MODE and a uffd protection (rfc-v1 or rwp; anon on rwp): the kernel's EINVAL,
 // up front, naming `policy`.

@@ -193,12 +193,7 @@ class DamonTracker final : public Tracker {
 };
 
 std::span<const ParamSpec> params() {
-  static const std::vector<ParamSpec> table = [] {
-    std::vector<ParamSpec> t{kSample, kAggr, kMinRegions, kMaxRegions};
-    for (const auto& s : find_selector("age")->params) t.push_back(s);
-    t.insert(t.end(), {kBatchPagesParam, kMemoryTargetParam, kReadViaParam});
-    return t;
-  }();
+  static const std::vector<ParamSpec> table = age_policy_params({kSample, kAggr, kMinRegions, kMaxRegions});
   return table;
 }
 

@@ -129,12 +129,7 @@ class IdlePageTracker final : public Tracker {
 };
 
 std::span<const ParamSpec> params() {
-  static const std::vector<ParamSpec> table = [] {
-    std::vector<ParamSpec> t{kInterval, kRmapNs};
-    for (const auto& s : find_selector("age")->params) t.push_back(s);
-    t.insert(t.end(), {kBatchPagesParam, kMemoryTargetParam, kReadViaParam});
-    return t;
-  }();
+  static const std::vector<ParamSpec> table = age_policy_params({kInterval, kRmapNs});
   return table;
 }
 

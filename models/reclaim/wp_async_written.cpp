@@ -97,12 +97,7 @@ class WrittenTracker final : public Tracker {
 };
 
 std::span<const ParamSpec> params() {
-  static const std::vector<ParamSpec> table = [] {
-    std::vector<ParamSpec> t{kInterval};
-    for (const auto& s : find_selector("age")->params) t.push_back(s);
-    t.insert(t.end(), {kBatchPagesParam, kMemoryTargetParam, kReadViaParam});
-    return t;
-  }();
+  static const std::vector<ParamSpec> table = age_policy_params({kInterval});
   return table;
 }
 
