@@ -80,6 +80,12 @@ void AddressSpace::add_to_cache(Gfn g, Pfn pfn) {
   cache_[g.v] = pfn.v + 1;  // the cache holds the allocation's reference
 }
 
+Pfn AddressSpace::take_from_cache(Gfn g) {
+  VMEMSIM_CHECK(in_page_cache(g), "no page-cache folio at index " << g.v);
+  const Pfn pfn = cache_pfn(g);
+  cache_[g.v] = 0;
+  return pfn;
+}
 void AddressSpace::map_from_cache(Gfn g, bool uffd_wp) {
   VMEMSIM_CHECK(in_page_cache(g), "no page-cache folio at index " << g.v);
   const Pfn pfn = cache_pfn(g);

@@ -178,6 +178,9 @@ class AddressSpace {
   Pfn cache_pfn(Gfn g) const { return Pfn(cache_[g.v] - 1); }
   // shmem: adds a new frame to the page cache at index g (shmem_alloc_and_add_folio).
   void add_to_cache(Gfn g, Pfn pfn);
+  // Removes index g from the page cache and hands its reference to the caller (hugetlb: the
+  // folio goes back to the pool whole, models/hugetlb punch_folio).
+  Pfn take_from_cache(Gfn g);
   // shmem: maps the page-cache folio at g (finish_fault); keeps a uffd-wp bit when asked.
   void map_from_cache(Gfn g, bool uffd_wp = false);
   // UFFDIO_COPY / UFFDIO_ZEROPAGE: install a page at a none PTE with data of version

@@ -38,10 +38,14 @@ Evictor::Evictor(EvictorConfig c, uffd::Uffd& u, VictimSelector& sel, StatSet& s
       sel_(sel),
       truth_(as_, s),
       meta_(as_.pages()),
-      known_((as_.pages() + 63) / 64, 0) {
+      known_((as_.pages() + 63) / 64, 0),
+      gran_(u.page_pages()) {
   s.counter("/evicted_pages", evicted_, "pages");
   // Pages brought back from the tier after an eviction: the refaults of the far-memory SLO.
   s.counter("/fetched_pages", fetched_, "pages", nullptr, "/refaulted_pages");
+  // MISSING faults served from the tier: one per refault, each bringing back one page, or a
+  // whole huge page on hugetlb.
+  s.counter("/refault_faults", refault_faults_, "count");
   s.gauge("/evicted_now", evicted_now_, "pages", "evicted_pages");
   s.counter("/false_cold_evictions", false_cold_evictions_, "pages");
   s.counter("/evicted_while_hot", evicted_while_hot_, "pages");
@@ -105,9 +109,16 @@ void Evictor::report_scan(VictimSelector& sel, const std::vector<std::uint64_t>&
 std::uint64_t Evictor::claim(const std::vector<Gfn>& victims) {
   claimed_.clear();
   for (auto g : victims) {
+    if (gran_ > 1 && state(g.v) == State::Pending) continue;  // its huge page is claimed already
     VMEMSIM_CHECK(known(g.v) && state(g.v) == State::None, "selector picked gfn " << g.v << " twice or not resident");
-    set_state(g.v, State::Pending);
-    claimed_.push_back(g);
+    // hugetlb: the VMM can only move whole huge pages, so a victim takes its huge page with it
+    // (every subpage shares the huge PTE, hence the tracking state).
+    const std::uint64_t g0 = g.v / gran_ * gran_;
+    for (std::uint64_t x = g0; x < g0 + gran_; ++x) {
+      if (!known(x) || state(x) != State::None) continue;
+      set_state(x, State::Pending);
+      claimed_.push_back(Gfn(x));
+    }
   }
   return claimed_.size();
 }
@@ -128,7 +139,8 @@ void Evictor::evict(VmmEnv& env, TimeNs since) {
   for (;;) {
     // The next batch: candidates no fault has claimed since they were chosen.
     std::vector<Gfn> batch;
-    for (; i < claimed_.size() && batch.size() < c_.batch; ++i)
+    // On hugetlb a batch ends on a huge-page boundary (claimed_ holds whole huge pages in order).
+    for (; i < claimed_.size() && (batch.size() < c_.batch || (gran_ > 1 && batch.back().v % gran_ != gran_ - 1)); ++i)
       if (state(claimed_[i].v) == State::Pending) batch.push_back(claimed_[i]);
     if (batch.empty()) break;
     for (auto gb : batch) {
@@ -183,7 +195,7 @@ void Evictor::handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracke
     while (state(g) == State::InFlight) env.wait_eviction();
     return;
   }
-  if (state(g) == State::Pending) set_state(g, State::None);  // touched: keep it
+  if (state(g) == State::Pending) drop(m.gfn);  // touched: keep it (its whole huge page)
   uffd::IoctlResult r;
   if (m.reason == mm::UffdReason::Missing) {
     if (!pte::none_or_marker(as_.pte_at(m.gfn))) return;  // already resolved for another vCPU
@@ -192,7 +204,10 @@ void Evictor::handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracke
     r = tracker.resolve(m);
   }
   charge(env, r, cpu_handler_ns_, &cpu_demand_ns_);
-  if (m.reason == mm::UffdReason::Missing) observe(m.gfn, resident_now(m.gfn), env.now(), m.write);
+  if (m.reason == mm::UffdReason::Missing) {
+    const std::uint64_t g0 = g / gran_ * gran_;  // a hugetlb fill made the whole huge page resident
+    for (std::uint64_t x = g0; x < g0 + gran_; ++x) observe(Gfn(x), resident_now(Gfn(x)), env.now(), m.write);
+  }
 }
 
 void Evictor::finish() {
@@ -258,28 +273,46 @@ void Evictor::read_for_eviction(VmmEnv& env, const std::vector<Gfn>& batch) {
 }
 
 uffd::IoctlResult Evictor::fetch(const uffd::FaultMsg& m, VmmEnv& env) {
-  const std::uint64_t g = m.gfn.v;
-  if (!(meta_[g] & kInTier)) {
+  // The fill covers the VMA's page: one page, or on hugetlb the huge page the message names
+  // (its address is haddr), all of whose subpages were evicted together.
+  const std::uint64_t g0 = m.gfn.v / gran_ * gran_;
+  if (!(meta_[g0] & kInTier)) {
     // Never evicted: the first touch of the page (UFFDIO_ZEROPAGE for a read, a zeroed
-    // UFFDIO_COPY for a write).
+    // UFFDIO_COPY for a write; hugetlb has no ZEROPAGE, so a zeroed COPY of the huge page).
     ++first_touch_faults_;
+    if (gran_ > 1)
+      return copy_or_reclaim(env, m, [&] {
+        return uffd_.copy_range(Gfn(g0), gran_, m.cpu_node, false, env.now(),
+                                [](Gfn) { return uffd::CopySrc{0, mm::content::kZero}; });
+      });
     return copy_or_reclaim(env, m, [&] { return uffd_.copy(m.gfn, m.cpu_node, !m.write, 0, env.now(), mm::content::kZero); });
   }
-  c_.tier->read(env, 1);
-  tier_read_ += core::kPageSize;
-  // "evicted, then touched again within the refault window": the eviction was a mistake.
-  // Rounds are kept mod 2^13; the window is at most 255 rounds.
-  if (((round_ - (meta_[g] & kRoundMask)) & kRoundMask) < c_.refault_window) ++false_cold_evictions_;
-  const std::uint32_t fetched = tier_version(g);
-  stale_in_tier_ -= (as_.truth().data_version(m.gfn) & 0xffffu) != fetched;  // the oracle counts it now
-  meta_[g] &= ~(kInTier | (0xffffu << kVersionShift));
-  ++fetched_;
-  --evicted_now_;
-  tier_stored_ -= c_.tier->stored_bytes(1);
-  // UFFDIO_COPY of the fetched data: the ground truth compares its version with the latest.
-  std::optional<std::uint64_t> content;
-  if (tier_content_.size() != 0) content = tier_content_[g];
-  return copy_or_reclaim(env, m, [&] { return uffd_.copy(m.gfn, m.cpu_node, false, fetched, env.now(), content); });
+  c_.tier->read(env, gran_);
+  tier_read_ += gran_ * core::kPageSize;
+  ++refault_faults_;
+  for (std::uint64_t g = g0; g < g0 + gran_; ++g) {
+    VMEMSIM_CHECK(meta_[g] & kInTier, "gfn " << g << " of an evicted huge page is not in the tier");
+    // "evicted, then touched again within the refault window": the eviction was a mistake.
+    // Rounds are kept mod 2^13; the window is at most 255 rounds.
+    if (((round_ - (meta_[g] & kRoundMask)) & kRoundMask) < c_.refault_window) ++false_cold_evictions_;
+    stale_in_tier_ -= (as_.truth().data_version(Gfn(g)) & 0xffffu) != tier_version(g);  // the oracle counts it now
+  }
+  fetched_ += gran_;
+  evicted_now_ -= gran_;
+  tier_stored_ -= c_.tier->stored_bytes(gran_);
+  // UFFDIO_COPY of the fetched data: the ground truth compares each page's version with the
+  // latest. The tier copy's bookkeeping is cleared once the copy is in.
+  auto src = [&](Gfn g) {
+    uffd::CopySrc s{tier_version(g.v), std::nullopt};
+    if (tier_content_.size() != 0) s.content = tier_content_[g.v];
+    return s;
+  };
+  const uffd::IoctlResult r = copy_or_reclaim(env, m, [&] {
+    return gran_ > 1 ? uffd_.copy_range(Gfn(g0), gran_, m.cpu_node, false, env.now(), src)
+                     : uffd_.copy(m.gfn, m.cpu_node, false, src(m.gfn).version, env.now(), src(m.gfn).content);
+  });
+  for (std::uint64_t g = g0; g < g0 + gran_; ++g) meta_[g] &= ~(kInTier | (0xffffu << kVersionShift));
+  return r;
 }
 
 }  // namespace vmemsim::reclaim

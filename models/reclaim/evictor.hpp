@@ -10,6 +10,11 @@
 // It also keeps the VMM's view of residency (1 bit per page): observe() turns a change into
 // VictimSelector::inserted()/removed(), so a selector hears of every page exactly once.
 //
+// On hugetlb every verb works on whole huge pages (Uffd::page_pages(): 512): a victim claims
+// its whole huge page, a fault drops it whole, a batch holds whole huge pages, MADV_DONTNEED
+// and PUNCH_HOLE free them, and a refault brings the 512 pages back with one UFFDIO_COPY of
+// the huge page (refault amplification: /fetched_pages over /refault_faults).
+//
 // Per-page state: one 32-bit word (tier-copy version, eviction round, eviction state) and the
 // residency bit: 4.125 B per page, allocated with the policy.
 #pragma once
@@ -100,8 +105,12 @@ class Evictor {
   std::uint64_t claim(const std::vector<core::Gfn>& victims);
   const std::vector<core::Gfn>& claimed() const { return claimed_; }
   bool pending(core::Gfn g) const { return state(g.v) == State::Pending; }
+  // A claimed page is kept after all (touched, or seen touched by a re-check): its whole
+  // huge page on hugetlb.
   void drop(core::Gfn g) {
-    if (pending(g)) set_state(g.v, State::None);
+    const std::uint64_t g0 = g.v / gran_ * gran_;
+    for (std::uint64_t x = g0; x < g0 + gran_; ++x)
+      if (state(x) == State::Pending) set_state(x, State::None);
   }
   // UFFDIO_SET_MODE under mmap_write_lock (faults stall while it is held).
   void set_mode(VmmEnv& env, bool async);
@@ -162,9 +171,11 @@ class Evictor {
   std::vector<std::uint64_t> known_;             // resident as the VMM last saw it, 1 bit each
   core::FlatArray<std::uint64_t> tier_content_;  // content of each tier copy (only with content tracking)
   std::vector<core::Gfn> claimed_;
+  std::uint64_t gran_ = 1;  // pages per fill/zap on this VMA (Uffd::page_pages)
   std::uint64_t round_ = 0;
   std::uint64_t stale_in_tier_ = 0;
 
+  std::uint64_t refault_faults_ = 0;
   std::uint64_t evicted_ = 0, fetched_ = 0, evicted_now_ = 0, false_cold_evictions_ = 0;
   std::uint64_t evicted_while_hot_ = 0, evicted_while_hot_numa_ = 0;
   std::uint64_t handled_faults_ = 0, first_touch_faults_ = 0, eviction_read_faults_ = 0;

@@ -11,6 +11,7 @@ const std::vector<PolicyInfo>& policy_registry() {
       detail::uffd_minor_async_info(),
       detail::uffd_rwp_async_info(),
       detail::uffd_shmem_zap_info(),
+      detail::uffd_hugetlb_zap_info(),
       detail::naive_async_info(),
       detail::wp_async_written_info(),
       detail::abit_harvest_info(),

@@ -8,6 +8,7 @@ PolicyInfo naive_async_info();
 PolicyInfo uffd_minor_async_info();
 PolicyInfo uffd_rwp_async_info();
 PolicyInfo uffd_shmem_zap_info();
+PolicyInfo uffd_hugetlb_zap_info();
 PolicyInfo wp_async_written_info();
 PolicyInfo abit_harvest_info();
 PolicyInfo idle_page_info();

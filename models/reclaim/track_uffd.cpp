@@ -141,9 +141,10 @@ bool uffd_still_marked(uffd::Uffd& u, Gfn g) {
 
 uffd::IoctlResult uffd_resolve(uffd::Uffd& u, const uffd::FaultMsg& m) {
   switch (m.reason) {
-    case mm::UffdReason::Minor: return u.cont(m.gfn);
+    // A whole huge page on hugetlb (the message names haddr; a 4 KiB fill is EINVAL there).
+    case mm::UffdReason::Minor: return u.cont_range(m.gfn, u.page_pages());
     case mm::UffdReason::Rwp: return u.rwprotect(m.gfn, 1, false);
-    case mm::UffdReason::Wp: return u.writeprotect(m.gfn, 1, false);
+    case mm::UffdReason::Wp: return u.writeprotect(m.gfn, u.page_pages(), false);
     case mm::UffdReason::Missing: break;
   }
   VMEMSIM_CHECK(false, "uffd tracker asked to resolve a MISSING fault");

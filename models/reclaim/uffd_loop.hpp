@@ -10,7 +10,7 @@
 namespace vmemsim::reclaim {
 
 // Which mechanism a named policy insists on (Any: uffd-ws picks by variant and backing).
-enum class UffdMechanism { Any, MinorAnon, RwpAnon, ShmemZap };
+enum class UffdMechanism { Any, MinorAnon, RwpAnon, ShmemZap, HugetlbZap };
 
 // 6.25 B by construction (evictor 4 B + residency bit, age selector 2 B, scan bitmap 1 bit),
 // rounded up with room for the candidate list.

@@ -43,8 +43,8 @@ std::unique_ptr<VmmPolicy> make_uffd_loop(core::Params& p, const PolicyContext& 
   if (!ctx.caps->set_mode || !(ctx.caps->rwp || ctx.caps->deactivate))
     p.error("policy", "this workflow needs kernel.variant rfc-v1 (UFFDIO_DEACTIVATE, MINOR_ASYNC, SET_MODE) or rwp "
                       "(UFFDIO_RWPROTECT); " + std::string(ctx.caps->name) + " would fail UFFDIO_API with EINVAL");
-  if (ctx.caps->rwp && ctx.backing == mm::Backing::Shmem)
-    p.error("policy", "the rwp series tracks anon memory here; use rfc-v1 for shmem (DEACTIVATE zaps)");
+  if (ctx.caps->rwp && ctx.backing != mm::Backing::Anon)
+    p.error("policy", "the rwp series tracks anon memory here; use rfc-v1 for shmem and hugetlb (DEACTIVATE zaps)");
   // A named mechanism: the kernel and backing must give exactly that one.
   const bool anon = ctx.backing == mm::Backing::Anon;
   switch (need) {
@@ -59,9 +59,14 @@ std::unique_ptr<VmmPolicy> make_uffd_loop(core::Params& p, const PolicyContext& 
         p.error("policy", "uffd-rwp-async is the rwp series' RWPROTECT loop: it needs kernel.variant rwp and anon backing");
       break;
     case UffdMechanism::ShmemZap:
-      if (ctx.caps->rwp || !ctx.caps->deactivate || anon)
+      if (ctx.caps->rwp || !ctx.caps->deactivate || ctx.backing != mm::Backing::Shmem)
         p.error("policy", "uffd-shmem-zap is rfc-v1's DEACTIVATE-zaps-shmem loop (cold = !PAGE_IS_PRESENT): it needs "
                           "kernel.variant rfc-v1 and shmem backing");
+      break;
+    case UffdMechanism::HugetlbZap:
+      if (ctx.caps->rwp || !ctx.caps->deactivate || ctx.backing != mm::Backing::Hugetlb)
+        p.error("policy", "uffd-hugetlb-zap is rfc-v1's DEACTIVATE-zaps-hugetlbfs loop at 2MiB granularity: it needs "
+                          "kernel.variant rfc-v1 and hugetlb backing");
       break;
   }
   if (!ctx.uffd) return nullptr;
@@ -75,13 +80,15 @@ std::unique_ptr<VmmPolicy> make_uffd_loop(core::Params& p, const PolicyContext& 
 PolicyInfo detail::uffd_ws_info() {
   return {"uffd-ws", "the RFC's working-set loop: mark all, sleep, PAGEMAP_SCAN, SET_MODE(sync), evict cold, SET_MODE(async)",
           uffd_loop_params(true), true, kUffdLoopBytesPerPage, false,
-          [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, true, UffdMechanism::Any); }};
+          [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, true, UffdMechanism::Any); },
+          true};
 }
 
 PolicyInfo detail::naive_async_info() {
   return {"naive-async", "the same loop evicting in async mode (no SET_MODE(sync)): loses writes that race the eviction",
           uffd_loop_params(false), false, kUffdLoopBytesPerPage, false,
-          [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, false, UffdMechanism::Any); }};
+          [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, false, UffdMechanism::Any); },
+          true};
 }
 
 }  // namespace vmemsim::reclaim

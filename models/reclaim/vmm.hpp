@@ -91,7 +91,17 @@ struct PolicyInfo {
   // Reads and validates the parameters against the kernel variant and backing (problems go to
   // p's sink); builds the policy when ctx.uffd is set.
   std::unique_ptr<VmmPolicy> (*make)(core::Params& p, const PolicyContext& ctx);
+  // True when the policy can run on a hugetlb-backed VM: every verb it uses works on whole
+  // 2 MiB pages (fills and zaps need huge-page-aligned ranges there). The scenario reader
+  // refuses the others on hugetlb; make() still checks the kernel variant.
+  bool hugetlb = false;
 };
+
+// Whether `info` can run on guest memory of this backing (the scenario reader's check before
+// make()).
+inline bool policy_accepts_backing(const PolicyInfo& info, mm::Backing b) {
+  return b != mm::Backing::Hugetlb || info.hugetlb;
+}
 
 const std::vector<PolicyInfo>& policy_registry();
 const PolicyInfo* find_policy(std::string_view name);

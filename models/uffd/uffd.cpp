@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "models/hugetlb/hugetlb.hpp"
 #include "sim/core/error.hpp"
 
 namespace vmemsim::uffd {
@@ -16,11 +17,13 @@ std::uint64_t Uffd::clamp(Gfn start, std::uint64_t len) const {
   return std::min(as_.pages(), start.v + std::min(len, as_.pages()));
 }
 
-IoctlResult Uffd::finish(std::uint64_t ptes, bool flush) const {
+std::uint64_t Uffd::page_pages() const { return hugetlb::is_hugetlb(as_) ? hugetlb::kHugePages : 1; }
+
+IoctlResult Uffd::finish(std::uint64_t ptes, bool flush, std::optional<std::uint64_t> entries) const {
   IoctlResult r;
   r.ptes = ptes;
   r.flushed = flush && ptes > 0;
-  r.cost_ns = costs_.ioctl_ns + static_cast<TimeNs>(ptes) * costs_.per_pte_ns;
+  r.cost_ns = costs_.ioctl_ns + static_cast<TimeNs>(entries.value_or(ptes)) * costs_.per_pte_ns;
   if (r.flushed) {
     // One flush_tlb_range() per ioctl (the mmu_gather batches it), IPIs to every vCPU.
     r.cost_ns += costs_.tlb_flush_ns + costs_.tlb_per_vcpu_ns * static_cast<TimeNs>(vcpus_);
@@ -34,6 +37,13 @@ static IoctlResult einval(std::string why) {
   r.error = "EINVAL: " + std::move(why);
   return r;
 }
+
+namespace {
+// A range of whole huge pages (start and length multiples of the huge page size).
+bool huge_aligned(std::uint64_t start, std::uint64_t len) {
+  return start % hugetlb::kHugePages == 0 && len % hugetlb::kHugePages == 0;
+}
+}  // namespace
 
 IoctlResult Uffd::register_range(Modes m, Features f) {
   const auto& c = caps();
@@ -89,6 +99,20 @@ IoctlResult Uffd::unregister() {
 IoctlResult Uffd::deactivate(Gfn start, std::uint64_t len) {
   if (!caps().deactivate) return einval("UFFDIO_DEACTIVATE is an rfc-v1 ioctl");
   if (!as_.uffd_vma().minor) return einval("UFFDIO_DEACTIVATE needs a MODE_MINOR registration");
+  if (hugetlb()) {
+    // Seed 001: "For shmem/hugetlbfs, zaps PTEs (pages stay in page cache)". A huge PTE cannot
+    // be zapped in part and the seed says nothing of a partial huge page: the model refuses it
+    // with EINVAL, as every other hugetlb range ioctl does (mwriteprotect_range,
+    // mfill_atomic_hugetlb), rather than rounding the range.
+    if (!huge_aligned(start.v, len)) return einval("UFFDIO_DEACTIVATE on hugetlb needs a huge-page-aligned range");
+    std::uint64_t n = 0, entries = 0;
+    for (std::uint64_t g0 = start.v; g0 < clamp(start, len); g0 += hugetlb::kHugePages)
+      if (hugetlb::zap_folio(as_, Gfn(g0), false)) {
+        n += hugetlb::kHugePages;
+        ++entries;
+      }
+    return finish(n, true, entries);
+  }
   as_.huge_range(start, clamp(start, len) - std::min(start.v, as_.pages()), mm::RangeOp::Protect);
   std::uint64_t n = 0;
   for (std::uint64_t i = start.v; i < clamp(start, len); ++i) {
@@ -142,6 +166,10 @@ IoctlResult Uffd::writeprotect(Gfn start, std::uint64_t len, bool protect) {
   // uffd_wp_range() -> change_protection(MM_CP_UFFD_WP / MM_CP_UFFD_WP_RESOLVE).
   // shmem always uses markers (userfaultfd_wp_use_markers), anon only with WP_UNPOPULATED.
   const bool markers = !as_.anon() || f_.wp_unpopulated;
+  // mwriteprotect_range(): on hugetlb "if ((start & page_mask) || (len & page_mask))" -EINVAL,
+  // page_mask = vma_kernel_pagesize() - 1; hugetlb_change_protection() then works on whole huge
+  // PTEs, which the per-slot loop below does 512 slots at a time.
+  if (hugetlb() && !huge_aligned(start.v, len)) return einval("UFFDIO_WRITEPROTECT on hugetlb needs a huge-page-aligned range");
   // change_pmd_range(): a huge PMD the range covers whole keeps its mapping and takes the
   // uffd-wp bit (change_huge_pmd); one covered in part is split first.
   as_.huge_range(start, clamp(start, len) - std::min(start.v, as_.pages()), mm::RangeOp::WriteProtect);
@@ -184,10 +212,44 @@ IoctlResult Uffd::writeprotect(Gfn start, std::uint64_t len, bool protect) {
       ++n;
     }
   }
-  return finish(n, protect);
+  return finish(n, protect, hugetlb() ? std::optional<std::uint64_t>(n / hugetlb::kHugePages) : std::nullopt);
+}
+
+IoctlResult Uffd::cont_range(Gfn start, std::uint64_t len) {
+  if (!hugetlb()) {
+    IoctlResult r = finish(0, false);
+    for (std::uint64_t g = start.v; g < clamp(start, len); ++g) {
+      const IoctlResult one = cont(Gfn(g));
+      if (!one.error.empty()) return one;
+      r.ptes += one.ptes;
+      r.cost_ns += one.cost_ns - costs_.ioctl_ns;
+    }
+    return r;
+  }
+  // mfill_atomic_hugetlb(): "if (dst_start & (vma_hpagesize - 1) || len & (vma_hpagesize - 1))"
+  // -EINVAL; hugetlb_mfill_atomic_pte(MFILL_ATOMIC_CONTINUE) maps the page-cache folio
+  // (-EFAULT when there is none) over a none or marker PTE (-EEXIST otherwise).
+  if (!as_.uffd_vma().minor) return einval("UFFDIO_CONTINUE needs a MODE_MINOR registration");
+  if (!huge_aligned(start.v, len)) return einval("UFFDIO_CONTINUE on hugetlb needs a huge-page-aligned range");
+  std::uint64_t n = 0;
+  for (std::uint64_t g0 = start.v; g0 < clamp(start, len); g0 += hugetlb::kHugePages) {
+    IoctlResult r = finish(n, false, n / hugetlb::kHugePages);
+    if (!pte::none_or_marker(pt_.pte(Gfn(g0)))) {
+      r.error = "EEXIST";
+      return r;
+    }
+    if (!as_.in_page_cache(Gfn(g0))) {
+      r.error = "EFAULT";
+      return r;
+    }
+    hugetlb::map_folio(as_, Gfn(g0), false);
+    n += hugetlb::kHugePages;
+  }
+  return finish(n, false, n / hugetlb::kHugePages);
 }
 
 IoctlResult Uffd::cont(Gfn g) {
+  if (hugetlb()) return cont_range(g, 1);  // a 4 KiB CONTINUE on hugetlb: EINVAL
   const mm::Pte p = pt_.pte(g);
   if (as_.anon()) {
     // 04/12: CONTINUE on anon restores the deactivated PTE (with write permission).
@@ -208,8 +270,55 @@ IoctlResult Uffd::cont(Gfn g) {
   return finish(0, false);
 }
 
+IoctlResult Uffd::copy_range(Gfn start, std::uint64_t len, NodeId cpu_node, bool zeropage, TimeNs now,
+                             const std::function<CopySrc(Gfn)>& src) {
+  if (hugetlb()) return copy_huge(start, len, cpu_node, zeropage, now, src);
+  IoctlResult r = finish(0, false);
+  for (std::uint64_t g = start.v; g < clamp(start, len); ++g) {
+    const CopySrc s = src(Gfn(g));
+    const IoctlResult one = copy(Gfn(g), cpu_node, zeropage, s.version, now, s.content);
+    if (!one.error.empty()) return one;
+    r.ptes += one.ptes;
+    r.cost_ns += one.cost_ns - costs_.ioctl_ns;
+  }
+  return r;
+}
+
+IoctlResult Uffd::copy_huge(Gfn start, std::uint64_t len, NodeId cpu_node, bool zeropage, TimeNs now,
+                            const std::function<CopySrc(Gfn)>& src) {
+  // mfill_atomic_hugetlb(): no ZEROPAGE ("There is no default zero huge page for all huge page
+  // sizes as supported by hugetlb"), and start and length must be huge-page aligned, -EINVAL.
+  if (zeropage) return einval("UFFDIO_ZEROPAGE is not supported on hugetlb");
+  if (!huge_aligned(start.v, len)) return einval("UFFDIO_COPY on hugetlb needs a huge-page-aligned range");
+  std::uint64_t n = 0;
+  for (std::uint64_t g0 = start.v; g0 < clamp(start, len); g0 += hugetlb::kHugePages) {
+    // hugetlb_mfill_atomic_pte(): -EEXIST unless huge_pte_none_mostly(), and (a shared mapping)
+    // when hugetlb_add_to_page_cache() finds the index already cached.
+    if (!pte::none_or_marker(pt_.pte(Gfn(g0))) || as_.in_page_cache(Gfn(g0))) {
+      IoctlResult r = finish(n, false, n / hugetlb::kHugePages);
+      r.cost_ns += static_cast<TimeNs>(n) * costs_.copy_ns;
+      r.error = "EEXIST";
+      return r;
+    }
+    hugetlb::alloc_folio(as_, Gfn(g0), cpu_node);  // the new folio: copy_user_large_folio() fills it
+    hugetlb::map_folio(as_, Gfn(g0), false);
+    for (std::uint64_t i = 0; i < hugetlb::kHugePages; ++i) {
+      const Gfn g(g0 + i);
+      const CopySrc s = src(g);
+      as_.truth().install_content(g, s.version, now);
+      if (s.content && as_.has_content()) as_.set_content(g, *s.content);
+    }
+    n += hugetlb::kHugePages;
+  }
+  IoctlResult r = finish(n, false, n / hugetlb::kHugePages);
+  r.cost_ns += static_cast<TimeNs>(n) * costs_.copy_ns;  // 512 page copies per huge page
+  return r;
+}
+
 IoctlResult Uffd::copy(Gfn g, NodeId cpu_node, bool zeropage, std::uint32_t content_version, TimeNs now,
                        std::optional<std::uint64_t> content) {
+  if (hugetlb())  // a 4 KiB UFFDIO_COPY on hugetlb: EINVAL
+    return copy_huge(g, 1, cpu_node, zeropage, now, [&](Gfn) { return CopySrc{content_version, content}; });
   // mfill_atomic_pte_copy(): EEXIST unless pte_none_mostly() (none or a marker, which the new
   // PTE replaces).
   const mm::Pte p = pt_.pte(g);
@@ -279,6 +388,20 @@ std::uint32_t Uffd::categories(Gfn g) const {
   std::uint32_t c = 0;
   // WPALLOWED: userfaultfd_wp_async(vma) && userfaultfd_wp_use_markers(vma)
   if (v.wp && f_.wp_async && (!as_.anon() || f_.wp_unpopulated)) c |= cat::kWpAllowed;
+  if (hugetlb()) {
+    // pagemap_hugetlb_category(): PAGE_IS_HUGE for every huge PTE the walk finds, present or
+    // not; a uffd-wp marker is a swap-format entry (SWAPPED, not WRITTEN); a none entry is
+    // HUGE alone. (Where no page table exists at all the walk reports a hole instead; the
+    // model keeps no page-table pages, see tests/kernel/FINDINGS.md.)
+    c |= cat::kHuge;
+    if (pte::present(p)) {
+      c |= cat::kPresent | cat::kFile;
+      if (!pte::uffd(p)) c |= cat::kWritten;
+    } else if (pte::marker(p)) {
+      c |= cat::kSwapped;
+    }
+    return c;
+  }
   if (pte::present(p)) {
     c |= cat::kPresent;
     if (pte::zero_page(p)) c |= cat::kPfnZero;
@@ -321,7 +444,13 @@ ScanResult Uffd::pagemap_scan(const ScanArgs& a) {
     return r;
   }
   const bool wp = (a.flags & kScanWpMatching) != 0;
-  const std::uint64_t end = std::min(a.start + a.len, as_.pages());
+  std::uint64_t end = std::min(a.start + a.len, as_.pages());
+  // pagemap_scan_hugetlb_entry(): "Partial HugeTLB page WP isn't possible": with WP_MATCHING the
+  // walk stops (walk_end) at a huge page the range covers in part.
+  if (wp && hugetlb()) {
+    if (a.start % hugetlb::kHugePages != 0) end = a.start;
+    else end = std::max(a.start, end / hugetlb::kHugePages * hugetlb::kHugePages);
+  }
   // pagemap_scan_thp_entry(): WP_MATCHING over part of a THP splits its PMD.
   if (wp && end > a.start) as_.huge_range(Gfn(a.start), end - a.start, mm::RangeOp::ScanWp);
   for (std::uint64_t i = a.start; i < end; ++i) {
@@ -359,6 +488,27 @@ IoctlResult Uffd::dontneed(const std::vector<Gfn>& gfns) {
   // where a protected PTE was (zap_install_uffd_wp_if_needed) and leaves markers alone.
   std::uint64_t n = 0;
   const bool wp = as_.uffd_vma().wp;
+  if (hugetlb()) {
+    // madvise_dontneed_free_valid_vma(): on hugetlb a start not aligned to the huge page is
+    // -EINVAL and the end is rounded down ("Avoid unexpected data loss by rounding down the
+    // number of huge pages freed"); __unmap_hugepage_range() then clears whole huge PTEs,
+    // leaving a uffd-wp marker where one was protected. Each run of consecutive pages is one
+    // madvise() call.
+    std::uint64_t entries = 0;
+    for (std::size_t i = 0; i < gfns.size();) {
+      std::size_t j = i + 1;
+      while (j < gfns.size() && gfns[j].v == gfns[j - 1].v + 1) ++j;
+      if (gfns[i].v % hugetlb::kHugePages != 0) return einval("MADV_DONTNEED on hugetlb needs a huge-page-aligned start");
+      const std::uint64_t last = gfns[i].v + (j - i) / hugetlb::kHugePages * hugetlb::kHugePages;
+      for (std::uint64_t g0 = gfns[i].v; g0 < last; g0 += hugetlb::kHugePages)
+        if (hugetlb::zap_folio(as_, Gfn(g0), wp)) {
+          n += hugetlb::kHugePages;
+          ++entries;
+        }
+      i = j;
+    }
+    return finish(n, true, entries);
+  }
   // zap_pmd_range(): each run of consecutive pages is one madvise range; a huge PMD it covers
   // whole goes at once (zap_huge_pmd), one it covers in part is split first.
   if (as_.huge()) {
@@ -384,6 +534,26 @@ IoctlResult Uffd::dontneed(const std::vector<Gfn>& gfns) {
 
 IoctlResult Uffd::punch_hole(const std::vector<Gfn>& gfns) {
   std::uint64_t n = 0;
+  if (hugetlb()) {
+    // hugetlbfs_punch_hole(): the hole is [round_up(offset), round_down(offset + len)) in huge
+    // pages; those folios are unmapped and freed to the pool (remove_inode_hugepages). The
+    // partial huge pages at either end are zeroed in place (hugetlbfs_zero_partial_page), which
+    // the model does not track: they stay as they were.
+    std::uint64_t entries = 0;
+    for (std::size_t i = 0; i < gfns.size();) {
+      std::size_t j = i + 1;
+      while (j < gfns.size() && gfns[j].v == gfns[j - 1].v + 1) ++j;
+      const std::uint64_t first = (gfns[i].v + hugetlb::kHugePages - 1) / hugetlb::kHugePages * hugetlb::kHugePages;
+      const std::uint64_t last = (gfns[j - 1].v + 1) / hugetlb::kHugePages * hugetlb::kHugePages;
+      for (std::uint64_t g0 = first; g0 < last; g0 += hugetlb::kHugePages)
+        if (hugetlb::punch_folio(as_, Gfn(g0), as_.uffd_vma().wp)) {
+          n += hugetlb::kHugePages;
+          ++entries;
+        }
+      i = j;
+    }
+    return finish(n, true, entries);
+  }
   for (auto g : gfns) {
     if (as_.in_page_cache(g) || pte::present(pt_.pte(g))) {
       as_.punch_hole(g);

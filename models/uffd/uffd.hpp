@@ -13,6 +13,7 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -94,6 +95,13 @@ struct IoctlResult {
   std::string error;       // non-empty: -EINVAL and why
 };
 
+// What the source buffer of a UFFDIO_COPY holds for one destination page: the data version
+// the ground truth compares, and the content when the VMM knows it (see Uffd::copy).
+struct CopySrc {
+  std::uint32_t version = 0;
+  std::optional<std::uint64_t> content;
+};
+
 // A sync fault's message (struct uffd_msg) and the thread waiting for it.
 struct FaultMsg {
   Gfn gfn;
@@ -120,13 +128,20 @@ class Uffd {
   IoctlResult deactivate(Gfn start, std::uint64_t len);              // rfc-v1
   IoctlResult rwprotect(Gfn start, std::uint64_t len, bool protect);  // rwp
   IoctlResult writeprotect(Gfn start, std::uint64_t len, bool protect);
-  IoctlResult cont(Gfn g);                                            // UFFDIO_CONTINUE
+  IoctlResult cont(Gfn g);                                            // UFFDIO_CONTINUE of one page
+  // UFFDIO_CONTINUE of [start, start + len): on hugetlb whole huge pages only (EINVAL otherwise,
+  // mfill_atomic_hugetlb), elsewhere page by page.
+  IoctlResult cont_range(Gfn start, std::uint64_t len);
   // UFFDIO_COPY / UFFDIO_ZEROPAGE; `content_version` is the data version the source buffer
   // holds (0 for zeroes), which the ground truth compares with the guest's latest.
   // `content` is the buffer's page content (models/mm/content.hpp): zeroes for ZEROPAGE, else
   // what the VMM copied out (the tier copy's), when it knows; see AddressSpace::install.
   IoctlResult copy(Gfn g, NodeId cpu_node, bool zeropage, std::uint32_t content_version, TimeNs now,
                    std::optional<std::uint64_t> content = std::nullopt);
+  // UFFDIO_COPY of [start, start + len) with the source buffer `src` gives per page; on hugetlb
+  // whole huge pages only and no ZEROPAGE (EINVAL, mfill_atomic_hugetlb), elsewhere page by page.
+  IoctlResult copy_range(Gfn start, std::uint64_t len, NodeId cpu_node, bool zeropage, TimeNs now,
+                         const std::function<CopySrc(Gfn)>& src);
   IoctlResult set_mode(bool async);                                   // UFFDIO_SET_MODE
   ScanResult pagemap_scan(const ScanArgs& a);
   std::uint32_t categories(Gfn g) const;
@@ -138,7 +153,18 @@ class Uffd {
   bool async() const { return async_; }
   const Features& features() const { return f_; }
   // A sync fault: queue its message; `waiter` blocks until read() or take_woken() releases it.
-  void enqueue(const FaultMsg& m, unsigned waiter) { queue_.push_back({m, waiter}); }
+  // The message carries the address userfault_msg() reports (msg_address).
+  void enqueue(FaultMsg m, unsigned waiter) {
+    m.gfn = msg_address(m.gfn);
+    queue_.push_back({m, waiter});
+  }
+  // The address of a fault's message without UFFD_FEATURE_EXACT_ADDRESS: vmf->address, which
+  // hugetlb_fault() rounds down to the huge page (haddr, passed on by
+  // hugetlb_handle_userfault() and the uffd-wp path of hugetlb_wp()); the page elsewhere.
+  Gfn msg_address(Gfn g) const { return Gfn(g.v / page_pages() * page_pages()); }
+  // vma_kernel_pagesize() in 4 KiB pages: 512 on hugetlb, 1 elsewhere. The granule of every
+  // fill, zap and protection change on the VMA.
+  std::uint64_t page_pages() const;
   // The handler's read(): the oldest message. Consuming it is the notification (counted in
   // the ground truth as spurious when uffd did not set the PROT_NONE it reports).
   std::optional<Pending> read();
@@ -161,7 +187,11 @@ class Uffd {
   mm::AddressSpace& mm() { return as_; }
 
  private:
-  IoctlResult finish(std::uint64_t ptes, bool flush) const;
+  // `entries` page-table entries were written (cost); `ptes` pages changed (reported).
+  IoctlResult finish(std::uint64_t ptes, bool flush, std::optional<std::uint64_t> entries = std::nullopt) const;
+  bool hugetlb() const { return page_pages() > 1; }
+  IoctlResult copy_huge(Gfn start, std::uint64_t len, NodeId cpu_node, bool zeropage, TimeNs now,
+                        const std::function<CopySrc(Gfn)>& src);
   std::uint64_t clamp(Gfn start, std::uint64_t len) const;  // end of a range, within the VMA
   mm::AddressSpace& as_;
   mm::PageTable& pt_;

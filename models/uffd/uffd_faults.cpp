@@ -3,6 +3,8 @@
 // in front of the core handlers, so a fault it declines takes the ordinary path.
 #include "models/uffd/uffd_faults.hpp"
 
+#include "models/hugetlb/hugetlb.hpp"
+
 namespace vmemsim::uffd {
 namespace {
 
@@ -46,8 +48,12 @@ class UffdFaults final : public mm::FaultHandler {
           if (!v.minor) return std::nullopt;
           // rfc-v1 06/12 resolves it in MINOR_ASYNC mode; otherwise the handler maps it with
           // UFFDIO_CONTINUE.
+          // hugetlb_no_page(): a folio in the page cache of a VM_UFFD_MINOR VMA goes to
+          // hugetlb_handle_userfault(VM_UFFD_MINOR) (the message carries haddr, Uffd::enqueue);
+          // 06/12's async resolution maps the whole huge page.
           if (ctx_.caps().minor_async && ctx_.async()) {
-            as.map_from_cache(f.gfn, f.cls == FaultClass::Marker);
+            if (hugetlb::is_hugetlb(as)) hugetlb::map_folio(as, Gfn(hugetlb::haddr(f.gfn.v)), f.cls == FaultClass::Marker);
+            else as.map_from_cache(f.gfn, f.cls == FaultClass::Marker);
             return as.count(minor_async_, cost);
           }
           return as.count(minor_sync_, block, FaultResult::Blocked, UffdReason::Minor);
@@ -71,6 +77,13 @@ class UffdFaults final : public mm::FaultHandler {
         if (!ctx_.features().wp_async) return as.count(wp_sync_, block, FaultResult::Blocked, UffdReason::Wp);
         // WP_ASYNC: drop the bit and resolve the write in place (PAGE_IS_WRITTEN from now on);
         // on the zero page the ordinary COW follows.
+        if (hugetlb::is_hugetlb(as)) {
+          // hugetlb_wp() on an async-protected huge PTE: huge_pte_clear_uffd_wp() on the whole
+          // entry, made writable (a shared mapping reuses the folio).
+          const std::uint64_t g0 = hugetlb::haddr(f.gfn.v);
+          for (std::uint64_t g = g0; g < g0 + hugetlb::kHugePages; ++g) as.page_table().clear_uffd_wp(Gfn(g), true);
+          return as.count(wp_async_, cost);
+        }
         as.page_table().clear_uffd_wp(f.gfn, true);
         if (pte::zero_page(f.pte)) return std::nullopt;
         return as.count(wp_async_, cost);

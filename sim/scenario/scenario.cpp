@@ -70,7 +70,7 @@ const ParamSpec kVmVcpus{"vcpus", Kind::Int, nullptr, "number of vCPUs", 1, 1024
 const ParamSpec kVmMemory{"memory", Kind::Size, nullptr, "guest memory size (multiple of 4KiB)", 4096, 1.0 * (1ull << 44)};
 const ParamSpec kVmBacking{"backing", Kind::Enum, "\"anon\"",
                            "guest memory: private anonymous (KSM-able), shmem (memfd, page cache) or hugetlb "
-                           "(hugetlbfs, 2MiB pages from hosts[].nodes[].hugepages; no VMM policy yet)",
+                           "(hugetlbfs, 2MiB pages from hosts[].nodes[].hugepages; VMM policies that work at 2MiB only)",
                            -kInf, kInf, "anon|shmem|hugetlb"};
 const ParamSpec kVmPlacement{"placement", Kind::Enum, "\"local\"",
                              "memory policy: first touch on the vCPU's node, the home node first, or page "
@@ -488,12 +488,16 @@ VmmSpec read_vmm(Params& p, const Scenario& sc, const std::string& pointer,
                           "VMM tracking/eviction policy (a registered name; none = no VMM agent)", -kInf, kInf,
                           choices.c_str()};
   v.policy = p.get_string(kPolicy);
-  // No VMM policy tracks hugetlb memory yet (uffd MINOR/DEACTIVATE at 2 MiB granularity is not
-  // modelled): refused rather than run at the wrong granularity.
-  if (v.policy != "none" && backing == mm::Backing::Hugetlb)
-    p.error("policy", "'" + v.policy + "' cannot track a hugetlb-backed VM: no VMM policy handles 2MiB hugetlb "
-                      "pages yet (use policy none)");
-  else if (v.policy != "none" && reclaim::find_policy(v.policy)) {  // "" after a wrong-type error
+  // A policy that does not declare hugetlb support (PolicyInfo::hugetlb) would run its 4 KiB
+  // verbs on 2 MiB pages: refused rather than run at the wrong granularity.
+  const reclaim::PolicyInfo* info = v.policy != "none" ? reclaim::find_policy(v.policy) : nullptr;
+  if (info && !reclaim::policy_accepts_backing(*info, backing)) {
+    std::string ok;
+    for (const auto& pi : reclaim::policy_registry())
+      if (reclaim::policy_accepts_backing(pi, backing)) ok += (ok.empty() ? "" : ", ") + std::string(pi.name);
+    p.error("policy", "'" + v.policy + "' cannot track a hugetlb-backed VM: it does not work at 2MiB granularity (" +
+                          ok + " do)");
+  } else if (v.policy != "none" && reclaim::find_policy(v.policy)) {  // "" after a wrong-type error
     reclaim::PolicyContext ctx;
     ctx.caps = &mm::kernel_caps(sc.kernel.variant);
     ctx.backing = backing;

@@ -735,7 +735,8 @@ def main():
     active = [p for p in policies if p != "none"]
     # A policy named after one mechanism runs only on its variant and backing; the rest on rfc-v1
     # anon. The rwp-only ones get a scenario of their own (the variant is per scenario).
-    needs = {"uffd-rwp-async": ("rwp", "anon"), "uffd-shmem-zap": ("rfc-v1", "shmem")}
+    needs = {"uffd-rwp-async": ("rwp", "anon"), "uffd-shmem-zap": ("rfc-v1", "shmem"),
+             "uffd-hugetlb-zap": ("rfc-v1", "hugetlb")}
     vmms = [{"policy": p} for p in policies if needs.get(p, ("rfc-v1",))[0] == "rfc-v1"]
     vmms += [{"policy": active[0], "tier": {"kind": k}} for k in kinds]
 
@@ -744,7 +745,9 @@ def main():
         if needs.get(v["policy"], (None, "anon"))[1] != "anon":
             d["backing"] = needs[v["policy"]][1]
         return d
-    minimal_vmm = {"name": "minimal-vmm", "duration": "10s", "hosts": host, "kernel": {"variant": "rfc-v1"},
+    # The hugetlb VM draws on a pool of 2 MiB pages taken out of the node's DRAM at boot.
+    host_vmm = [{"name": "h", "nodes": [{"cores": 8, "memory": "4GiB", "hugepages": 32}]}]
+    minimal_vmm = {"name": "minimal-vmm", "duration": "10s", "hosts": host_vmm, "kernel": {"variant": "rfc-v1"},
                    "memory_servers": [{"name": "mem0"}],
                    "vms": [vm(i, v) for i, v in enumerate(vmms)]}
     rwp_only = [{"policy": p} for p in policies if needs.get(p, ("rfc-v1",))[0] == "rwp"]

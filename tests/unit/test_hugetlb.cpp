@@ -148,12 +148,27 @@ TEST_CASE("hugetlb scenarios: the pool, the huge-page size and the policy are ch
     CHECK(ps[0].pointer == "/vms/0/memory");
     CHECK(ps[0].message == "a hugetlb-backed VM needs a multiple of the 2MiB huge page size");
   }
-  SECTION("a VMM policy") {
+  SECTION("a VMM policy that does not work at 2 MiB") {
     auto d = hugetlb_doc(64, "128MiB");
-    d["vms"][0]["vmm"] = {{"policy", "uffd-ws"}};
+    d["kernel"] = {{"variant", "rfc-v1"}};
+    d["vms"][0]["vmm"] = {{"policy", "abit-harvest"}};
     const auto ps = problems(d);
     REQUIRE(ps.size() == 1);
     CHECK(ps[0].pointer == "/vms/0/vmm/policy");
+    CHECK(ps[0].message.find("uffd-hugetlb-zap") != std::string::npos);  // names the ones that do
+  }
+  SECTION("a 2 MiB policy on a kernel without DEACTIVATE") {
+    auto d = hugetlb_doc(64, "128MiB");
+    d["vms"][0]["vmm"] = {{"policy", "uffd-hugetlb-zap"}};
+    const auto ps = problems(d);  // the workflow's and the named mechanism's checks
+    REQUIRE_FALSE(ps.empty());
+    for (const auto& p : ps) CHECK(p.pointer == "/vms/0/vmm/policy");
+  }
+  SECTION("a 2 MiB policy on rfc-v1 is accepted") {
+    auto d = hugetlb_doc(64, "128MiB");
+    d["kernel"] = {{"variant", "rfc-v1"}};
+    d["vms"][0]["vmm"] = {{"policy", "uffd-hugetlb-zap"}};
+    CHECK(problems(d).empty());
   }
   SECTION("the pool is taken out of the DRAM other guests can use") {
     auto d = hugetlb_doc(256, "512MiB");

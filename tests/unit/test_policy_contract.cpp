@@ -28,19 +28,25 @@ namespace pte = mm::pte;
 
 namespace {
 
+constexpr std::uint64_t kPages = 64, kPrefault = 40, kHot = 12;
+
 struct Setup {
   Variant v;
   Backing b;
   const char* label;
   bool gup_rwp_fault = true;  // rwp v2 07/14
+  // Guest size, pages written before the VMM starts, random accesses per round. hugetlb: 8
+  // huge pages, 6 of them populated, one random access per round so that some huge pages go
+  // cold and some come back.
+  std::uint64_t pages = kPages, prefault = kPrefault;
+  int randoms = 8;
 };
 const Setup kSetups[] = {{Variant::RfcV1, Backing::Anon, "rfc-v1 anon"},
                          {Variant::Rwp, Backing::Anon, "rwp anon"},
                          {Variant::Rwp, Backing::Anon, "rwp anon without the 07/14 GUP guard", false},
                          {Variant::RfcV1, Backing::Shmem, "rfc-v1 shmem"},
-                         {Variant::Upstream, Backing::Anon, "upstream anon"}};
-
-constexpr std::uint64_t kPages = 64, kPrefault = 40, kHot = 12;
+                         {Variant::Upstream, Backing::Anon, "upstream anon"},
+                         {Variant::RfcV1, Backing::Hugetlb, "rfc-v1 hugetlb", true, 8 * 512, 6 * 512, 1}};
 constexpr core::TimeNs kDuration = 12'000'000'000;
 
 struct Run {
@@ -55,8 +61,10 @@ Run drive(const reclaim::PolicyInfo& info, const Setup& su, std::uint64_t seed) 
   Run run;
   mm::KernelPatches patches;
   patches.gup_rwp_fault = su.gup_rwp_fault;
-  test::VmmWorld w(su.v, su.b, kPages, kPrefault, kDuration, patches);
+  const std::uint64_t P = su.pages;
+  test::VmmWorld w(su.v, su.b, P, su.prefault, kDuration, patches);
   std::string err;
+  if (!reclaim::policy_accepts_backing(info, su.b)) return run;  // refused by the scenario reader
   auto pol = test::make_policy(info, w, "{}", &err, seed);
   if (!pol) return run;
   run.accepted = true;
@@ -87,7 +95,8 @@ Run drive(const reclaim::PolicyInfo& info, const Setup& su, std::uint64_t seed) 
           retry.emplace_back(g, write);
           return;
         }
-        pol->handle_fault(test::fault_msg(g, write, f.reason), env);
+        // The message carries the address the kernel reports (haddr on hugetlb).
+        pol->handle_fault(test::fault_msg(w.vm.uffd().msg_address(core::Gfn(g)).v, write, f.reason), env);
       } else {
         REQUIRE(f.ok());
       }
@@ -95,14 +104,14 @@ Run drive(const reclaim::PolicyInfo& info, const Setup& su, std::uint64_t seed) 
     FAIL("access to gfn " << g << " did not complete");
   };
 
-  std::vector<bool> was_resident(kPages, false);
+  std::vector<bool> was_resident(P, false);
   std::vector<std::uint64_t> last(st.all().size(), 0);
   std::uint64_t evicted_mark = 0;
   auto settle = [&] {
     // What the last eviction did: pages resident when the vCPUs last ran and not now (only an
     // eviction removes a page here) must be exactly the pages the policy counted.
     std::vector<std::uint64_t> gone;
-    for (std::uint64_t g = 0; g < kPages; ++g)
+    for (std::uint64_t g = 0; g < P; ++g)
       if (was_resident[g] && !resident(g)) gone.push_back(g);
     INFO(info.name << " round " << run.rounds);
     CHECK(st.get("/evicted_pages") - evicted_mark == gone.size());
@@ -117,7 +126,7 @@ Run drive(const reclaim::PolicyInfo& info, const Setup& su, std::uint64_t seed) 
     ++run.rounds;
   };
   auto snapshot = [&] {
-    for (std::uint64_t g = 0; g < kPages; ++g) was_resident[g] = resident(g);
+    for (std::uint64_t g = 0; g < P; ++g) was_resident[g] = resident(g);
     evicted_mark = st.get("/evicted_pages");
   };
 
@@ -127,11 +136,11 @@ Run drive(const reclaim::PolicyInfo& info, const Setup& su, std::uint64_t seed) 
     retry.clear();
     for (auto [g, write] : pending) access(g, write, true);
     for (std::uint64_t g = 0; g < kHot; ++g) access(g, g % 3 == 0, true);  // the hot set
-    for (int i = 0; i < 8; ++i) access(rng.below(kPages), rng.below(2) == 0, true);
+    for (int i = 0; i < su.randoms; ++i) access(rng.below(P), rng.below(2) == 0, true);
     snapshot();
   };
   env.on_tier_write = [&] {  // vCPUs keep running while the batch is written out
-    for (int i = 0; i < 2; ++i) access(kHot + rng.below(kPages - kHot), true, false);
+    for (int i = 0; i < 2; ++i) access(kHot + rng.below(P - kHot), true, false);
   };
   snapshot();
   pol->run_agent(env, kDuration);
@@ -155,8 +164,10 @@ Run drive(const reclaim::PolicyInfo& info, const Setup& su, std::uint64_t seed) 
   CHECK(st.get("/tier_bytes/stored") == (ev - fe) * core::kPageSize);  // ssd: one page per page
   CHECK(st.get("/false_cold_evictions") <= fe);
   CHECK(st.get("/evicted_while_hot") <= ev);
-  CHECK(st.get("/first_touch_faults") + fe <= st.get("/handled_faults"));
-  CHECK(w.as.resident_total() + (ev - fe) <= kPages);
+  CHECK(st.get("/first_touch_faults") + st.get("/refault_faults") <= st.get("/handled_faults"));
+  CHECK(w.as.resident_total() + (ev - fe) <= P);
+  // Refault amplification: a refault brings back one page, or a whole huge page on hugetlb.
+  CHECK(fe == st.get("/refault_faults") * w.vm.uffd().page_pages());
   CHECK_FALSE(w.as.mmap_write_locked());
   if (info.oracle) {  // an oracle reports exactly what happened
     CHECK(st.get("/false_cold_pages_total") == 0);
@@ -179,6 +190,7 @@ bool accepts(const reclaim::PolicyInfo& info, const Setup& su) {
   reclaim::PolicyContext ctx;
   ctx.caps = &mm::kernel_caps(su.v);
   ctx.backing = su.b;
+  if (!reclaim::policy_accepts_backing(info, su.b)) return false;  // the scenario reader's check
   (void)info.make(p, ctx);
   p.finish();
   return sink.empty();
@@ -263,7 +275,8 @@ TEST_CASE("wp-async-written: pages that are only read look cold and are evicted"
         const auto f = w.vm.fault(g, write, 0, env.t);
         REQUIRE(f.result == mm::FaultResult::Blocked);
         REQUIRE(f.reason == mm::UffdReason::Missing);
-        pol->handle_fault(test::fault_msg(g, write, f.reason), env);
+        // The message carries the address the kernel reports (haddr on hugetlb).
+        pol->handle_fault(test::fault_msg(w.vm.uffd().msg_address(core::Gfn(g)).v, write, f.reason), env);
         REQUIRE(w.touch(g, write, env.t));
         ++refetched;
       }

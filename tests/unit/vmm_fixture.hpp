@@ -77,7 +77,10 @@ struct VmmWorld {
   VmmWorld(mm::Variant v, mm::Backing b = mm::Backing::Anon, std::uint64_t pages = 16, std::uint64_t prefault = 16,
            core::TimeNs duration = 100000000, mm::KernelPatches patches = {})
       : host(std::vector<std::uint64_t>{pages * 4}), vm(cfg(v, b, pages, duration, patches), host, 2), as(vm.as()) {
-    for (std::uint64_t g = 0; g < prefault; ++g) REQUIRE(vm.fault(g, true).ok());
+    // hugetlb: the pool holds the whole guest (hugetlb_reserve_pages at mmap time).
+    if (b == mm::Backing::Hugetlb) REQUIRE(host.reserve_hugetlb(0, pages / 512));
+    for (std::uint64_t g = 0; g < prefault; ++g)
+      if (!mm::pte::accessible(as.pte_at(core::Gfn(g)), true)) REQUIRE(vm.fault(g, true).ok());  // hugetlb: once per huge page
   }
   static mm::AddressSpaceConfig cfg(mm::Variant v, mm::Backing b, std::uint64_t pages, core::TimeNs duration,
                                     mm::KernelPatches patches) {
