@@ -389,10 +389,9 @@ std::uint32_t Uffd::categories(Gfn g) const {
   // WPALLOWED: userfaultfd_wp_async(vma) && userfaultfd_wp_use_markers(vma)
   if (v.wp && f_.wp_async && (!as_.anon() || f_.wp_unpopulated)) c |= cat::kWpAllowed;
   if (hugetlb()) {
-    // pagemap_hugetlb_category(): PAGE_IS_HUGE for every huge PTE the walk finds, present or
-    // not; a uffd-wp marker is a swap-format entry (SWAPPED, not WRITTEN); a none entry is
-    // HUGE alone. (Where no page table exists at all the walk reports a hole instead; the
-    // model keeps no page-table pages, see tests/kernel/FINDINGS.md.)
+    // pagemap_hugetlb_category(): PAGE_IS_HUGE for every huge PTE, present or not; a uffd-wp
+    // marker is a swap-format entry (SWAPPED, not WRITTEN); a none entry is HUGE alone, never
+    // touched or zapped alike (measured on 6.18: tests/kernel/FINDINGS.md "hugetlb").
     c |= cat::kHuge;
     if (pte::present(p)) {
       c |= cat::kPresent | cat::kFile;

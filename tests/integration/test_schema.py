@@ -428,9 +428,9 @@ MUTATIONS = [
     ("out of range", Q, "/memory_servers", [{"name": "mem0", "nic": {"bandwidth": 0}}],
      "/memory_servers/0/nic/bandwidth", "out of range [1, 1e+15]"),
     ("bad enum", A, "/vms/0/vmm/policy", "uffd_ws", "/vms/0/vmm/policy",
-     "'uffd_ws' is not one of none|uffd-ws|uffd-minor-async|uffd-rwp-async|uffd-shmem-zap|naive-async|"
+     "'uffd_ws' is not one of none|uffd-ws|uffd-minor-async|uffd-rwp-async|uffd-shmem-zap|uffd-hugetlb-zap|naive-async|"
      "wp-async-written|abit-harvest|idle-page|damon|random|fifo|clock|exact-lru (did you mean 'uffd-ws'?)"),
-    ("bad enum", Q, "/vmm/policy", "naive", "/vmm/policy", "is not one of none|uffd-ws|uffd-minor-async|uffd-rwp-async|uffd-shmem-zap|naive-async|wp-async-written|"
+    ("bad enum", Q, "/vmm/policy", "naive", "/vmm/policy", "is not one of none|uffd-ws|uffd-minor-async|uffd-rwp-async|uffd-shmem-zap|uffd-hugetlb-zap|naive-async|wp-async-written|"
      "abit-harvest|idle-page|damon|random|fifo|clock|exact-lru"),
     ("bad enum", A, "/vms/0/vmm/tier/kind", "remot", "/vms/0/vmm/tier/kind", "(did you mean 'remote'?)"),
     ("bad enum", A, "/vms/0/vmm/tier/kind", "nvme", "/vms/0/vmm/tier/kind", "is not one of ssd|remote|compressed"),

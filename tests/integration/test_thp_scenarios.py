@@ -1,7 +1,7 @@
 """scenarios/thp: khugepaged's uffd guard per variant and its counterfactual (the README's Q9
 answer, shortened), THP's TLB-reach saving in run time, all under --check-invariants (frame
 accounting and the THP model's PMD invariants after the run), determinism with THP on, and a
-hugetlb-backed guest faulting from its pool."""
+hugetlb-backed guest faulting from its pool, and the seed loop at 2 MiB on it (hugetlb-uffd)."""
 import os
 from harness import *
 
@@ -59,6 +59,25 @@ check(hf["hugetlb_alloc"] == 512 and sum(v for k, v in hf.items() if k != "huget
 p = run_scenario(os.path.join(T, "hugetlb.json"), os.path.join(d, "hugetlb-small"), ["--set", "/hosts/0/nodes/0/hugepages=511"])
 check(p.returncode == 2 and "/hosts/0/nodes" in p.stderr and "hugepages" in p.stderr,
       "hugetlb: guests beyond the pool are refused (exit 2, naming nodes[].hugepages)")
+
+# The seed loop on hugetlbfs (uffd-hugetlb-zap): whole huge pages evicted and refetched, against
+# 4 KiB anon pages under the same loop; byte-identical on a rerun.
+ho, hu = run("hugetlb-uffd")
+hv = hu["summary"]["vms"]["guest"]["vmm"]
+check(hv["evicted_pages"] > 0 and hv["evicted_pages"] % 512 == 0 and hv["refault_faults"] > 0
+      and hv["fetched_pages"] == 512 * hv["refault_faults"] and hv["lost_writes"] == 0,
+      f"hugetlb-uffd: whole huge pages evicted ({hv['evicted_pages']}), each refault refetches 512 "
+      f"({hv['refault_faults']} refaults, {hv['fetched_pages']} pages), no lost write")
+_, an = run("hugetlb-uffd", ["--set", "/vms/0/backing=anon", "--set", "/vms/0/vmm/policy=uffd-minor-async"], "-anon")
+av = an["summary"]["vms"]["guest"]["vmm"]
+check(av["fetched_pages"] == av["refault_faults"] and av["evicted_now"] > hv["evicted_now"],
+      f"hugetlb-uffd on anon 4 KiB: one page per refault and more memory saved ({av['evicted_now']} > {hv['evicted_now']} pages)")
+ho2, _ = run("hugetlb-uffd", (), "-det")
+check(open(os.path.join(ho, "result.json"), "rb").read() == open(os.path.join(ho2, "result.json"), "rb").read(),
+      "hugetlb-uffd: byte-identical result.json on a rerun")
+p = run_scenario(os.path.join(T, "hugetlb-uffd.json"), os.path.join(d, "hugetlb-uffd-abit"), ["--set", "/vms/0/vmm/policy=abit-harvest"])
+check(p.returncode == 2 and "/vms/0/vmm/policy" in p.stderr and "uffd-hugetlb-zap" in p.stderr,
+      "hugetlb-uffd: a policy that does not work at 2 MiB is refused (exit 2, naming the ones that do)")
 
 # Determinism with THP and khugepaged on.
 o1, r1 = run("seed-workflow", short, "-det1")
