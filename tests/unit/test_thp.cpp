@@ -98,6 +98,23 @@ SCENARIO("a fault on a none PMD maps a 2 MiB folio; no free block or a uffd-arme
         REQUIRE(f.vm->fault(kPmdPages + 1, true).ok());
         THEN("it falls back to one 4 KiB page") {
           CHECK(!pte::huge(f.pte(kPmdPages + 1)));
+          // PAGEMAP_SCAN with category_mask PAGE_IS_HUGE finds the PMD-mapped range only
+          // (pagemap_thp_category), and its inversion the 4 KiB page and nothing unmapped.
+          uffd::ScanArgs a;
+          a.start = 0;
+          a.len = 2 * kPmdPages;
+          a.category_mask = uffd::cat::kHuge;
+          a.return_mask = uffd::cat::kHuge;
+          auto r = f.u().pagemap_scan(a);
+          REQUIRE(r.regions.size() == 1);
+          CHECK(r.regions[0].start == 0);
+          CHECK(r.regions[0].len == kPmdPages);
+          a.category_mask = uffd::cat::kHuge | uffd::cat::kPresent;
+          a.category_inverted = uffd::cat::kHuge;
+          r = f.u().pagemap_scan(a);
+          REQUIRE(r.regions.size() == 1);
+          CHECK(r.regions[0].start == kPmdPages + 1);
+          CHECK(r.regions[0].len == 1);
           CHECK(pte::none(f.pte(kPmdPages + 2)));
           CHECK(f.t->counters().fault_fallback == 1);
           CHECK(f.host.used(0) == 513);
