@@ -403,7 +403,7 @@ int main(int argc, char** argv) {
   }
   std::snprintf(g_old_text, sizeof g_old_text, "%ld", g_old_nr);
   std::atexit(restore_nr);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) std::signal(sig, on_signal);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGABRT, SIGSEGV}) std::signal(sig, on_signal);
   const long free_before = read_long(kFree);
   if (!write_long(kNr, g_old_nr + static_cast<long>(kHuge)) || read_long(kFree) < free_before + static_cast<long>(kHuge) ||
       read_long(kFree) < static_cast<long>(kHuge)) {
@@ -428,7 +428,13 @@ int main(int argc, char** argv) {
       std::vector<std::uint32_t> ks, ms;
       for (std::size_t i = 0; i < ops.size() && fail.empty(); ++i) {
         const Op& op = ops[i];
-        const std::string ke = k.run(op), me = model.run(op);
+        const std::string ke = k.run(op);
+        std::string me;
+        try {
+          me = model.run(op);
+        } catch (const std::exception& e) {  // a model that cannot complete the op is a mismatch
+          me = std::string("exception: ") + e.what();
+        }
         ++ops_run;
         einval += ke == "EINVAL";
         eexist += ke == "EEXIST";
