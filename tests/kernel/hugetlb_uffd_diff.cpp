@@ -2,11 +2,12 @@
 //
 // Reserves a few 2 MiB huge pages (/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages,
 // restored on every exit path), creates a memfd with MFD_HUGETLB, registers it with uffd
-// MISSING | MINOR | WP, and drives the same seeded random pattern on the kernel and on the model
+// MISSING | MINOR | WP (each seed with sync WP, then with WP_ASYNC), and drives the same seeded random pattern on the kernel and on the model
 // (mm::AddressSpace with the registered fault mechanisms and uffd::Uffd, hugetlb backing):
 // touches (a handler thread answers MISSING with UFFDIO_COPY of the huge page, MINOR with
 // UFFDIO_CONTINUE, WP with UFFDIO_WRITEPROTECT(clear)), UFFDIO_COPY / UFFDIO_CONTINUE /
-// UFFDIO_WRITEPROTECT / MADV_DONTNEED / FALLOC_FL_PUNCH_HOLE with aligned and misaligned ranges.
+// UFFDIO_WRITEPROTECT / MADV_DONTNEED / FALLOC_FL_PUNCH_HOLE with aligned and misaligned ranges,
+// and under WP_ASYNC PAGEMAP_SCAN with PM_SCAN_WP_MATCHING (its regions compared too).
 // After every op it compares, page by page, PAGEMAP_SCAN's categories (PRESENT, WRITTEN, FILE,
 // SWAPPED, PFNZERO, HUGE), the op's errno, and each fault message's address and reason.
 //
@@ -113,9 +114,9 @@ std::uint64_t splitmix(std::uint64_t& s) {
   return z ^ (z >> 31);
 }
 
-enum class OpK { Read, Write, Copy, Cont, DontNeed, Punch, Wp, Unwp };
+enum class OpK { Read, Write, Copy, Cont, DontNeed, Punch, Wp, Unwp, ScanWp };
 const char* op_name(OpK k) {
-  static const char* n[] = {"read", "write", "copy", "continue", "dontneed", "punch", "wp", "unwp"};
+  static const char* n[] = {"read", "write", "copy", "continue", "dontneed", "punch", "wp", "unwp", "scan-wp"};
   return n[static_cast<int>(k)];
 }
 struct Op {
@@ -141,11 +142,16 @@ Op range_op(OpK k, std::uint64_t& s) {
   return {k, start, len};
 }
 
-std::vector<Op> generate(std::uint64_t seed, int n) {
-  std::uint64_t s = seed * 7919 + 1;
+// `async`: WP_ASYNC registration, where PAGEMAP_SCAN with PM_SCAN_WP_MATCHING is allowed too.
+std::vector<Op> generate(std::uint64_t seed, int n, bool async) {
+  std::uint64_t s = seed * 7919 + 1 + (async ? 1000003 : 0);
   std::vector<Op> ops;
   for (int i = 0; i < n; ++i) {
-    const std::uint64_t r = splitmix(s) % 16;
+    const std::uint64_t r = splitmix(s) % (async ? 18 : 16);
+    if (r >= 16) {
+      ops.push_back(range_op(OpK::ScanWp, s));
+      continue;
+    }
     if (r < 6) ops.push_back({r % 2 ? OpK::Write : OpK::Read, splitmix(s) % kPages, 1});
     else if (r < 8) ops.push_back(range_op(OpK::Copy, s));
     else if (r < 9) ops.push_back(range_op(OpK::Cont, s));
@@ -167,6 +173,7 @@ struct Msg {
 // The kernel side.
 class Kernel {
  public:
+  explicit Kernel(bool async) : async_(async) {}
   bool open(std::string& why) {
     fd_ = static_cast<int>(syscall(SYS_memfd_create, "hugetlb-uffd-diff", MFD_HUGETLB));
     if (fd_ < 0) return (why = std::string("memfd_create(MFD_HUGETLB): ") + strerror(errno)), false;
@@ -177,7 +184,7 @@ class Kernel {
     if (uffd_ < 0) return (why = std::string("userfaultfd: ") + strerror(errno)), false;
     uffdio_api api{};
     api.api = UFFD_API;
-    api.features = UFFD_FEATURE_MINOR_HUGETLBFS | UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+    api.features = UFFD_FEATURE_MINOR_HUGETLBFS | UFFD_FEATURE_WP_HUGETLBFS_SHMEM | (async_ ? UFFD_FEATURE_WP_ASYNC : 0);
     if (ioctl(uffd_, UFFDIO_API, &api) != 0) return (why = std::string("UFFDIO_API: ") + strerror(errno)), false;
     uffdio_register reg{};
     reg.range = {reinterpret_cast<std::uint64_t>(base_), kPages * kPg};
@@ -225,6 +232,26 @@ class Kernel {
                               op.k == OpK::Wp ? static_cast<__u64>(UFFDIO_WRITEPROTECT_MODE_WP) : 0};
         r = ioctl(uffd_, UFFDIO_WRITEPROTECT, &w);
         break;
+      }
+      case OpK::ScanWp: {
+        // PM_SCAN_WP_MATCHING over the range: the pages reported WRITTEN, write-protected.
+        std::vector<page_region> regs(kPages);
+        pm_scan_arg sa{};
+        sa.size = sizeof(sa);
+        sa.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
+        sa.start = reinterpret_cast<std::uint64_t>(a);
+        sa.end = sa.start + len;
+        sa.vec = reinterpret_cast<std::uint64_t>(regs.data());
+        sa.vec_len = regs.size();
+        sa.category_mask = PAGE_IS_WRITTEN;
+        sa.return_mask = PAGE_IS_WRITTEN;
+        const long n = ioctl(fd_proc(), PAGEMAP_SCAN, &sa);
+        if (n < 0) return strerrorname(errno);
+        std::string out = "0";
+        for (long i = 0; i < n; ++i)
+          out += " " + std::to_string((regs[i].start - reinterpret_cast<std::uint64_t>(base_)) / kPg) + "+" +
+                 std::to_string((regs[i].end - regs[i].start) / kPg);
+        return out;
       }
     }
     return r == 0 ? "0" : strerrorname(errno);
@@ -296,6 +323,7 @@ class Kernel {
       }
     }
   }
+  bool async_ = false;
   int fd_ = -1, uffd_ = -1, pm_ = -1;
   char* base_ = nullptr;
   char* src_ = nullptr;
@@ -309,7 +337,7 @@ class Kernel {
 // The model side: the same VMA on mm::AddressSpace (hugetlb backing, upstream kernel).
 class Model {
  public:
-  Model() : host_({kPages * 2}) {
+  explicit Model(bool async) : host_({kPages * 2}) {
     host_.reserve_hugetlb(0, kHuge);
     mm::AddressSpaceConfig c;
     c.pages = kPages;
@@ -323,7 +351,9 @@ class Model {
     kernel::install_fault_mechanisms(vk_);
     uffd::Modes m;
     m.missing = m.minor = m.wp = true;
-    if (!u().register_range(m, {}).error.empty()) throw std::runtime_error("model: register");
+    uffd::Features f;
+    f.wp_async = async;
+    if (!u().register_range(m, f).error.empty()) throw std::runtime_error("model: register");
   }
   uffd::Uffd& u() { return *vk_.uffd; }
   static std::string err(const uffd::IoctlResult& r) { return r.error.empty() ? "0" : r.error.substr(0, r.error.find(':')); }
@@ -341,6 +371,19 @@ class Model {
       case OpK::Punch: return err(u().punch_hole(list));
       case OpK::Wp: return err(u().writeprotect(g, op.len, true));
       case OpK::Unwp: return err(u().writeprotect(g, op.len, false));
+      case OpK::ScanWp: {
+        uffd::ScanArgs a;
+        a.start = op.start;
+        a.len = op.len;
+        a.flags = uffd::kScanWpMatching | uffd::kScanCheckWpAsync;
+        a.category_mask = uffd::cat::kWritten;
+        a.return_mask = uffd::cat::kWritten;
+        const auto r = u().pagemap_scan(a);
+        if (!r.error.empty()) return r.error;
+        std::string out = "0";
+        for (const auto& reg : r.regions) out += " " + std::to_string(reg.start) + "+" + std::to_string(reg.len);
+        return out;
+      }
     }
     return "?";
   }
@@ -412,14 +455,16 @@ int main(int argc, char** argv) {
     return 77;
   }
   int passed = 0, failed = 0;
-  std::uint64_t ops_run = 0, einval = 0, eexist = 0, faults = 0;
+  std::uint64_t ops_run = 0, einval = 0, eexist = 0, faults = 0, scanwp = 0;
   std::uint64_t seen_present = 0, seen_marker = 0, seen_none = 0, seen_hole = 0, seen_wp = 0;  // coverage
-  for (int seed = 1; seed <= seeds; ++seed) {
-    const auto ops = generate(static_cast<std::uint64_t>(seed), nops);
+  for (int run = 0; run < 2 * seeds; ++run) {
+    const int seed = run % seeds + 1;
+    const bool async = run >= seeds;  // the second half: WP_ASYNC, with PM_SCAN_WP_MATCHING ops
+    const auto ops = generate(static_cast<std::uint64_t>(seed), nops, async);
     std::string why, fail;
-    Model model;
+    Model model(async);
     {
-      Kernel k;
+      Kernel k(async);
       if (!k.open(why)) {
         restore_nr();
         std::printf("SKIP: %s\n", why.c_str());
@@ -437,11 +482,12 @@ int main(int argc, char** argv) {
         }
         ++ops_run;
         einval += ke == "EINVAL";
+        scanwp += op.k == OpK::ScanWp;
         eexist += ke == "EEXIST";
-        if (trace) std::printf("  seed %d op %zu %s %llu+%llu: kernel %s model %s\n", seed, i, op_name(op.k),
+        if (trace) std::printf("  %s seed %d op %zu %s %llu+%llu: kernel %s model %s\n", async ? "wp-async" : "wp-sync", seed, i, op_name(op.k),
                                static_cast<unsigned long long>(op.start), static_cast<unsigned long long>(op.len), ke.c_str(), me.c_str());
         char at[160];
-        std::snprintf(at, sizeof at, "seed %d op %zu (%s %llu+%llu)", seed, i, op_name(op.k),
+        std::snprintf(at, sizeof at, "%s seed %d op %zu (%s %llu+%llu)", async ? "wp-async" : "wp-sync", seed, i, op_name(op.k),
                       static_cast<unsigned long long>(op.start), static_cast<unsigned long long>(op.len));
         if (ke != me) {
           fail = std::string(at) + ": kernel " + ke + ", model " + me;
@@ -478,7 +524,7 @@ int main(int argc, char** argv) {
     }
     if (fail.empty()) {
       ++passed;
-      std::printf("ok seed %d (%d ops)\n", seed, nops);
+      std::printf("ok %s seed %d (%d ops)\n", async ? "wp-async" : "wp-sync", seed, nops);
     } else {
       ++failed;
       std::printf("FAIL %s\n", fail.c_str());
@@ -486,9 +532,9 @@ int main(int argc, char** argv) {
   }
   restore_nr();
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
-  std::printf("ops %llu (EINVAL %llu, EEXIST %llu), fault messages %llu; pages compared after each op: present %llu "
+  std::printf("ops %llu (EINVAL %llu, EEXIST %llu, PM_SCAN_WP_MATCHING %llu), fault messages %llu; pages compared after each op: present %llu "
               "(write-protected %llu), uffd-wp marker %llu, none huge PTE %llu, hole %llu\n%d passed, %d failed\n",
-              u(ops_run), u(einval), u(eexist), u(faults), u(seen_present), u(seen_wp), u(seen_marker), u(seen_none),
+              u(ops_run), u(einval), u(eexist), u(scanwp), u(faults), u(seen_present), u(seen_wp), u(seen_marker), u(seen_none),
               u(seen_hole), passed, failed);
   return failed ? 1 : 0;
 }
