@@ -10,6 +10,10 @@
 // return their cost. A feature the kernel variant lacks is refused with the kernel's EINVAL.
 // The engine only supplies the wait channels: it parks a blocked vCPU under its waiter id and
 // releases the ids that read() and take_woken() hand back.
+// On a hugetlb VMA (models/hugetlb) every verb works on whole 2 MiB pages, as
+// vma_kernel_pagesize() makes the kernel's do: messages carry the huge page's address, fills,
+// DEACTIVATE and WRITEPROTECT need aligned ranges (EINVAL), zaps round as madvise and
+// fallocate do, and PAGEMAP_SCAN reports PAGE_IS_HUGE (tests/kernel/FINDINGS.md "hugetlb").
 #pragma once
 #include <cstdint>
 #include <deque>
