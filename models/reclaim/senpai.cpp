@@ -1,5 +1,5 @@
 // `senpai`: a pressure-driven memory target, after Facebook's senpai (facebookincubator/senpai,
-// senpai.py; the oomd Senpai plugin is its successor). Senpai sizes a cgroup by moving its
+// senpai.py at c51e8e2; the oomd Senpai plugin is its successor). Senpai sizes a cgroup by moving its
 // memory.high: once a second it reads the cgroup's PSI memory "some" total and adds its
 // increase to an integral; when the integral exceeds the target (`--pressure`, 10 ms over the
 // `--interval` of 6 s) it backs off -- raises the limit by
@@ -8,7 +8,9 @@
 // probes -- lowers the limit by
 //   adj = min(max_probe, max_probe * (target / max(integral, 1) / coeff_probe)^2);
 // either resets the integral (Senpai.tick(), Senpai.adjust()). The limit starts at the
-// cgroup's current usage (Cgroup.import_limit) and stays within [min_size, max_size].
+// cgroup's current usage (Cgroup.import_limit) and stays within [min_size, max_size]. Here the
+// limit is in pages, so a backoff rounds up and a probe rounds down: each moves at least one
+// page (senpai rounds bytes down to a page for both).
 //
 // In a VM the VMM cannot read the guest's PSI. What it does see is the stall its own evictions
 // cause: each refault is a MISSING userfault its handler thread serves, and the vCPU waits from
@@ -46,9 +48,10 @@ using core::Kind;
 using core::ParamSpec;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Defaults: senpai.py's argparse defaults, but for `interval` (its 1 s tick is our tracking
-// round), `pressure` (per vCPU, see above) and `min_target` (its 100 MiB is larger than the
-// small guests scenarios use; 0 leaves one page as the floor).
+// Defaults: senpai.py's (a 1 s tick, --interval 6, --max-probe 0.01, --max-backoff 1.0,
+// --coeff-probe 10, --coeff-backoff 20), but for `pressure` (a fraction of the vCPUs' time, see
+// above) and `min_target` (its 100 MiB is more than the small guests of the scenarios; 0 leaves
+// one page as the floor).
 const ParamSpec kInterval{"interval", Kind::Duration, "\"1s\"",
                           "senpai's tick: one A-bit harvest (sleep, test and clear every young bit), one pressure "
                           "reading and, when the pressure is over target, a backoff",
