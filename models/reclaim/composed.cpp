@@ -20,8 +20,20 @@ const core::ParamSpec kReadViaParam{
 
 void ComposedPolicy::run_agent(VmmEnv& env, TimeNs until) {
   tracker_->begin(env);
+  last_decision_ = env.now();
   while (env.now() + tracker_->interval() < until) {
     const TimeNs since = tracker_->round(env, *sel_);
+    Observation o;
+    o.now = env.now();
+    o.elapsed = o.now - last_decision_;
+    o.refaults = ev_.refaults() - last_refaults_;
+    o.refault_stall_ns = ev_.refault_stall_ns() - last_stall_;
+    o.vcpus = ev_.uffd().vcpus();
+    o.resident = ev_.as().resident_total();
+    last_decision_ = o.now;
+    last_refaults_ = ev_.refaults();
+    last_stall_ = ev_.refault_stall_ns();
+    ctl_->observe(o);
     victims_.clear();
     const std::uint64_t want = ctl_->want(ev_.as());
     if (want) sel_->pick(want, victims_);

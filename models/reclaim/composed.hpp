@@ -5,6 +5,8 @@
 //
 // The agent loop, one iteration per tracking interval:
 //   tracker.round()        -- arm, wait, collect; the selector hears accessed()/scan_done()
+//   controller.observe()   -- what the VMM measured since the previous decision (refaults, their
+//                             stall time, elapsed time)
 //   controller.want()      -- pages to evict now
 //   selector.pick(want)    -- the victims, best first
 //   evictor.claim()        -- from here a fault on a victim keeps it resident
@@ -37,6 +39,7 @@ class ComposedPolicy final : public VmmPolicy {
                  uffd::Uffd& u, const MakeTracker& make_tracker)
       : sel_(std::move(sel)), ctl_(std::move(ctl)), ev_(std::move(ec), u, *sel_, stats_) {
     tracker_ = make_tracker(ev_, stats_);
+    ctl_->register_stats(stats_);
   }
 
   void start() override { tracker_->start(); }
@@ -54,6 +57,9 @@ class ComposedPolicy final : public VmmPolicy {
   Evictor ev_;
   std::unique_ptr<Tracker> tracker_;
   std::vector<core::Gfn> victims_;
+  // The evictor's cumulative counts at the previous decision (Observation is their increase).
+  TimeNs last_decision_ = 0, last_stall_ = 0;
+  std::uint64_t last_refaults_ = 0;
 };
 
 // The age-threshold composition that abit-harvest, idle-page, damon and wp-async-written share:

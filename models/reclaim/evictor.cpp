@@ -61,6 +61,7 @@ Evictor::Evictor(EvictorConfig c, uffd::Uffd& u, VictimSelector& sel, StatSet& s
   s.counter("/cpu_ns/by_use/eviction", cpu_eviction_ns_, "ns", nullptr, "/cpu_ns/eviction");
   s.counter("/cpu_ns/by_use/demand_paging", cpu_demand_ns_, "ns", nullptr, "/cpu_ns/demand_paging");
   s.counter("/mmap_lock_held_ns", lock_held_ns_, "ns");
+  s.counter("/refault_stall_ns", refault_stall_ns_, "ns");
   s.counter("/tier_bytes/written", tier_written_, "bytes", "tier_bytes_written");
   s.counter("/tier_bytes/read", tier_read_, "bytes", "tier_bytes_read");
   s.gauge("/tier_bytes/stored", tier_stored_, "bytes");
@@ -177,21 +178,30 @@ void Evictor::handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracke
   cpu_handler_ns_ += uffd_.costs().roundtrip_ns;
   cpu_demand_ns_ += uffd_.costs().roundtrip_ns;
   const std::uint64_t g = m.gfn.v;
+  // The vCPU that raised the message waits from m.t until the handler's ioctl returns (the
+  // engine wakes it then): the VMM stamps the message when its poll() wakes, and the ioctl's
+  // return is its own clock. A stall on a page it evicted, or is evicting, is one its eviction
+  // caused: that is the memory-pressure signal a VMM has without the guest's PSI.
+  auto stalled = [&] { refault_stall_ns_ += std::max<TimeNs>(0, env.now() - m.t); };
   if (state(g) == State::InFlight) {
     // The page is being written out: let its batch finish, then the vCPU retries and takes
     // a MISSING fault that fetches it back.
     while (state(g) == State::InFlight) env.wait_eviction();
+    stalled();
     return;
   }
   if (state(g) == State::Pending) set_state(g, State::None);  // touched: keep it
   uffd::IoctlResult r;
+  bool refault = false;
   if (m.reason == mm::UffdReason::Missing) {
     if (!pte::none_or_marker(as_.pte_at(m.gfn))) return;  // already resolved for another vCPU
+    refault = (meta_[g] & kInTier) != 0;                  // not a first touch
     r = fetch(m, env);
   } else {
     r = tracker.resolve(m);
   }
   charge(env, r, cpu_handler_ns_, &cpu_demand_ns_);
+  if (refault) stalled();
   if (m.reason == mm::UffdReason::Missing) observe(m.gfn, resident_now(m.gfn), env.now(), m.write);
 }
 

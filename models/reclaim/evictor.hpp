@@ -116,6 +116,12 @@ class Evictor {
   // Truth: writes already lost in tier copies not fetched back yet (the zap dropped a write
   // that raced the pwrite); the oracle counts each when the page comes back or at finish().
   std::uint64_t lost_writes_pending() const { return stale_in_tier_; }
+  // What the VMM measures of the refaults it serves (a feedback controller's input, see
+  // Observation): pages fetched back from the tier, and the vCPU time they stalled -- for each
+  // fault on a page this VMM evicted (or is evicting), from the instant the vCPU raised it
+  // (FaultMsg::t) to the return of the ioctl that resolves it, which wakes the vCPU.
+  std::uint64_t refaults() const { return fetched_; }
+  TimeNs refault_stall_ns() const { return refault_stall_ns_; }
 
  private:
   // The per-page word: eviction round (mod 2^13) | state (2 bits) | in tier | tier version (16).
@@ -172,6 +178,7 @@ class Evictor {
   std::uint64_t tier_written_ = 0, tier_read_ = 0, tier_stored_ = 0;
   std::uint64_t ioctls_ = 0, tlb_flushes_ = 0;
   TimeNs cpu_ioctl_ns_ = 0, cpu_handler_ns_ = 0, lock_held_ns_ = 0;
+  TimeNs refault_stall_ns_ = 0;
   // The same CPU time by use (StatSet sums, see the constructor): the trackers' ioctls
   // (registration, marking); eviction (SET_MODE, the eviction read and its fault
   // resolutions, DONTNEED/PUNCH_HOLE); demand paging (the handler's round trip and the

@@ -87,7 +87,7 @@ Run drive(const reclaim::PolicyInfo& info, const Setup& su, std::uint64_t seed) 
           retry.emplace_back(g, write);
           return;
         }
-        pol->handle_fault(test::fault_msg(g, write, f.reason), env);
+        pol->handle_fault(test::fault_msg(g, write, f.reason, env.t), env);
       } else {
         REQUIRE(f.ok());
       }
