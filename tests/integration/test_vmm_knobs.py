@@ -115,6 +115,14 @@ for stride, lo, hi in ((1, 0.95, 1.0), (2, 0.4, 0.6)):
                                          f"prefetched pages")
     check(g["vmm"]["lost_writes"] == 0, f"stride {stride}: uffd-ws with prefetch loses no write")
 
+# ---- determinism with every knob on, in both fault-service modes ----
+for mode in ("exact", "inline"):
+    knobs = [("/engine/fault_service", mode), ("/hosts/0/nodes/0/cores", 8), ("/vms/0/vmm/handler_threads", 3),
+             ("/vms/0/vmm/prefetch", 8), ("/vms/0/vmm/tier/queue_depth", 2), ("/vms/0/vmm/tier/max_io_pages", 4)]
+    outs = [run_naive(f"all-{mode}-{i}", knobs) and os.path.join(d, f"all-{mode}-{i}", "result.json") for i in (1, 2)]
+    with open(outs[0], "rb") as a, open(outs[1], "rb") as b:
+        check(a.read() == b.read(), f"{mode}: every knob on, same seed -> byte-identical result.json")
+
 # ---- bad input ----
 for ptr, val, msg in (("/vms/0/vmm/handler_threads", 0, "out of range"), ("/vms/0/vmm/prefetch", -1, "out of range"),
                       ("/vms/0/vmm/tier/queue_depth", "deep", "expected")):
