@@ -31,6 +31,11 @@ namespace vmemsim::reclaim {
 extern const core::ParamSpec kBatchPagesParam;    // evictor
 extern const core::ParamSpec kMemoryTargetParam;  // FixedTarget controller
 extern const core::ParamSpec kReadViaParam;       // evictor
+// The VMM's fault service (evictor): handler threads and prefetch on refault, read by
+// read_vmm_knobs() into an EvictorConfig, last in every policy's table.
+extern const core::ParamSpec kHandlerThreadsParam;
+extern const core::ParamSpec kPrefetchParam;
+void read_vmm_knobs(core::Params& p, EvictorConfig& ec);
 
 class ComposedPolicy final : public VmmPolicy {
  public:
@@ -46,6 +51,7 @@ class ComposedPolicy final : public VmmPolicy {
   void run_agent(VmmEnv& env, TimeNs until) override;
   void handle_fault(const uffd::FaultMsg& m, VmmEnv& env) override { ev_.handle_fault(m, env, *tracker_); }
   void finish() override { ev_.finish(); }
+  unsigned handler_threads() const override { return ev_.config().handler_threads; }
   const StatSet& stats() const override { return stats_; }
   const Tier& tier() const override { return ev_.tier(); }
   std::uint64_t lost_writes_pending() const override { return ev_.lost_writes_pending(); }

@@ -65,6 +65,12 @@ Evictor::Evictor(EvictorConfig c, uffd::Uffd& u, VictimSelector& sel, StatSet& s
   s.counter("/tier_bytes/written", tier_written_, "bytes", "tier_bytes_written");
   s.counter("/tier_bytes/read", tier_read_, "bytes", "tier_bytes_read");
   s.gauge("/tier_bytes/stored", tier_stored_, "bytes");
+  // Only with prefetch on: a run with the default (0) writes the same result as before the knob.
+  if (c_.prefetch) {
+    s.counter("/prefetch/pages", prefetched_, "pages", "prefetched_pages");
+    s.counter("/prefetch/hits", prefetch_hits_, "pages", "prefetch_hits");
+    s.counter("/prefetch/wasted", prefetch_wasted_, "pages");
+  }
 }
 
 uffd::IoctlResult Evictor::charge(VmmEnv& env, const uffd::IoctlResult& r, TimeNs& bucket, TimeNs* part) {
@@ -160,6 +166,7 @@ void Evictor::evict(VmmEnv& env, TimeNs since) {
       set_state(b, State::None);
       meta_[b] = (meta_[b] & ~kRoundMask) | static_cast<std::uint32_t>(round_ & kRoundMask);
       observe(gb, false, env.now());
+      if (!prefetched_at_.empty()) resolve_prefetch(b);
       // Truth (metric only): a write between the pwrite and the zap is lost from here on.
       stale_in_tier_ += (as_.truth().data_version(gb) & 0xffffu) != tier_version(b);
     }
@@ -190,6 +197,15 @@ void Evictor::handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracke
     stalled();
     return;
   }
+  if (state(g) == State::Fetching) {
+    // Another handler thread is reading the page back (it faulted on another vCPU, or is a
+    // neighbour being prefetched): wait for that read, then the vCPU retries and finds it mapped.
+    while (state(g) == State::Fetching) {
+      fetch_waiters_ = true;
+      env.wait_eviction();
+    }
+    return;
+  }
   if (state(g) == State::Pending) set_state(g, State::None);  // touched: keep it
   uffd::IoctlResult r;
   bool refault = false;
@@ -211,6 +227,17 @@ void Evictor::finish() {
   for (std::uint64_t g = 0; g < as_.pages(); ++g)
     if (meta_[g] & kInTier) as_.truth().audit_copy(Gfn(g), tier_version(g));
   stale_in_tier_ = 0;  // all counted by the audit
+  // Prefetched pages still resident at the end: used or not, by the truth.
+  while (!prefetched_at_.empty()) resolve_prefetch(prefetched_at_.begin()->first);
+}
+
+void Evictor::resolve_prefetch(std::uint64_t g) {
+  const auto it = prefetched_at_.find(g);
+  if (it == prefetched_at_.end()) return;
+  // Accessed since its install: its last access is no longer the one it had then.
+  if (as_.truth().last_access(Gfn(g)) != it->second) ++prefetch_hits_;
+  else ++prefetch_wasted_;
+  prefetched_at_.erase(it);
 }
 
 // How the VMM reads a page it evicts (`read_via`). anon, odirect: pwrite(O_DIRECT) from the
@@ -267,6 +294,29 @@ void Evictor::read_for_eviction(VmmEnv& env, const std::vector<Gfn>& batch) {
   cpu_eviction_ns_ += cost;
 }
 
+std::uint32_t Evictor::take_from_tier(std::uint64_t g) {
+  const std::uint32_t fetched = tier_version(g);
+  stale_in_tier_ -= (as_.truth().data_version(Gfn(g)) & 0xffffu) != fetched;  // the oracle counts it now
+  meta_[g] &= ~(kInTier | (0xffffu << kVersionShift));
+  --evicted_now_;
+  tier_stored_ -= c_.tier->stored_bytes(1);
+  return fetched;
+}
+
+bool Evictor::prefetchable(std::uint64_t g) const {
+  return g < as_.pages() && (meta_[g] & kInTier) && state(g) == State::None && pte::none_or_marker(as_.pte_at(Gfn(g))) &&
+         !resident_now(Gfn(g));
+}
+
+std::pair<std::uint64_t, std::uint64_t> Evictor::prefetch_window(std::uint64_t g) const {
+  // Guest memory is one VMA (models/mm): the window stops at its ends and at the first page
+  // that is not evicted or is already being read or written.
+  std::uint64_t lo = g, hi = g, n = 0;
+  while (n < c_.prefetch && prefetchable(hi + 1)) ++hi, ++n;
+  while (n < c_.prefetch && lo > 0 && prefetchable(lo - 1)) --lo, ++n;
+  return {lo, hi};
+}
+
 uffd::IoctlResult Evictor::fetch(const uffd::FaultMsg& m, VmmEnv& env) {
   const std::uint64_t g = m.gfn.v;
   if (!(meta_[g] & kInTier)) {
@@ -275,21 +325,48 @@ uffd::IoctlResult Evictor::fetch(const uffd::FaultMsg& m, VmmEnv& env) {
     ++first_touch_faults_;
     return copy_or_reclaim(env, m, [&] { return uffd_.copy(m.gfn, m.cpu_node, !m.write, 0, env.now(), mm::content::kZero); });
   }
-  c_.tier->read(env, 1);
-  tier_read_ += core::kPageSize;
+  // The pages read together: the faulting one and its prefetched neighbours, one I/O (split
+  // by the tier's max_io_pages), held in Fetching so that no other handler thread reads them
+  // again meanwhile.
+  const auto [lo, hi] = c_.prefetch ? prefetch_window(g) : std::make_pair(g, g);
+  for (std::uint64_t h = lo; h <= hi; ++h) set_state(h, State::Fetching);
+  c_.tier->read(env, hi - lo + 1);
+  tier_read_ += (hi - lo + 1) * core::kPageSize;
   // "evicted, then touched again within the refault window": the eviction was a mistake.
   // Rounds are kept mod 2^13; the window is at most 255 rounds.
   if (((round_ - (meta_[g] & kRoundMask)) & kRoundMask) < c_.refault_window) ++false_cold_evictions_;
-  const std::uint32_t fetched = tier_version(g);
-  stale_in_tier_ -= (as_.truth().data_version(m.gfn) & 0xffffu) != fetched;  // the oracle counts it now
-  meta_[g] &= ~(kInTier | (0xffffu << kVersionShift));
+  const std::uint32_t fetched = take_from_tier(g);
   ++fetched_;
-  --evicted_now_;
-  tier_stored_ -= c_.tier->stored_bytes(1);
   // UFFDIO_COPY of the fetched data: the ground truth compares its version with the latest.
   std::optional<std::uint64_t> content;
   if (tier_content_.size() != 0) content = tier_content_[g];
-  return copy_or_reclaim(env, m, [&] { return uffd_.copy(m.gfn, m.cpu_node, false, fetched, env.now(), content); });
+  uffd::IoctlResult r = copy_or_reclaim(env, m, [&] { return uffd_.copy(m.gfn, m.cpu_node, false, fetched, env.now(), content); });
+  if (hi > lo) {
+    // The neighbours, in the same UFFDIO_COPY of the range (mfill_atomic() loops over its
+    // pages in one ioctl: one syscall, per-page copy costs). They are not refaults: no fault
+    // asked for them.
+    for (std::uint64_t h = lo; h <= hi; ++h) {
+      if (h == g) continue;
+      const std::uint32_t v = take_from_tier(h);
+      std::optional<std::uint64_t> c;
+      if (tier_content_.size() != 0) c = tier_content_[h];
+      const uffd::FaultMsg hm{Gfn(h), false, m.reason, m.cpu_node, m.t};
+      const uffd::IoctlResult rh =
+          copy_or_reclaim(env, hm, [&] { return uffd_.copy(Gfn(h), m.cpu_node, false, v, env.now(), c); });
+      VMEMSIM_CHECK(rh.error.empty(), "prefetch of gfn " << h << ": UFFDIO_COPY failed: " << rh.error);
+      r.cost_ns += rh.cost_ns - uffd_.costs().ioctl_ns;
+      r.ptes += rh.ptes;
+      ++prefetched_;
+      prefetched_at_[h] = as_.truth().last_access(Gfn(h));
+      observe(Gfn(h), resident_now(Gfn(h)), env.now());
+    }
+  }
+  for (std::uint64_t h = lo; h <= hi; ++h) set_state(h, State::None);
+  if (fetch_waiters_) {
+    fetch_waiters_ = false;
+    env.eviction_done();  // the threads waiting for these pages retry
+  }
+  return r;
 }
 
 }  // namespace vmemsim::reclaim

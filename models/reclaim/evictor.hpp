@@ -11,9 +11,19 @@
 // VictimSelector::inserted()/removed(), so a selector hears of every page exactly once.
 //
 // Per-page state: one 32-bit word (tier-copy version, eviction round, eviction state) and the
-// residency bit: 4.125 B per page, allocated with the policy.
+// residency bit: 4.125 B per page, allocated with the policy. Prefetch (EvictorConfig::prefetch)
+// adds no per-page array: the prefetched pages not yet resolved as hit or wasted are kept in a
+// map (about 40 B per such page), whose size is bounded by the pages prefetched.
+//
+// Several handler threads (`handler_threads`) may run handle_fault() at once: each blocks in its
+// tier read while the others serve later messages. A page whose read is in flight is in state
+// Fetching (with its prefetched neighbours); a fault on it waits for that read (wait_eviction(),
+// which the fetching thread's eviction_done() ends) and then retries, as a thread whose
+// UFFDIO_COPY found the page already mapped (EEXIST) would return and let the vCPU retry.
 #pragma once
 #include <cstdint>
+#include <map>
+#include <utility>
 #include <memory>
 #include <vector>
 
@@ -32,6 +42,12 @@ struct EvictorConfig {
   // false-cold eviction (uffd-ws: age_threshold, the window in which it could not look cold).
   unsigned refault_window = 1;
   std::unique_ptr<Tier> tier;
+  // uffd handler threads of the VMM serving sync faults (the engine runs that many; they read
+  // the one uffd queue in order).
+  unsigned handler_threads = 1;
+  // On a refetch, also read up to this many evicted neighbours (contiguous evicted gfns around
+  // the fault) in the same I/O and install them (UFFDIO_COPY of the range); 0 = off.
+  unsigned prefetch = 0;
 };
 
 // Ground truth against what a tracker reported in one round (metrics only: the VMM never
@@ -70,6 +86,7 @@ class Evictor {
   Evictor(EvictorConfig c, uffd::Uffd& u, VictimSelector& sel, StatSet& stats);
 
   uffd::Uffd& uffd() { return uffd_; }
+  const EvictorConfig& config() const { return c_; }
   mm::AddressSpace& as() { return as_; }
   const Tier& tier() const { return *c_.tier; }
   TruthMeter& truth() { return truth_; }
@@ -130,7 +147,9 @@ class Evictor {
   static constexpr std::uint32_t kStateMask = 3u << kStateShift;
   static constexpr std::uint32_t kInTier = 1u << 15;
   static constexpr std::uint32_t kVersionShift = 16;
-  enum class State : std::uint32_t { None = 0, Pending = 1, InFlight = 2 };
+  // Fetching: a handler thread's tier read of the page (or of a neighbour it prefetches) is in
+  // flight.
+  enum class State : std::uint32_t { None = 0, Pending = 1, InFlight = 2, Fetching = 3 };
   State state(std::uint64_t g) const { return static_cast<State>((meta_[g] & kStateMask) >> kStateShift); }
   void set_state(std::uint64_t g, State e) {
     meta_[g] = (meta_[g] & ~kStateMask) | (static_cast<std::uint32_t>(e) << kStateShift);
@@ -143,6 +162,16 @@ class Evictor {
   }
   void read_for_eviction(VmmEnv& env, const std::vector<core::Gfn>& batch);
   uffd::IoctlResult fetch(const uffd::FaultMsg& m, VmmEnv& env);
+  // The tier copy of g comes back (its lost-write oracle accounting); returns its version.
+  std::uint32_t take_from_tier(std::uint64_t g);
+  // The evicted neighbours a refetch of g reads with it: [lo, hi] around g, contiguous, every
+  // page in the tier and in no other I/O, at most `prefetch` besides g (after g first, then
+  // before it, as swap_vma_readahead() takes a window around the fault).
+  std::pair<std::uint64_t, std::uint64_t> prefetch_window(std::uint64_t g) const;
+  bool prefetchable(std::uint64_t g) const;
+  // A prefetched page leaves the VMM's residency (evicted again) or the run ends: hit if the
+  // guest accessed it since it was installed (ground truth), else wasted.
+  void resolve_prefetch(std::uint64_t g);
   // UFFDIO_COPY allocates the page in the VMM thread: when the host has no free frame, the
   // allocator's slow path (direct reclaim, with kernel.reclaim on) runs in that thread and the
   // ioctl is retried, as mfill_atomic_pte_copy()'s folio allocation would.
@@ -170,6 +199,11 @@ class Evictor {
   std::vector<core::Gfn> claimed_;
   std::uint64_t round_ = 0;
   std::uint64_t stale_in_tier_ = 0;
+  // A handler thread waits for another's fetch (Fetching): the fetching thread ends the wait.
+  bool fetch_waiters_ = false;
+  // Prefetched pages not resolved yet, with the time they were installed (truth: metrics only).
+  std::map<std::uint64_t, TimeNs> prefetched_at_;
+  std::uint64_t prefetched_ = 0, prefetch_hits_ = 0, prefetch_wasted_ = 0, prefetch_ios_ = 0;
 
   std::uint64_t evicted_ = 0, fetched_ = 0, evicted_now_ = 0, false_cold_evictions_ = 0;
   std::uint64_t evicted_while_hot_ = 0, evicted_while_hot_numa_ = 0;

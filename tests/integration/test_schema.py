@@ -882,7 +882,9 @@ def main():
          "$defs/tier has an if/then branch for every kind (ssd and null share one)", str(sorted(map(str, tier_branches))))
     c.ok(all(b.get("additionalProperties") is False for b in tier_branches.values()),
          "every tier kind's branch allows no key of another kind (additionalProperties false)")
-    tier_keys = ["kind"] + [k for kind in kinds for k in tier_branches.get(kind, {}).get("properties", {}) if k != "kind"]
+    # (a key several kinds take, such as queue_depth, is listed once, where it first appears)
+    tier_keys = list(dict.fromkeys(["kind"] + [k for kind in kinds for k in tier_branches.get(kind, {}).get("properties", {})
+                                               if k != "kind"]))
     for p in policies:
         if p == "none":
             continue
