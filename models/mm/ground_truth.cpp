@@ -7,12 +7,22 @@ namespace vmemsim::mm {
 GroundTruth::GroundTruth(PageSlot* slots, std::uint64_t pages, TimeNs epoch_ns, TimeNs duration_ns)
     : slots_(slots), pages_(pages), epoch_ns_(epoch_ns), versions_(pages) {
   VMEMSIM_CHECK(epoch_ns_ > 0, "epoch length must be positive");
+  inv_epoch_ = 1.0 / static_cast<double>(epoch_ns_);
   epoch_pages_.assign(static_cast<std::size_t>(duration_ns / epoch_ns_) + 2, 0);
 }
 
 void GroundTruth::move_epoch(std::uint64_t old_stored, std::size_t epoch) {
   if (old_stored > 0) {
-    auto e = static_cast<std::size_t>((old_stored - 1) / static_cast<std::uint64_t>(epoch_ns_));
+    // (old_stored - 1) / epoch_ns_ without a 64-bit division (tens of cycles, and a sweep over
+    // memory pays it on most accesses): the double reciprocal is off by less than one while the
+    // quotient stays below ~2^50 (epoch_pages_ has a counter per epoch, so any quotient in its
+    // range does), and the two corrections make the result the exact quotient; larger ones are
+    // clamped to the last epoch below anyway.
+    const std::uint64_t v = old_stored - 1;
+    const auto len = static_cast<std::uint64_t>(epoch_ns_);
+    auto e = static_cast<std::size_t>(static_cast<double>(v) * inv_epoch_);
+    if (e * len > v) --e;
+    else if ((e + 1) * len <= v) ++e;
     if (e >= epoch_pages_.size()) e = epoch_pages_.size() - 1;
     --epoch_pages_[e];
   }

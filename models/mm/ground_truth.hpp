@@ -118,6 +118,7 @@ class GroundTruth {
   PageSlot* slots_;
   std::uint64_t pages_;
   TimeNs epoch_ns_;
+  double inv_epoch_ = 0;  // 1 / epoch_ns_, for move_epoch()
   // Materialised data versions. 16 bits suffice: a version advances at most once between the
   // snapshot at eviction and the comparison at fetch, which is all the oracle compares.
   core::FlatArray<std::uint16_t> versions_;

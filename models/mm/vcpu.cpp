@@ -76,11 +76,16 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
   // Hot state lives in locals: stores through `slots` could otherwise alias the members and
   // force a reload of every counter on every access.
   std::array<std::uint64_t, pte::kLatIndexes> by_node{};  // by pte::lat_index(): node, +64 if PMD-mapped
+  // Accesses to the vCPU's own node through a PTE (the common case) are counted in a register:
+  // an increment of by_node[] in memory on every access chains through store forwarding.
+  const unsigned home = node.v;
+  std::uint64_t home_count = 0;
   std::uint64_t writes = 0;
   std::uint64_t* const content = as_.content_data();  // null unless the VM tracks page content
   const core::TimeNs* gaps = gaps_;  // null (the fast path) unless the generator times its accesses
   Quantum q;
   q.end = start;
+  std::size_t pos = pos_;  // a local, like the counters: stores through `slots` may alias pos_
 
   // TLB shootdowns since the last quantum: each one interrupted this vCPU with an IPI.
   if (as_.tlb_flushes() != tlb_seen_) {
@@ -96,19 +101,24 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
     const core::TimeNs lo = epoch_lo_;
     const std::size_t epoch = epoch_;
     while (t < stop) {
-      if (pos_ == kBatch) {
+      if (pos == kBatch) {
         refill(t);
+        pos = 0;
         gaps = gaps_;
+        // The steady-state prefetch below runs kPrefetch accesses ahead; a new batch starts
+        // with nothing in flight, so start its first kPrefetch lines now.
+        for (std::size_t i = 0; i < kPrefetch; ++i)
+          __builtin_prefetch(&slots[base + workload::access_page(buf_[i])], 1, 3);
       }
       // The batch already holds the upcoming addresses: prefetch a few ahead so the cache
       // misses of consecutive accesses overlap (the per-access time chain below otherwise
       // limits how many the CPU keeps in flight).
-      if (pos_ + kPrefetch < kBatch)
-        __builtin_prefetch(&slots[base + workload::access_page(buf_[pos_ + kPrefetch])], 1, 3);
-      const workload::Access a = buf_[pos_];
+      if (pos + kPrefetch < kBatch)
+        __builtin_prefetch(&slots[base + workload::access_page(buf_[pos + kPrefetch])], 1, 3);
+      const workload::Access a = buf_[pos];
       core::TimeNs after = think;
       if (gaps != nullptr) [[unlikely]] {
-        const core::TimeNs gap = gaps[pos_];
+        const core::TimeNs gap = gaps[pos];
         if (gap == workload::kGapEnd) {
           finished_ = true;  // idle for the rest of the quantum (and of the run)
           break;
@@ -157,16 +167,19 @@ Vcpu::Quantum Vcpu::run(core::TimeNs start, core::TimeNs end) {
           stop = t;  // t only grows: the loop ends after this access
         }
       }
-      ++pos_;
+      ++pos;
       if (touch_pte) s.pte = p | pte::kAccessed | (w ? pte::kDirty : 0);
       const unsigned n = pte::lat_index(p);
-      ++by_node[n];
+      if (n == home) ++home_count;
+      else ++by_node[n];
       writes += w;
       if (content != nullptr && w) [[unlikely]] as_.content_write(Gfn(g), content_rng_);
       truth.note_access(s, t, w, lo, epoch);
       t += after + lat[n];
     }
   }
+  pos_ = pos;
+  by_node[home] += home_count;
   c_.writes += writes;
   c_.local += by_node[node.v] + by_node[kMaxNodes + node.v];
   std::uint64_t all = 0, huge = 0;

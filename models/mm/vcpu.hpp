@@ -59,7 +59,7 @@ struct VcpuCounters {
 class Vcpu {
  public:
   static constexpr std::size_t kBatch = 256;
-  static constexpr std::size_t kPrefetch = 12;
+  static constexpr std::size_t kPrefetch = 20;
 
   Vcpu(VcpuConfig cfg, AddressSpace& as, std::unique_ptr<workload::Generator> gen);
 

@@ -25,7 +25,7 @@ std::span<const ParamSpec> baseline_params(const char* selector) {
   static std::map<std::string, std::vector<ParamSpec>> tables;
   auto& t = tables[selector];
   if (t.empty()) {
-    t = {kInterval, kTarget, kRatio, kBatchPagesParam, kReadViaParam};
+    t = {kInterval, kTarget, kRatio, kBatchPagesParam, kReadViaParam, kHandlerThreadsParam, kPrefetchParam};
     for (const auto& s : find_selector(selector)->params) t.push_back(s);
   }
   return t;
@@ -38,6 +38,7 @@ std::unique_ptr<VmmPolicy> make_baseline(core::Params& p, const PolicyContext& c
   EvictorConfig ec;
   ec.batch = static_cast<std::uint64_t>(p.get_int(kBatchPagesParam));
   ec.buffered_read = p.get_string(kReadViaParam) == "buffered";
+  read_vmm_knobs(p, ec);
   ec.refault_window = 1;  // back within the round after its eviction: a miss the oracle's order caused
   const SelectorInfo& si = *find_selector(selector);
   const SelectorContext sc{ctx.uffd ? ctx.uffd->mm().pages() : 0, ctx.seed};

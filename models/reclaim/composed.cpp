@@ -18,10 +18,38 @@ const core::ParamSpec kReadViaParam{
     "get_user_pages(); buffered = pwrite through the page cache, copy_from_user() in the VMM thread",
     -kInf, kInf, "odirect|buffered"};
 
+const core::ParamSpec kHandlerThreadsParam{
+    "handler_threads", Kind::Int, "1",
+    "userfaultfd handler threads serving this VM's sync faults: each reads the next message of the one uffd queue "
+    "and serves it (a refetch blocks that thread in its tier read while the others go on)",
+    1, 256};
+const core::ParamSpec kPrefetchParam{
+    "prefetch", Kind::Int, "0",
+    "on a refetch, also read up to this many evicted neighbours of the faulting page (contiguous evicted gfns, after "
+    "it first, then before it) in the same I/O and install them with the same UFFDIO_COPY; 0 = off",
+    0, 1024};
+
+void read_vmm_knobs(core::Params& p, EvictorConfig& ec) {
+  ec.handler_threads = static_cast<unsigned>(p.get_int(kHandlerThreadsParam));
+  ec.prefetch = static_cast<unsigned>(p.get_int(kPrefetchParam));
+}
+
 void ComposedPolicy::run_agent(VmmEnv& env, TimeNs until) {
   tracker_->begin(env);
+  last_decision_ = env.now();
   while (env.now() + tracker_->interval() < until) {
     const TimeNs since = tracker_->round(env, *sel_);
+    Observation o;
+    o.now = env.now();
+    o.elapsed = o.now - last_decision_;
+    o.refaults = ev_.refaults() - last_refaults_;
+    o.refault_stall_ns = ev_.refault_stall_ns() - last_stall_;
+    o.vcpus = ev_.uffd().vcpus();
+    o.resident = ev_.as().resident_total();
+    last_decision_ = o.now;
+    last_refaults_ = ev_.refaults();
+    last_stall_ = ev_.refault_stall_ns();
+    ctl_->observe(o);
     victims_.clear();
     const std::uint64_t want = ctl_->want(ev_.as());
     if (want) sel_->pick(want, victims_);
@@ -42,7 +70,7 @@ void ComposedPolicy::run_agent(VmmEnv& env, TimeNs until) {
 std::vector<core::ParamSpec> age_policy_params(std::initializer_list<core::ParamSpec> tracker) {
   std::vector<core::ParamSpec> t(tracker);
   for (const auto& s : find_selector("age")->params) t.push_back(s);
-  t.insert(t.end(), {kBatchPagesParam, kMemoryTargetParam, kReadViaParam});
+  t.insert(t.end(), {kBatchPagesParam, kMemoryTargetParam, kReadViaParam, kHandlerThreadsParam, kPrefetchParam});
   return t;
 }
 
@@ -53,6 +81,7 @@ AgeEviction read_age_eviction(core::Params& p, const PolicyContext& ctx) {
   a.target_pages = static_cast<std::uint64_t>(p.get_size(kMemoryTargetParam)) / core::kPageSize;
   a.ec.buffered_read = p.get_string(kReadViaParam) == "buffered";
   a.ec.refault_window = a.age;
+  read_vmm_knobs(p, a.ec);
   a.ec.tier = read_tier(p, ctx.tiers);
   return a;
 }

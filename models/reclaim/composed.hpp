@@ -5,6 +5,8 @@
 //
 // The agent loop, one iteration per tracking interval:
 //   tracker.round()        -- arm, wait, collect; the selector hears accessed()/scan_done()
+//   controller.observe()   -- what the VMM measured since the previous decision (refaults, their
+//                             stall time, elapsed time)
 //   controller.want()      -- pages to evict now
 //   selector.pick(want)    -- the victims, best first
 //   evictor.claim()        -- from here a fault on a victim keeps it resident
@@ -29,6 +31,11 @@ namespace vmemsim::reclaim {
 extern const core::ParamSpec kBatchPagesParam;    // evictor
 extern const core::ParamSpec kMemoryTargetParam;  // FixedTarget controller
 extern const core::ParamSpec kReadViaParam;       // evictor
+// The VMM's fault service (evictor): handler threads and prefetch on refault, read by
+// read_vmm_knobs() into an EvictorConfig, last in every policy's table.
+extern const core::ParamSpec kHandlerThreadsParam;
+extern const core::ParamSpec kPrefetchParam;
+void read_vmm_knobs(core::Params& p, EvictorConfig& ec);
 
 class ComposedPolicy final : public VmmPolicy {
  public:
@@ -37,12 +44,14 @@ class ComposedPolicy final : public VmmPolicy {
                  uffd::Uffd& u, const MakeTracker& make_tracker)
       : sel_(std::move(sel)), ctl_(std::move(ctl)), ev_(std::move(ec), u, *sel_, stats_) {
     tracker_ = make_tracker(ev_, stats_);
+    ctl_->register_stats(stats_);
   }
 
   void start() override { tracker_->start(); }
   void run_agent(VmmEnv& env, TimeNs until) override;
   void handle_fault(const uffd::FaultMsg& m, VmmEnv& env) override { ev_.handle_fault(m, env, *tracker_); }
   void finish() override { ev_.finish(); }
+  unsigned handler_threads() const override { return ev_.config().handler_threads; }
   const StatSet& stats() const override { return stats_; }
   const Tier& tier() const override { return ev_.tier(); }
   std::uint64_t lost_writes_pending() const override { return ev_.lost_writes_pending(); }
@@ -54,6 +63,9 @@ class ComposedPolicy final : public VmmPolicy {
   Evictor ev_;
   std::unique_ptr<Tracker> tracker_;
   std::vector<core::Gfn> victims_;
+  // The evictor's cumulative counts at the previous decision (Observation is their increase).
+  TimeNs last_decision_ = 0, last_stall_ = 0;
+  std::uint64_t last_refaults_ = 0;
 };
 
 // The age-threshold composition that abit-harvest, idle-page, damon and wp-async-written share:

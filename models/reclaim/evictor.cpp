@@ -65,9 +65,16 @@ Evictor::Evictor(EvictorConfig c, uffd::Uffd& u, VictimSelector& sel, StatSet& s
   s.counter("/cpu_ns/by_use/eviction", cpu_eviction_ns_, "ns", nullptr, "/cpu_ns/eviction");
   s.counter("/cpu_ns/by_use/demand_paging", cpu_demand_ns_, "ns", nullptr, "/cpu_ns/demand_paging");
   s.counter("/mmap_lock_held_ns", lock_held_ns_, "ns");
+  s.counter("/refault_stall_ns", refault_stall_ns_, "ns");
   s.counter("/tier_bytes/written", tier_written_, "bytes", "tier_bytes_written");
   s.counter("/tier_bytes/read", tier_read_, "bytes", "tier_bytes_read");
   s.gauge("/tier_bytes/stored", tier_stored_, "bytes");
+  // Only with prefetch on: a run with the default (0) writes the same result as before the knob.
+  if (c_.prefetch) {
+    s.counter("/prefetch/pages", prefetched_, "pages", "prefetched_pages");
+    s.counter("/prefetch/hits", prefetch_hits_, "pages", "prefetch_hits");
+    s.counter("/prefetch/wasted", prefetch_wasted_, "pages");
+  }
 }
 
 uffd::IoctlResult Evictor::charge(VmmEnv& env, const uffd::IoctlResult& r, TimeNs& bucket, TimeNs* part) {
@@ -171,6 +178,7 @@ void Evictor::evict(VmmEnv& env, TimeNs since) {
       set_state(b, State::None);
       meta_[b] = (meta_[b] & ~kRoundMask) | static_cast<std::uint32_t>(round_ & kRoundMask);
       observe(gb, false, env.now());
+      if (!prefetched_at_.empty()) resolve_prefetch(b);
       // Truth (metric only): a write between the pwrite and the zap is lost from here on.
       stale_in_tier_ += (as_.truth().data_version(gb) & 0xffffu) != tier_version(b);
     }
@@ -189,21 +197,39 @@ void Evictor::handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracke
   cpu_handler_ns_ += uffd_.costs().roundtrip_ns;
   cpu_demand_ns_ += uffd_.costs().roundtrip_ns;
   const std::uint64_t g = m.gfn.v;
+  // The vCPU that raised the message waits from m.t until the handler's ioctl returns (the
+  // engine wakes it then): the VMM stamps the message when its poll() wakes, and the ioctl's
+  // return is its own clock. A stall on a page it evicted, or is evicting, is one its eviction
+  // caused: that is the memory-pressure signal a VMM has without the guest's PSI.
+  auto stalled = [&] { refault_stall_ns_ += std::max<TimeNs>(0, env.now() - m.t); };
   if (state(g) == State::InFlight) {
     // The page is being written out: let its batch finish, then the vCPU retries and takes
     // a MISSING fault that fetches it back.
     while (state(g) == State::InFlight) env.wait_eviction();
+    stalled();
+    return;
+  }
+  if (state(g) == State::Fetching) {
+    // Another handler thread is reading the page back (it faulted on another vCPU, or is a
+    // neighbour being prefetched): wait for that read, then the vCPU retries and finds it mapped.
+    while (state(g) == State::Fetching) {
+      fetch_waiters_ = true;
+      env.wait_eviction();
+    }
     return;
   }
   if (state(g) == State::Pending) drop(m.gfn);  // touched: keep it (its whole huge page)
   uffd::IoctlResult r;
+  bool refault = false;
   if (m.reason == mm::UffdReason::Missing) {
     if (!pte::none_or_marker(as_.pte_at(m.gfn))) return;  // already resolved for another vCPU
+    refault = (meta_[g] & kInTier) != 0;                  // not a first touch
     r = fetch(m, env);
   } else {
     r = tracker.resolve(m);
   }
   charge(env, r, cpu_handler_ns_, &cpu_demand_ns_);
+  if (refault) stalled();
   if (m.reason == mm::UffdReason::Missing) {
     const std::uint64_t g0 = g / gran_ * gran_;  // a hugetlb fill made the whole huge page resident
     for (std::uint64_t x = g0; x < g0 + gran_; ++x) observe(Gfn(x), resident_now(Gfn(x)), env.now(), m.write);
@@ -216,6 +242,17 @@ void Evictor::finish() {
   for (std::uint64_t g = 0; g < as_.pages(); ++g)
     if (meta_[g] & kInTier) as_.truth().audit_copy(Gfn(g), tier_version(g));
   stale_in_tier_ = 0;  // all counted by the audit
+  // Prefetched pages still resident at the end: used or not, by the truth.
+  while (!prefetched_at_.empty()) resolve_prefetch(prefetched_at_.begin()->first);
+}
+
+void Evictor::resolve_prefetch(std::uint64_t g) {
+  const auto it = prefetched_at_.find(g);
+  if (it == prefetched_at_.end()) return;
+  // Accessed since its install: its last access is no longer the one it had then.
+  if (as_.truth().last_access(Gfn(g)) != it->second) ++prefetch_hits_;
+  else ++prefetch_wasted_;
+  prefetched_at_.erase(it);
 }
 
 // How the VMM reads a page it evicts (`read_via`). anon, odirect: pwrite(O_DIRECT) from the
@@ -272,6 +309,29 @@ void Evictor::read_for_eviction(VmmEnv& env, const std::vector<Gfn>& batch) {
   cpu_eviction_ns_ += cost;
 }
 
+std::uint32_t Evictor::take_from_tier(std::uint64_t g) {
+  const std::uint32_t fetched = tier_version(g);
+  stale_in_tier_ -= (as_.truth().data_version(Gfn(g)) & 0xffffu) != fetched;  // the oracle counts it now
+  meta_[g] &= ~(kInTier | (0xffffu << kVersionShift));
+  --evicted_now_;
+  tier_stored_ -= c_.tier->stored_bytes(1);
+  return fetched;
+}
+
+bool Evictor::prefetchable(std::uint64_t g) const {
+  return g < as_.pages() && (meta_[g] & kInTier) && state(g) == State::None && pte::none_or_marker(as_.pte_at(Gfn(g))) &&
+         !resident_now(Gfn(g));
+}
+
+std::pair<std::uint64_t, std::uint64_t> Evictor::prefetch_window(std::uint64_t g) const {
+  // Guest memory is one VMA (models/mm): the window stops at its ends and at the first page
+  // that is not evicted or is already being read or written.
+  std::uint64_t lo = g, hi = g, n = 0;
+  while (n < c_.prefetch && prefetchable(hi + 1)) ++hi, ++n;
+  while (n < c_.prefetch && lo > 0 && prefetchable(lo - 1)) --lo, ++n;
+  return {lo, hi};
+}
+
 uffd::IoctlResult Evictor::fetch(const uffd::FaultMsg& m, VmmEnv& env) {
   // The fill covers the VMA's page: one page, or on hugetlb the huge page the message names
   // (its address is haddr), all of whose subpages were evicted together.
@@ -287,31 +347,77 @@ uffd::IoctlResult Evictor::fetch(const uffd::FaultMsg& m, VmmEnv& env) {
       });
     return copy_or_reclaim(env, m, [&] { return uffd_.copy(m.gfn, m.cpu_node, !m.write, 0, env.now(), mm::content::kZero); });
   }
-  c_.tier->read(env, gran_);
-  tier_read_ += gran_ * core::kPageSize;
-  ++refault_faults_;
-  for (std::uint64_t g = g0; g < g0 + gran_; ++g) {
-    VMEMSIM_CHECK(meta_[g] & kInTier, "gfn " << g << " of an evicted huge page is not in the tier");
-    // "evicted, then touched again within the refault window": the eviction was a mistake.
-    // Rounds are kept mod 2^13; the window is at most 255 rounds.
-    if (((round_ - (meta_[g] & kRoundMask)) & kRoundMask) < c_.refault_window) ++false_cold_evictions_;
-    stale_in_tier_ -= (as_.truth().data_version(Gfn(g)) & 0xffffu) != tier_version(g);  // the oracle counts it now
+  const std::uint64_t g = m.gfn.v;
+  if (gran_ > 1) {
+    // hugetlb: the huge page comes back whole, one read and one UFFDIO_COPY of 2 MiB, held in
+    // Fetching meanwhile (no prefetch: the neighbours would be whole huge pages too).
+    for (std::uint64_t h = g0; h < g0 + gran_; ++h) {
+      VMEMSIM_CHECK(meta_[h] & kInTier, "gfn " << h << " of an evicted huge page is not in the tier");
+      set_state(h, State::Fetching);
+    }
+    c_.tier->read(env, gran_);
+    tier_read_ += gran_ * core::kPageSize;
+    ++refault_faults_;
+    std::vector<uffd::CopySrc> src(gran_);
+    for (std::uint64_t h = g0; h < g0 + gran_; ++h) {
+      // "evicted, then touched again within the refault window", per page.
+      if (((round_ - (meta_[h] & kRoundMask)) & kRoundMask) < c_.refault_window) ++false_cold_evictions_;
+      src[h - g0].version = take_from_tier(h);
+      if (tier_content_.size() != 0) src[h - g0].content = tier_content_[h];
+    }
+    fetched_ += gran_;
+    const uffd::IoctlResult r = copy_or_reclaim(env, m, [&] {
+      return uffd_.copy_range(Gfn(g0), gran_, m.cpu_node, false, env.now(), [&](Gfn x) { return src[x.v - g0]; });
+    });
+    for (std::uint64_t h = g0; h < g0 + gran_; ++h) set_state(h, State::None);
+    if (fetch_waiters_) {
+      fetch_waiters_ = false;
+      env.eviction_done();
+    }
+    return r;
   }
-  fetched_ += gran_;
-  evicted_now_ -= gran_;
-  tier_stored_ -= c_.tier->stored_bytes(gran_);
-  // UFFDIO_COPY of the fetched data: the ground truth compares each page's version with the
-  // latest. The tier copy's bookkeeping is cleared once the copy is in.
-  auto src = [&](Gfn g) {
-    uffd::CopySrc s{tier_version(g.v), std::nullopt};
-    if (tier_content_.size() != 0) s.content = tier_content_[g.v];
-    return s;
-  };
-  const uffd::IoctlResult r = copy_or_reclaim(env, m, [&] {
-    return gran_ > 1 ? uffd_.copy_range(Gfn(g0), gran_, m.cpu_node, false, env.now(), src)
-                     : uffd_.copy(m.gfn, m.cpu_node, false, src(m.gfn).version, env.now(), src(m.gfn).content);
-  });
-  for (std::uint64_t g = g0; g < g0 + gran_; ++g) meta_[g] &= ~(kInTier | (0xffffu << kVersionShift));
+  // The pages read together: the faulting one and its prefetched neighbours, one I/O (split
+  // by the tier's max_io_pages), held in Fetching so that no other handler thread reads them
+  // again meanwhile.
+  const auto [lo, hi] = c_.prefetch ? prefetch_window(g) : std::make_pair(g, g);
+  for (std::uint64_t h = lo; h <= hi; ++h) set_state(h, State::Fetching);
+  c_.tier->read(env, hi - lo + 1);
+  tier_read_ += (hi - lo + 1) * core::kPageSize;
+  ++refault_faults_;
+  // "evicted, then touched again within the refault window": the eviction was a mistake.
+  // Rounds are kept mod 2^13; the window is at most 255 rounds.
+  if (((round_ - (meta_[g] & kRoundMask)) & kRoundMask) < c_.refault_window) ++false_cold_evictions_;
+  const std::uint32_t fetched = take_from_tier(g);
+  ++fetched_;
+  // UFFDIO_COPY of the fetched data: the ground truth compares its version with the latest.
+  std::optional<std::uint64_t> content;
+  if (tier_content_.size() != 0) content = tier_content_[g];
+  uffd::IoctlResult r = copy_or_reclaim(env, m, [&] { return uffd_.copy(m.gfn, m.cpu_node, false, fetched, env.now(), content); });
+  if (hi > lo) {
+    // The neighbours, in the same UFFDIO_COPY of the range (mfill_atomic() loops over its
+    // pages in one ioctl: one syscall, per-page copy costs). They are not refaults: no fault
+    // asked for them.
+    for (std::uint64_t h = lo; h <= hi; ++h) {
+      if (h == g) continue;
+      const std::uint32_t v = take_from_tier(h);
+      std::optional<std::uint64_t> c;
+      if (tier_content_.size() != 0) c = tier_content_[h];
+      const uffd::FaultMsg hm{Gfn(h), false, m.reason, m.cpu_node, m.t};
+      const uffd::IoctlResult rh =
+          copy_or_reclaim(env, hm, [&] { return uffd_.copy(Gfn(h), m.cpu_node, false, v, env.now(), c); });
+      VMEMSIM_CHECK(rh.error.empty(), "prefetch of gfn " << h << ": UFFDIO_COPY failed: " << rh.error);
+      r.cost_ns += rh.cost_ns - uffd_.costs().ioctl_ns;
+      r.ptes += rh.ptes;
+      ++prefetched_;
+      prefetched_at_[h] = as_.truth().last_access(Gfn(h));
+      observe(Gfn(h), resident_now(Gfn(h)), env.now());
+    }
+  }
+  for (std::uint64_t h = lo; h <= hi; ++h) set_state(h, State::None);
+  if (fetch_waiters_) {
+    fetch_waiters_ = false;
+    env.eviction_done();  // the threads waiting for these pages retry
+  }
   return r;
 }
 

@@ -16,9 +16,19 @@
 // the huge page (refault amplification: /fetched_pages over /refault_faults).
 //
 // Per-page state: one 32-bit word (tier-copy version, eviction round, eviction state) and the
-// residency bit: 4.125 B per page, allocated with the policy.
+// residency bit: 4.125 B per page, allocated with the policy. Prefetch (EvictorConfig::prefetch)
+// adds no per-page array: the prefetched pages not yet resolved as hit or wasted are kept in a
+// map (about 40 B per such page), whose size is bounded by the pages prefetched.
+//
+// Several handler threads (`handler_threads`) may run handle_fault() at once: each blocks in its
+// tier read while the others serve later messages. A page whose read is in flight is in state
+// Fetching (with its prefetched neighbours); a fault on it waits for that read (wait_eviction(),
+// which the fetching thread's eviction_done() ends) and then retries, as a thread whose
+// UFFDIO_COPY found the page already mapped (EEXIST) would return and let the vCPU retry.
 #pragma once
 #include <cstdint>
+#include <map>
+#include <utility>
 #include <memory>
 #include <vector>
 
@@ -37,6 +47,12 @@ struct EvictorConfig {
   // false-cold eviction (uffd-ws: age_threshold, the window in which it could not look cold).
   unsigned refault_window = 1;
   std::unique_ptr<Tier> tier;
+  // uffd handler threads of the VMM serving sync faults (the engine runs that many; they read
+  // the one uffd queue in order).
+  unsigned handler_threads = 1;
+  // On a refetch, also read up to this many evicted neighbours (contiguous evicted gfns around
+  // the fault) in the same I/O and install them (UFFDIO_COPY of the range); 0 = off.
+  unsigned prefetch = 0;
 };
 
 // Ground truth against what a tracker reported in one round (metrics only: the VMM never
@@ -75,6 +91,7 @@ class Evictor {
   Evictor(EvictorConfig c, uffd::Uffd& u, VictimSelector& sel, StatSet& stats);
 
   uffd::Uffd& uffd() { return uffd_; }
+  const EvictorConfig& config() const { return c_; }
   mm::AddressSpace& as() { return as_; }
   const Tier& tier() const { return *c_.tier; }
   TruthMeter& truth() { return truth_; }
@@ -125,6 +142,12 @@ class Evictor {
   // Truth: writes already lost in tier copies not fetched back yet (the zap dropped a write
   // that raced the pwrite); the oracle counts each when the page comes back or at finish().
   std::uint64_t lost_writes_pending() const { return stale_in_tier_; }
+  // What the VMM measures of the refaults it serves (a feedback controller's input, see
+  // Observation): pages fetched back from the tier, and the vCPU time they stalled -- for each
+  // fault on a page this VMM evicted (or is evicting), from the instant the vCPU raised it
+  // (FaultMsg::t) to the return of the ioctl that resolves it, which wakes the vCPU.
+  std::uint64_t refaults() const { return fetched_; }
+  TimeNs refault_stall_ns() const { return refault_stall_ns_; }
 
  private:
   // The per-page word: eviction round (mod 2^13) | state (2 bits) | in tier | tier version (16).
@@ -133,7 +156,9 @@ class Evictor {
   static constexpr std::uint32_t kStateMask = 3u << kStateShift;
   static constexpr std::uint32_t kInTier = 1u << 15;
   static constexpr std::uint32_t kVersionShift = 16;
-  enum class State : std::uint32_t { None = 0, Pending = 1, InFlight = 2 };
+  // Fetching: a handler thread's tier read of the page (or of a neighbour it prefetches) is in
+  // flight.
+  enum class State : std::uint32_t { None = 0, Pending = 1, InFlight = 2, Fetching = 3 };
   State state(std::uint64_t g) const { return static_cast<State>((meta_[g] & kStateMask) >> kStateShift); }
   void set_state(std::uint64_t g, State e) {
     meta_[g] = (meta_[g] & ~kStateMask) | (static_cast<std::uint32_t>(e) << kStateShift);
@@ -146,6 +171,16 @@ class Evictor {
   }
   void read_for_eviction(VmmEnv& env, const std::vector<core::Gfn>& batch);
   uffd::IoctlResult fetch(const uffd::FaultMsg& m, VmmEnv& env);
+  // The tier copy of g comes back (its lost-write oracle accounting); returns its version.
+  std::uint32_t take_from_tier(std::uint64_t g);
+  // The evicted neighbours a refetch of g reads with it: [lo, hi] around g, contiguous, every
+  // page in the tier and in no other I/O, at most `prefetch` besides g (after g first, then
+  // before it, as swap_vma_readahead() takes a window around the fault).
+  std::pair<std::uint64_t, std::uint64_t> prefetch_window(std::uint64_t g) const;
+  bool prefetchable(std::uint64_t g) const;
+  // A prefetched page leaves the VMM's residency (evicted again) or the run ends: hit if the
+  // guest accessed it since it was installed (ground truth), else wasted.
+  void resolve_prefetch(std::uint64_t g);
   // UFFDIO_COPY allocates the page in the VMM thread: when the host has no free frame, the
   // allocator's slow path (direct reclaim, with kernel.reclaim on) runs in that thread and the
   // ioctl is retried, as mfill_atomic_pte_copy()'s folio allocation would.
@@ -174,6 +209,11 @@ class Evictor {
   std::uint64_t gran_ = 1;  // pages per fill/zap on this VMA (Uffd::page_pages)
   std::uint64_t round_ = 0;
   std::uint64_t stale_in_tier_ = 0;
+  // A handler thread waits for another's fetch (Fetching): the fetching thread ends the wait.
+  bool fetch_waiters_ = false;
+  // Prefetched pages not resolved yet, with the time they were installed (truth: metrics only).
+  std::map<std::uint64_t, TimeNs> prefetched_at_;
+  std::uint64_t prefetched_ = 0, prefetch_hits_ = 0, prefetch_wasted_ = 0, prefetch_ios_ = 0;
 
   std::uint64_t refault_faults_ = 0;
   std::uint64_t evicted_ = 0, fetched_ = 0, evicted_now_ = 0, false_cold_evictions_ = 0;
@@ -183,6 +223,7 @@ class Evictor {
   std::uint64_t tier_written_ = 0, tier_read_ = 0, tier_stored_ = 0;
   std::uint64_t ioctls_ = 0, tlb_flushes_ = 0;
   TimeNs cpu_ioctl_ns_ = 0, cpu_handler_ns_ = 0, lock_held_ns_ = 0;
+  TimeNs refault_stall_ns_ = 0;
   // The same CPU time by use (StatSet sums, see the constructor): the trackers' ioctls
   // (registration, marking); eviction (SET_MODE, the eviction read and its fault
   // resolutions, DONTNEED/PUNCH_HOLE); demand paging (the handler's round trip and the

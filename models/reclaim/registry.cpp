@@ -17,6 +17,7 @@ const std::vector<PolicyInfo>& policy_registry() {
       detail::abit_harvest_info(),
       detail::idle_page_info(),
       detail::damon_info(),
+      detail::senpai_info(),
       detail::random_policy_info(),
       detail::fifo_policy_info(),
       detail::clock_policy_info(),

@@ -13,6 +13,7 @@ PolicyInfo wp_async_written_info();
 PolicyInfo abit_harvest_info();
 PolicyInfo idle_page_info();
 PolicyInfo damon_info();
+PolicyInfo senpai_info();
 PolicyInfo random_policy_info();
 PolicyInfo fifo_policy_info();
 PolicyInfo clock_policy_info();

@@ -20,10 +20,13 @@ std::span<const ParamSpec> uffd_loop_params(bool sync) {
   static const std::vector<ParamSpec> table = [] {
     std::vector<ParamSpec> t{kUffdIntervalParam};
     for (const auto& s : find_selector("age")->params) t.push_back(s);
-    t.insert(t.end(), {kBatchPagesParam, kMemoryTargetParam, kReadViaParam, kUffdRecheckParam});
+    t.insert(t.end(), {kBatchPagesParam, kMemoryTargetParam, kReadViaParam, kHandlerThreadsParam, kPrefetchParam,
+                       kUffdRecheckParam});
     return t;
   }();
-  return std::span<const ParamSpec>(table).first(sync ? table.size() : table.size() - 1);
+  // naive-async: the same table without recheck_after_sync (the last key).
+  static const std::vector<ParamSpec> async_table(table.begin(), table.end() - 1);
+  return sync ? std::span<const ParamSpec>(table) : std::span<const ParamSpec>(async_table);
 }
 
 std::unique_ptr<VmmPolicy> make_uffd_loop(core::Params& p, const PolicyContext& ctx, bool sync, UffdMechanism need) {
@@ -34,6 +37,7 @@ std::unique_ptr<VmmPolicy> make_uffd_loop(core::Params& p, const PolicyContext& 
   ec.batch = static_cast<std::uint64_t>(p.get_int(kBatchPagesParam));
   const auto target = static_cast<std::uint64_t>(p.get_size(kMemoryTargetParam)) / core::kPageSize;
   ec.buffered_read = p.get_string(kReadViaParam) == "buffered";
+  read_vmm_knobs(p, ec);
   tc.recheck = sync ? p.get_bool(kUffdRecheckParam) : false;
   tc.sync = sync;
   ec.refault_window = age;  // evicted after `age` cold rounds: back within as many is a mistake

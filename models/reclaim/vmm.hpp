@@ -31,7 +31,9 @@ class VmmEnv : public TierIo {
   virtual void mmap_write_lock() = 0;
   virtual void mmap_write_unlock() = 0;  // vCPUs waiting on the lock retry
   virtual void wake_blocked_faults() = 0;  // release the waiters uffd::Uffd::take_woken() hands back
-  virtual void wait_eviction() = 0;        // handler: until the eviction batch in flight is done
+  // A handler thread waits until the evictor's I/O in flight (an eviction batch, another handler
+  // thread's fetch) is done; eviction_done() releases every such waiter, which re-checks.
+  virtual void wait_eviction() = 0;
   virtual void eviction_done() = 0;
   // An ioctl's allocation failed (ENOMEM from UFFDIO_COPY): run the host's allocation slow
   // path (kernel.reclaim's direct reclaim, as __alloc_pages_slowpath() would in this VMM
@@ -56,6 +58,9 @@ class VmmPolicy {
   // Every counter and gauge its components registered; the recorder writes them all.
   virtual const StatSet& stats() const = 0;
   virtual const Tier& tier() const = 0;
+  // uffd handler threads the engine runs for this VM's sync faults (vms[].vmm.handler_threads);
+  // handle_fault() may then run in several of them at once.
+  virtual unsigned handler_threads() const { return 1; }
   // Truth: writes already lost in evicted copies that the lost-write oracle will count when the
   // page comes back or in the end-of-run audit, so the time series can show them when they
   // happen.

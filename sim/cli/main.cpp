@@ -117,7 +117,8 @@ int cmd_describe(const std::string& name) {
     std::string kinds, keys;
     for (const auto& t : reclaim::tier_registry()) {
       kinds += (kinds.empty() ? "" : "|") + std::string(t.name);
-      for (const auto& k : t.params) keys += std::string(", ") + k.name;
+      for (const auto& k : t.params)  // a key several kinds take (queue_depth) once
+        if ((keys + ",").find(std::string(", ") + k.name + ",") == std::string::npos) keys += std::string(", ") + k.name;
     }
     std::cout << p->name << ": " << p->summary << "\n";
     if (!p->safe) std::cout << "unsafe: loses guest writes that race its eviction, by design (the lost-write oracle counts them)\n";

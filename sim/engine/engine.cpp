@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <stdexcept>
+#include <span>
 #include <utility>
 
 #include "sim/core/error.hpp"
@@ -114,6 +115,11 @@ struct VmRuntime {
   std::vector<sg4::SemaphorePtr> lock_waiters;         // vCPUs waiting for the mmap write lock
   std::vector<sg4::SemaphorePtr> eviction_waiters;     // handler waits for an eviction batch
   int agent_track = -1, handler_track = -1;
+  // vms[].vmm.handler_threads: the handler threads' timeline rows (the first is handler_track).
+  std::vector<int> handler_tracks;
+  // vms[].vmm.tier.queue_depth: one slot per tier I/O of this VM in flight (null: no bound). A
+  // VMM thread takes a slot before it submits an I/O; the I/O worker gives it back when done.
+  sg4::SemaphorePtr tier_slots;
   std::vector<int> vcpu_tracks;
   // engine.fault_service inline: the handler thread as a server in model time. `busy` holds
   // its service intervals that may still matter (ending after the SimGrid clock, which no
@@ -122,12 +128,15 @@ struct VmRuntime {
   // reach the handler after another one's later faults: the gap search serves it in its own
   // time order instead of behind all of them. While a vCPU serving a fault waits on the
   // platform for it (tier I/O, an eviction in flight), later faults queue on handler_waiters,
-  // as their messages would queue for the handler thread.
+  // as their messages would queue for the handler thread. With several handler threads each
+  // has its calendar (busy[k]); a fault goes to the thread whose gap starts first, among those
+  // not waiting on the platform (in_platform[k]), and waits only when all of them are.
   bool inline_faults = false;
   std::vector<char> woken;  // SET_MODE(async) woke the vCPU's queued message
-  std::deque<std::pair<TimeNs, TimeNs>> busy;
+  std::vector<std::deque<std::pair<TimeNs, TimeNs>>> busy;
   std::array<TimeNs, 8> last_service{};  // the latest service time per uffd reason (gap size)
-  bool handler_in_platform = false;
+  std::vector<char> in_platform;
+  unsigned handlers_in_platform = 0;
   std::vector<sg4::SemaphorePtr> handler_waiters;
 };
 
@@ -176,26 +185,32 @@ void compute(double flop_per_ns, TimeNs d) {
 // 8 MiB stack mmap'd, then unwound by an exception and unmapped) cost about as much as the rest
 // of a fetch fault together (bench/README.md, "fault cost"). The pool grows to the number of
 // I/Os in flight at once; idle workers are reused last-in first-out (deterministic).
+// A worker also carries a transfer to or from a memory server (src -> dst) when several tier I/Os
+// of one VMM thread are in flight at once (TierIo::net_transfers), and gives back the VM's
+// tier queue slot (VmRuntime::tier_slots) when its I/O is done.
 struct IoWorker {
   sg4::SemaphorePtr go = sg4::Semaphore::create(0), done = sg4::Semaphore::create(0);
   sg4::Disk* disk = nullptr;
+  sg4::Host *src = nullptr, *dst = nullptr;  // a network transfer when disk is null
   TimeNs lat = 0;
   std::uint64_t bytes = 0;
   bool write = false;
+  sg4::SemaphorePtr slot;
 };
 struct IoPool {
   std::vector<std::unique_ptr<IoWorker>> all;
   std::vector<IoWorker*> idle;
 };
-// One pool per device, its workers on the host of the first I/O. One simulation per process;
-// looked up by the device's name, never by pointer order.
-IoPool& io_pool(sg4::Disk* disk) {
+// One pool per device (or memory server), its workers on the host of the first I/O. One
+// simulation per process; looked up by the device's name, never by pointer order.
+IoPool& io_pool(const std::string& name) {
   static std::map<std::string, IoPool> pools;
-  return pools[disk->get_name()];
+  return pools[name];
 }
 
-void swap_device_io(sg4::Disk* disk, TimeNs lat, sg4::Host* where, std::uint64_t bytes, bool write) {
-  IoPool& pool = io_pool(disk);
+// Hands one I/O to an idle worker of `pool` (`job` gives disk or src/dst, lat, bytes, write,
+// slot); io_wait() waits for it and returns the worker to the pool.
+IoWorker* io_start(IoPool& pool, sg4::Host* where, const IoWorker& job) {
   if (pool.idle.empty()) {
     pool.all.push_back(std::make_unique<IoWorker>());
     IoWorker* w = pool.all.back().get();
@@ -203,8 +218,10 @@ void swap_device_io(sg4::Disk* disk, TimeNs lat, sg4::Host* where, std::uint64_t
       for (;;) {
         w->go->acquire();
         if (w->lat > 0) sg4::this_actor::sleep_for(to_seconds(w->lat));
-        if (w->write) w->disk->write(w->bytes);
+        if (!w->disk) sg4::Comm::sendto(w->src, w->dst, w->bytes);
+        else if (w->write) w->disk->write(w->bytes);
         else w->disk->read(w->bytes);
+        if (w->slot) w->slot->release();
         w->done->release();
       }
     })->daemonize();
@@ -212,13 +229,77 @@ void swap_device_io(sg4::Disk* disk, TimeNs lat, sg4::Host* where, std::uint64_t
   }
   IoWorker* w = pool.idle.back();
   pool.idle.pop_back();
-  w->disk = disk;
-  w->lat = lat;
-  w->bytes = bytes;
-  w->write = write;
+  w->disk = job.disk;
+  w->src = job.src;
+  w->dst = job.dst;
+  w->lat = job.lat;
+  w->bytes = job.bytes;
+  w->write = job.write;
+  w->slot = job.slot;
   w->go->release();
+  return w;
+}
+
+void io_wait(IoPool& pool, IoWorker* w) {
   w->done->acquire();
   pool.idle.push_back(w);
+}
+
+// `slot`: a tier queue slot the caller holds, given back when the I/O is done.
+void swap_device_io(sg4::Disk* disk, TimeNs lat, sg4::Host* where, std::uint64_t bytes, bool write,
+                    sg4::SemaphorePtr slot = nullptr) {
+  IoPool& pool = io_pool(disk->get_name());
+  IoWorker job;
+  job.disk = disk;
+  job.lat = lat;
+  job.bytes = bytes;
+  job.write = write;
+  job.slot = std::move(slot);
+  io_wait(pool, io_start(pool, where, job));
+}
+
+// Tier I/Os of a VMM thread of `rt` on its host's swap device, submitted together and waited for
+// together: each first takes a slot of the VM's tier queue (when it has a depth), which its worker
+// gives back when the I/O is done, so at most queue_depth of the VM's tier I/Os are on the disk at
+// once. `lat` is the device latency the worker waits (0: the caller spent it in model time).
+void tier_disk_ios(VmRuntime& rt, std::span<const std::uint64_t> bytes, bool write, TimeNs lat) {
+  IoPool& pool = io_pool(rt.swap->get_name());
+  std::vector<IoWorker*> ws;
+  for (auto b : bytes) {
+    if (rt.tier_slots) rt.tier_slots->acquire();
+    IoWorker job;
+    job.disk = rt.swap;
+    job.lat = lat;
+    job.bytes = b;
+    job.write = write;
+    job.slot = rt.tier_slots;
+    ws.push_back(io_start(pool, rt.vmm_host, job));
+  }
+  for (auto* w : ws) io_wait(pool, w);
+}
+
+// The same for transfers to or from memory server `server` over both NICs. One transfer without a
+// queue bound is made by the calling thread itself.
+void tier_net(VmRuntime& rt, const std::string& server, std::span<const std::uint64_t> bytes, bool to_server) {
+  sg4::Host* peer = rt.pf->server(server);
+  sg4::Host* src = to_server ? rt.vmm_host : peer;
+  sg4::Host* dst = to_server ? peer : rt.vmm_host;
+  if (bytes.size() == 1 && !rt.tier_slots) {
+    sg4::Comm::sendto(src, dst, bytes[0]);
+    return;
+  }
+  IoPool& pool = io_pool("net:" + server);
+  std::vector<IoWorker*> ws;
+  for (auto b : bytes) {
+    if (rt.tier_slots) rt.tier_slots->acquire();
+    IoWorker job;
+    job.src = src;
+    job.dst = dst;
+    job.bytes = b;
+    job.slot = rt.tier_slots;
+    ws.push_back(io_start(pool, rt.vmm_host, job));
+  }
+  for (auto* w : ws) io_wait(pool, w);
 }
 
 // Releases every waiter of a list. The list is taken first: release() is a simcall, during which
@@ -243,7 +324,9 @@ void wake_woken(VmRuntime& rt) {
 // The VMM's view of the platform (reclaim::VmmEnv) for one VM, on SimGrid.
 class SimVmmEnv final : public reclaim::VmmEnv {
  public:
-  explicit SimVmmEnv(VmRuntime& rt) : rt_(rt) {}
+  // `handler_track`: the timeline row of the handler thread this env serves (-1: the agent).
+  explicit SimVmmEnv(VmRuntime& rt, int handler_track = -1)
+      : rt_(rt), handler_track_(handler_track < 0 ? rt.handler_track : handler_track) {}
   TimeNs now() override { return now_ns(); }
   void sleep(TimeNs d) override {
     if (!note_step(*rt_.st, "VMM agent")) throw std::runtime_error(rt_.st->stall);
@@ -273,16 +356,21 @@ class SimVmmEnv final : public reclaim::VmmEnv {
 
   // ---- reclaim::TierIo: the resources tiers use ----
   void disk_io(std::uint64_t bytes, bool write) override {
-    swap_device_io(rt_.swap, rt_.host->swap.latency_ns, rt_.vmm_host, bytes, write);
+    tier_disk_ios(rt_, std::span(&bytes, 1), write, rt_.host->swap.latency_ns);
   }
   void net_transfer(const std::string& server, std::uint64_t bytes, bool to_server) override {
-    sg4::Host* peer = rt_.pf->server(server);
-    if (to_server) sg4::Comm::sendto(rt_.vmm_host, peer, bytes);
-    else sg4::Comm::sendto(peer, rt_.vmm_host, bytes);
+    tier_net(rt_, server, std::span(&bytes, 1), to_server);
+  }
+  void disk_ios(std::span<const std::uint64_t> bytes, bool write) override {
+    tier_disk_ios(rt_, bytes, write, rt_.host->swap.latency_ns);
+  }
+  void net_transfers(const std::string& server, std::span<const std::uint64_t> bytes, bool to_server) override {
+    tier_net(rt_, server, bytes, to_server);
   }
 
  private:
   VmRuntime& rt_;
+  int handler_track_;
 };
 
 void SimVmmEnv::slice(const char* what, TimeNs start, TimeNs end) {
@@ -334,7 +422,7 @@ bool direct_reclaim_vcpu(VmRuntime& rt, std::size_t idx, unsigned node) {
 // handler's, which the faulting vCPU waits for.
 bool SimVmmEnv::alloc_slow_path(core::NodeId node) {
   const TimeNs t0 = now_ns();
-  const bool ok = direct_reclaim(rt_, rt_.handler_track, node.v);
+  const bool ok = direct_reclaim(rt_, handler_track_, node.v);
   rt_.vm->vmm_reclaim_ns += now_ns() - t0;
   return ok;
 }
@@ -348,7 +436,9 @@ bool SimVmmEnv::alloc_slow_path(core::NodeId node) {
 class InlineFaultEnv final : public reclaim::VmmEnv {
  public:
   // `owed`: the vCPU's own CPU time since the SimGrid clock that no SimGrid call has charged yet.
-  InlineFaultEnv(VmRuntime& rt, TimeNs start, TimeNs& owed) : rt_(rt), cur_(start), owed_(owed) {}
+  // `thread`: the handler thread whose calendar the service is in.
+  InlineFaultEnv(VmRuntime& rt, unsigned thread, TimeNs start, TimeNs& owed)
+      : rt_(rt), thread_(thread), cur_(start), owed_(owed) {}
   TimeNs now() override { return cur_; }
   void sleep(TimeNs d) override { cur_ += d; }
   void cpu(TimeNs d) override { cur_ += d; }
@@ -371,7 +461,7 @@ class InlineFaultEnv final : public reclaim::VmmEnv {
   bool alloc_slow_path(core::NodeId node) override {
     settle();
     const TimeNs t0 = now_ns();
-    const bool ok = direct_reclaim(rt_, rt_.handler_track, node.v);
+    const bool ok = direct_reclaim(rt_, rt_.handler_tracks[thread_], node.v);
     rt_.vm->vmm_reclaim_ns += now_ns() - t0;
     cur_ = now_ns();
     return ok;
@@ -382,18 +472,29 @@ class InlineFaultEnv final : public reclaim::VmmEnv {
     swap_device_io(rt_.swap, 0, rt_.vmm_host, bytes, false);
     cur_ = now_ns();
   }
-  void slice(const char* what, TimeNs start, TimeNs end) override { rt_.st->timeline->slice(rt_.handler_track, what, start, end); }
+  void slice(const char* what, TimeNs start, TimeNs end) override {
+    rt_.st->timeline->slice(rt_.handler_tracks[thread_], what, start, end);
+  }
   void disk_io(std::uint64_t bytes, bool write) override {
+    if (rt_.tier_slots) return disk_ios(std::span(&bytes, 1), write);
     cur_ += rt_.host->swap.latency_ns;  // the device latency is a pure delay: model time
     settle();
     swap_device_io(rt_.swap, 0, rt_.vmm_host, bytes, write);
     cur_ = now_ns();
   }
   void net_transfer(const std::string& server, std::uint64_t bytes, bool to_server) override {
+    net_transfers(server, std::span(&bytes, 1), to_server);
+  }
+  // With a tier queue depth the device latency is spent by the worker, inside the queue slot
+  // (the I/O is in flight for it).
+  void disk_ios(std::span<const std::uint64_t> bytes, bool write) override {
     settle();
-    sg4::Host* peer = rt_.pf->server(server);
-    if (to_server) sg4::Comm::sendto(rt_.vmm_host, peer, bytes);
-    else sg4::Comm::sendto(peer, rt_.vmm_host, bytes);
+    tier_disk_ios(rt_, bytes, write, rt_.host->swap.latency_ns);
+    cur_ = now_ns();
+  }
+  void net_transfers(const std::string& server, std::span<const std::uint64_t> bytes, bool to_server) override {
+    settle();
+    tier_net(rt_, server, bytes, to_server);
     cur_ = now_ns();
   }
   bool used_platform() const { return used_platform_; }
@@ -402,14 +503,20 @@ class InlineFaultEnv final : public reclaim::VmmEnv {
   // The vCPU's owed CPU time, then the wait up to the handler's clock; from here until the
   // fault is served the handler counts as busy on the platform.
   void settle() {
-    // Busy from here: faults taken while this actor blocks queue behind this one.
-    used_platform_ = rt_.handler_in_platform = true;
+    // Busy from here: faults taken while this actor blocks go to another handler thread, or
+    // queue behind this one when every thread is busy on the platform.
+    if (!used_platform_) {
+      used_platform_ = true;
+      rt_.in_platform[thread_] = 1;
+      ++rt_.handlers_in_platform;
+    }
     compute(rt_.flop_per_ns, owed_);
     owed_ = 0;
     if (cur_ > now_ns()) sg4::this_actor::sleep_for(to_seconds(cur_) - sg4::Engine::get_clock());
     cur_ = std::max(cur_, now_ns());
   }
   VmRuntime& rt_;
+  unsigned thread_;
   TimeNs cur_;
   TimeNs& owed_;
   bool used_platform_ = false;
@@ -427,11 +534,12 @@ TimeNs serve_fault_inline(VmRuntime& rt, std::size_t idx, const mm::Vcpu::Quantu
   // The handler is blocked on the platform for another vCPU's fault, or earlier messages wait
   // for it: this one waits its turn (FIFO: semaphores wake in order), unless SET_MODE(async)
   // wakes it first (Uffd::set_mode() drops woken messages from the queue).
-  if (rt.handler_in_platform || rt.uffd->next_waiter() != me) {
+  const auto all_busy = [&] { return rt.handlers_in_platform >= rt.busy.size(); };
+  if (all_busy() || rt.uffd->next_waiter() != me) {
     compute(rt.flop_per_ns, owed);
     owed = 0;
     if (t > now_ns()) sg4::this_actor::sleep_for(to_seconds(t) - sg4::Engine::get_clock());
-    while (!rt.woken[idx] && (rt.handler_in_platform || rt.uffd->next_waiter() != me)) {
+    while (!rt.woken[idx] && (all_busy() || rt.uffd->next_waiter() != me)) {
       auto sem = sg4::Semaphore::create(0);
       rt.handler_waiters.push_back(sem);
       sem->acquire();
@@ -448,27 +556,39 @@ TimeNs serve_fault_inline(VmRuntime& rt, std::size_t idx, const mm::Vcpu::Quantu
   }
   const auto p = rt.uffd->read();
   VMEMSIM_CHECK(p && p->waiter == me, "inline fault service: vCPU " << idx << " read another thread's message");
-  // The first gap of the handler's calendar at or after t that holds a service as long as the
-  // latest one of this kind.
+  // The first gap of a handler thread's calendar at or after t that holds a service as long as
+  // the latest one of this kind; of the threads not waiting on the platform, the one whose gap
+  // starts first (the lowest on a tie).
   const TimeNs clock = now_ns();
-  while (!rt.busy.empty() && rt.busy.front().second <= clock) rt.busy.pop_front();
   const auto kind = static_cast<std::size_t>(p->msg.reason) & 7;
-  TimeNs start = t;
-  auto pos = rt.busy.begin();
-  for (; pos != rt.busy.end(); ++pos) {
-    if (pos->first >= start + rt.last_service[kind]) break;
-    start = std::max(start, pos->second);
+  unsigned k = 0;
+  TimeNs start = 0;
+  std::deque<std::pair<TimeNs, TimeNs>>::iterator pos;
+  bool found = false;
+  for (unsigned th = 0; th < rt.busy.size(); ++th) {
+    if (rt.in_platform[th]) continue;
+    auto& cal = rt.busy[th];
+    while (!cal.empty() && cal.front().second <= clock) cal.pop_front();
+    TimeNs s = t;
+    auto it = cal.begin();
+    for (; it != cal.end(); ++it) {
+      if (it->first >= s + rt.last_service[kind]) break;
+      s = std::max(s, it->second);
+    }
+    if (!found || s < start) k = th, start = s, pos = it, found = true;
   }
-  InlineFaultEnv env(rt, start, owed);
+  VMEMSIM_CHECK(found, "inline fault service: no handler thread free for vCPU " << idx);
+  InlineFaultEnv env(rt, k, start, owed);
   rt.vm->vmm->handle_fault(p->msg, env);
   const TimeNs t1 = env.now();
   rt.last_service[kind] = t1 - start;
   if (env.used_platform()) {
     // It waited on the platform: the calendar may have changed meanwhile.
-    pos = std::lower_bound(rt.busy.begin(), rt.busy.end(), std::make_pair(start, t1));
+    pos = std::lower_bound(rt.busy[k].begin(), rt.busy[k].end(), std::make_pair(start, t1));
+    rt.in_platform[k] = 0;
+    --rt.handlers_in_platform;
   }
-  rt.busy.insert(pos, {start, t1});
-  rt.handler_in_platform = false;
+  rt.busy[k].insert(pos, {start, t1});
   release_all(rt.handler_waiters);
   rt.vm->stall_ns.add(t1 - t0);
   rt.vm->stall_ns_by_reason.at(static_cast<std::size_t>(r.reason)) += t1 - t0;
@@ -476,7 +596,7 @@ TimeNs serve_fault_inline(VmRuntime& rt, std::size_t idx, const mm::Vcpu::Quantu
     rt.vm->spurious_stall_ns += t1 - t0;
     ++rt.vm->spurious_stalls;
   }
-  rt.st->timeline->slice(rt.handler_track, mm::uffd_reason_name(p->msg.reason), start, t1);
+  rt.st->timeline->slice(rt.handler_tracks[k], mm::uffd_reason_name(p->msg.reason), start, t1);
   rt.st->timeline->slice(rt.vcpu_tracks[idx], mm::uffd_reason_name(r.reason), t0, t1);
   return t1;
 }
@@ -567,9 +687,10 @@ void vcpu_actor(VmRuntime* rt, std::size_t idx, std::string name) {
   }
 }
 
-// The VMM's uffd handler thread: one message at a time, as a single poll()/read() loop would.
-void handler_actor(VmRuntime* rt) {
-  SimVmmEnv env(*rt);
+// One of the VMM's uffd handler threads: one message at a time, as a poll()/read() loop would;
+// with several threads each reads the next message of the one queue.
+void handler_actor(VmRuntime* rt, unsigned thread) {
+  SimVmmEnv env(*rt, rt->handler_tracks[thread]);
   try {
     for (;;) {
       rt->queue_sem->acquire();
@@ -580,7 +701,7 @@ void handler_actor(VmRuntime* rt) {
       rt->vm->vmm->handle_fault(p->msg, env);
       rt->spurious[p->waiter] = p->spurious ? 1 : 0;
       rt->vcpu_sem[p->waiter]->release();
-      rt->st->timeline->slice(rt->handler_track, mm::uffd_reason_name(p->msg.reason), t0, now_ns());
+      rt->st->timeline->slice(rt->handler_tracks[thread], mm::uffd_reason_name(p->msg.reason), t0, now_ns());
     }
   } catch (const std::exception& e) {
     fail(*rt->st, rt->vm->spec->name + ".uffd-handler: " + e.what());
@@ -696,7 +817,7 @@ bool before_engine(const std::string& setting) { return setting.rfind("contexts/
 
 // Inline fault service charges the handler's CPU time to no core: valid when the VMM's node has
 // a core for every thread that may compute on it at start (vCPUs placed there by any VM of the
-// host, two VMM threads per VM whose VMM runs there, the kernel daemons there). Otherwise the VM
+// host, the agent and the handler threads of each VM whose VMM runs there, the kernel daemons there). Otherwise the VM
 // keeps the exact scheme, whose handler shares the cores through SimGrid.
 bool vmm_node_has_spare_cores(const scenario::World& world, std::size_t v) {
   const auto& me = *world.vms[v].spec;
@@ -705,7 +826,7 @@ bool vmm_node_has_spare_cores(const scenario::World& world, std::size_t v) {
   for (const auto& vm : world.vms) {
     if (vm.spec->host != me.host) continue;
     for (const auto& c : vm.vcpus) threads += c->config().node == node;
-    if (vm.vmm && vm.spec->cpu_nodes.front() == node) threads += 2;
+    if (vm.vmm && vm.spec->cpu_nodes.front() == node) threads += 1 + vm.vmm->handler_threads();
   }
   for (const auto& d : world.daemons) threads += d->host() == me.host && d->node() == node;
   return threads <= world.sc->hosts[me.host].nodes[node].cores;
@@ -775,12 +896,21 @@ RunOutcome run(const scenario::Scenario& sc, const RunOptions& opt) {
     }
     if (vm.vmm) {
       rt->agent_track = timeline.track(pid, vm.spec->name, "vmm");
-      rt->handler_track = timeline.track(pid, vm.spec->name, "uffd-handler");
+      const unsigned threads = vm.vmm->handler_threads();
+      for (unsigned k = 0; k < threads; ++k)
+        rt->handler_tracks.push_back(
+            timeline.track(pid, vm.spec->name, "uffd-handler" + (k ? std::to_string(k) : std::string())));
+      rt->handler_track = rt->handler_tracks.front();
+      rt->busy.resize(threads);
+      rt->in_platform.assign(threads, 0);
+      if (const unsigned depth = vm.vmm->tier().queue_depth()) rt->tier_slots = sg4::Semaphore::create(depth);
       rt->inline_faults = sc.fault_service == scenario::Scenario::FaultService::Inline &&
                           vmm_node_has_spare_cores(world, v);
       sg4::Actor::create(vm.spec->name + ".vmm", rt->vmm_host, agent_actor, rt.get())->daemonize();
-      if (!rt->inline_faults)
-        sg4::Actor::create(vm.spec->name + ".uffd-handler", rt->vmm_host, handler_actor, rt.get())->daemonize();
+      for (unsigned k = 0; !rt->inline_faults && k < threads; ++k)
+        sg4::Actor::create(vm.spec->name + ".uffd-handler" + (k ? std::to_string(k) : std::string()), rt->vmm_host,
+                           handler_actor, rt.get(), k)
+            ->daemonize();
     }
     rts.push_back(std::move(rt));
   }

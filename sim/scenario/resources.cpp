@@ -96,7 +96,13 @@ ResourceEstimate estimate_resources(const Scenario& sc) {
     vm_pages[vm.pointer] = add(vm_pages[vm.pointer], vm.pages);
     vm_per_page[vm.pointer] = std::to_string(per_page) + " B (" + parts + ")";
     vm_vcpus[vm.pointer] = add(vm_vcpus[vm.pointer], vm.vcpus);
-    actors = add(actors, vm.vcpus + (vm.vmm.policy != "none" ? 2 : 0));
+    // A policy runs the VMM agent and vmm.handler_threads uffd handler threads.
+    std::uint64_t vmm_threads = 0;
+    if (vm.vmm.policy != "none") {
+      const auto h = vm.vmm.params.find("handler_threads");
+      vmm_threads = 1 + (h != vm.vmm.params.end() && h->is_number_unsigned() ? h->get<std::uint64_t>() : 1);
+    }
+    actors = add(actors, vm.vcpus + vmm_threads);
   }
   for (const auto& [ptr, b] : vm_bytes)
     e.parts.push_back({ptr + "/memory", "guest pages: " + std::to_string(vm_pages[ptr]) + " pages x " + vm_per_page[ptr], b});
@@ -134,7 +140,7 @@ ResourceEstimate estimate_resources(const Scenario& sc) {
                        mul(intervals, per_interval)});
   }
 
-  // Actors: vCPUs, a VMM agent and a uffd handler per VM with a policy, kernel daemons (at most
+  // Actors: vCPUs, a VMM agent and its uffd handler threads per VM with a policy, kernel daemons (at most
   // one per node each), the sampler. Their stacks are reserved whole (address space) and
   // touched a little (resident).
   std::uint64_t nodes = 0;

@@ -429,9 +429,9 @@ MUTATIONS = [
      "/memory_servers/0/nic/bandwidth", "out of range [1, 1e+15]"),
     ("bad enum", A, "/vms/0/vmm/policy", "uffd_ws", "/vms/0/vmm/policy",
      "'uffd_ws' is not one of none|uffd-ws|uffd-minor-async|uffd-rwp-async|uffd-shmem-zap|uffd-hugetlb-zap|naive-async|"
-     "wp-async-written|abit-harvest|idle-page|damon|random|fifo|clock|exact-lru (did you mean 'uffd-ws'?)"),
+     "wp-async-written|abit-harvest|idle-page|damon|senpai|random|fifo|clock|exact-lru (did you mean 'uffd-ws'?)"),
     ("bad enum", Q, "/vmm/policy", "naive", "/vmm/policy", "is not one of none|uffd-ws|uffd-minor-async|uffd-rwp-async|uffd-shmem-zap|uffd-hugetlb-zap|naive-async|wp-async-written|"
-     "abit-harvest|idle-page|damon|random|fifo|clock|exact-lru"),
+     "abit-harvest|idle-page|damon|senpai|random|fifo|clock|exact-lru"),
     ("bad enum", A, "/vms/0/vmm/tier/kind", "remot", "/vms/0/vmm/tier/kind", "(did you mean 'remote'?)"),
     ("bad enum", A, "/vms/0/vmm/tier/kind", "nvme", "/vms/0/vmm/tier/kind", "is not one of ssd|remote|compressed"),
     ("missing required", Q, "/memory_servers", [{"nic": {}}], "/memory_servers/0/name",
@@ -724,7 +724,8 @@ def main():
         {"duration": "1s", "workload": minimal_workload(g)} for g in gens]}})
     nested = next(ph for ph in groups[-1]["workload"]["phases"] if ph["workload"]["type"] == "phases")
     nested["workload"]["phases"] = [{"duration": 1, "workload": {"type": "uniform"}}]
-    host = [{"name": "h", "nodes": [{"cores": 8, "memory": "1GiB"}]}]
+    # One 64 MiB VM per VMM policy and tier kind must fit in host DRAM (no overcommit without swap).
+    host = [{"name": "h", "nodes": [{"cores": 8, "memory": "2GiB"}]}]
     minimal = {"name": "minimal", "duration": "10s", "hosts": host,
                "vms": [{"name": "v", "vcpus": len(groups), "memory": "64MiB", "vcpu_groups": groups}]}
     # The VMM's keys only resolve under a policy, which needs rfc-v1 (so the variant's own default
@@ -884,7 +885,9 @@ def main():
          "$defs/tier has an if/then branch for every kind (ssd and null share one)", str(sorted(map(str, tier_branches))))
     c.ok(all(b.get("additionalProperties") is False for b in tier_branches.values()),
          "every tier kind's branch allows no key of another kind (additionalProperties false)")
-    tier_keys = ["kind"] + [k for kind in kinds for k in tier_branches.get(kind, {}).get("properties", {}) if k != "kind"]
+    # (a key several kinds take, such as queue_depth, is listed once, where it first appears)
+    tier_keys = list(dict.fromkeys(["kind"] + [k for kind in kinds for k in tier_branches.get(kind, {}).get("properties", {})
+                                               if k != "kind"]))
     for p in policies:
         if p == "none":
             continue

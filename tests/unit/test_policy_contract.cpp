@@ -96,7 +96,7 @@ Run drive(const reclaim::PolicyInfo& info, const Setup& su, std::uint64_t seed) 
           return;
         }
         // The message carries the address the kernel reports (haddr on hugetlb).
-        pol->handle_fault(test::fault_msg(w.vm.uffd().msg_address(core::Gfn(g)).v, write, f.reason), env);
+        pol->handle_fault(test::fault_msg(w.vm.uffd().msg_address(core::Gfn(g)).v, write, f.reason, env.t), env);
       } else {
         REQUIRE(f.ok());
       }

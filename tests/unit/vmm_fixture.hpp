@@ -135,8 +135,9 @@ inline std::unique_ptr<reclaim::VmmPolicy> make_policy(const reclaim::PolicyInfo
   return pol;
 }
 
-inline uffd::FaultMsg fault_msg(std::uint64_t g, bool write, mm::UffdReason r) {
-  return {core::Gfn(g), write, r, core::NodeId(0)};
+// A sync userfault's message; `t` is when the vCPU raised it (the start of its stall).
+inline uffd::FaultMsg fault_msg(std::uint64_t g, bool write, mm::UffdReason r, core::TimeNs t = 0) {
+  return {core::Gfn(g), write, r, core::NodeId(0), t};
 }
 
 }  // namespace vmemsim::test
