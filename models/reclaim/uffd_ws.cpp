@@ -38,6 +38,9 @@ std::unique_ptr<VmmPolicy> make_uffd_loop(core::Params& p, const PolicyContext& 
   const auto target = static_cast<std::uint64_t>(p.get_size(kMemoryTargetParam)) / core::kPageSize;
   ec.buffered_read = p.get_string(kReadViaParam) == "buffered";
   read_vmm_knobs(p, ec);
+  // A hugetlb refetch is a whole 2 MiB page; prefetch counts 4 KiB neighbours (Evictor::fetch).
+  if (ctx.backing == mm::Backing::Hugetlb && ec.prefetch > 0)
+    p.error("prefetch", "prefetch is not modelled on hugetlb, where a refetch already brings back a whole 2MiB page");
   tc.recheck = sync ? p.get_bool(kUffdRecheckParam) : false;
   tc.sync = sync;
   ec.refault_window = age;  // evicted after `age` cold rounds: back within as many is a mistake

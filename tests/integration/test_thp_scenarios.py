@@ -78,6 +78,8 @@ check(open(os.path.join(ho, "result.json"), "rb").read() == open(os.path.join(ho
 p = run_scenario(os.path.join(T, "hugetlb-uffd.json"), os.path.join(d, "hugetlb-uffd-abit"), ["--set", "/vms/0/vmm/policy=abit-harvest"])
 check(p.returncode == 2 and "/vms/0/vmm/policy" in p.stderr and "uffd-hugetlb-zap" in p.stderr,
       "hugetlb-uffd: a policy that does not work at 2 MiB is refused (exit 2, naming the ones that do)")
+p = run_scenario(os.path.join(T, "hugetlb-uffd.json"), os.path.join(d, "hugetlb-uffd-prefetch"), ["--set", "/vms/0/vmm/prefetch=4"])
+check(p.returncode == 2 and "/vms/0/vmm/prefetch" in p.stderr, "hugetlb-uffd: prefetch (4 KiB neighbours) is refused on hugetlb (exit 2)")
 
 # Determinism with THP and khugepaged on.
 o1, r1 = run("seed-workflow", short, "-det1")
