@@ -55,8 +55,12 @@ std::unique_ptr<VmmPolicy> make_baseline(core::Params& p, const PolicyContext& c
   const SelectorContext sc{ctx.uffd ? ctx.uffd->mm().pages() : 0, ctx.seed};
   auto sel = si.make(p, sc);
   ec.tier = read_tier(p, ctx.tiers);
-  if (si.threshold || sel->wants_future())
-    p.error("policy", std::string("selector ") + selector + " cannot order victims for a memory target here");
+  if (si.threshold) p.error("policy", std::string("selector ") + selector + " cannot order victims for a memory target here");
+  // A selector that wants the future (opt) gets it only where the scenario fixes the VM's
+  // references before the run (PolicyContext::future_problem says why not, and where).
+  if (sel->wants_future() && !ctx.future_problem.empty())
+    p.sink().add(ctx.future_pointer, std::string("policy ") + selector + " needs the VM's future accesses: " +
+                                         ctx.future_problem);
   // The eviction protocol marks the victims and evicts under SET_MODE(sync).
   if (!ctx.caps->set_mode || !(ctx.caps->rwp || ctx.caps->deactivate))
     p.error("policy", "the baselines evict like uffd-ws (mark the victims, SET_MODE(sync)): they need kernel.variant "
@@ -65,9 +69,14 @@ std::unique_ptr<VmmPolicy> make_baseline(core::Params& p, const PolicyContext& c
     p.error("policy", "the rwp series tracks anon memory here; use rfc-v1 for shmem (DEACTIVATE zaps)");
   if (!ctx.uffd) return nullptr;
   if (target == 0) target = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(ratio * static_cast<double>(sc.pages)));
-  auto pol = std::make_unique<ComposedPolicy>(std::move(sel), std::make_unique<FixedTarget>(target), std::move(ec),
-                                              *ctx.uffd,
-                                              [&](Evictor& ev, StatSet& s) { return make_oracle_tracker(interval, ev, s); });
+  std::shared_ptr<FutureRefs> future;
+  if (sel->wants_future()) {
+    VMEMSIM_CHECK(ctx.future, "policy " << selector << " built without the VM's future references");
+    future = ctx.future;
+  }
+  auto pol = std::make_unique<ComposedPolicy>(
+      std::move(sel), std::make_unique<FixedTarget>(target), std::move(ec), *ctx.uffd,
+      [&](Evictor& ev, StatSet& s) { return make_oracle_tracker(interval, ev, s, future); });
   if (at_faults) pol->limit_at_faults(target);
   return pol;
 }

@@ -6,6 +6,9 @@
 // epoch; ties in gfn order). It costs no CPU and takes no fault: it is the bound a tracking
 // mechanism is measured against, not a mechanism.
 //
+// For opt (a selector that wants the future) each report also gives every resident page its next
+// use from the VM's future references (future.hpp): the trace the one vCPU replays.
+//
 // Between rounds, report_now() does the same report at a fault (the fixed frame limit of the
 // baselines, ComposedPolicy::limit_at_faults): each access is reported once -- at the round or
 // the fault report after it, whichever comes first -- so the selector's order is the order of
@@ -29,8 +32,8 @@ namespace {
 
 class OracleTracker final : public Tracker {
  public:
-  OracleTracker(TimeNs interval, Evictor& ev, StatSet& s)
-      : interval_(interval), ev_(ev), uffd_(ev.uffd()), as_(ev.as()), guard_(s) {
+  OracleTracker(TimeNs interval, Evictor& ev, StatSet& s, std::shared_ptr<FutureRefs> future)
+      : interval_(interval), ev_(ev), uffd_(ev.uffd()), as_(ev.as()), guard_(s), future_(std::move(future)) {
     s.counter("/scans", rounds_, "count");
     s.counter("/cpu_ns/scan", cpu_scan_ns_, "ns", nullptr, "/cpu_ns/tracking");
   }
@@ -84,6 +87,13 @@ class OracleTracker final : public Tracker {
     }
     std::sort(hits_.begin(), hits_.end());
     for (const auto& [last, g] : hits_) sel.accessed({Gfn(g), last});
+    if (future_) {
+      // OPT: every resident page's next use as of now (the VM's completed accesses), also for
+      // pages inserted since the last report, which the evictor reported without one.
+      const std::uint64_t pos = as_.accesses();
+      for (std::uint64_t g = 0; g < as_.pages(); ++g)
+        if (ev_.resident_now(Gfn(g))) sel.accessed({Gfn(g), t, false, future_->next_use(Gfn(g), pos)});
+    }
     reported_ = t;
   }
 
@@ -92,6 +102,7 @@ class OracleTracker final : public Tracker {
   uffd::Uffd& uffd_;
   mm::AddressSpace& as_;
   VictimGuard guard_;
+  std::shared_ptr<FutureRefs> future_;  // for a selector that wants the future (opt)
   uffd::IoctlResult registration_;
   std::vector<std::pair<TimeNs, std::uint64_t>> hits_;
   // Accesses stamped before this were reported (a vCPU running ahead of its quantum may have
@@ -104,8 +115,9 @@ class OracleTracker final : public Tracker {
 
 }  // namespace
 
-std::unique_ptr<Tracker> make_oracle_tracker(TimeNs interval, Evictor& ev, StatSet& stats) {
-  return std::make_unique<OracleTracker>(interval, ev, stats);
+std::unique_ptr<Tracker> make_oracle_tracker(TimeNs interval, Evictor& ev, StatSet& stats,
+                                             std::shared_ptr<FutureRefs> future) {
+  return std::make_unique<OracleTracker>(interval, ev, stats, std::move(future));
 }
 
 }  // namespace vmemsim::reclaim

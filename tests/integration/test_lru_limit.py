@@ -8,7 +8,9 @@ touch (`vmm.first_touch_faults`) or a page fetched back from the tier (`vmm.fetc
 The streams write every page at its first reference: a first read would map the shared zero
 page, which takes no frame (no miss in the VM, a miss in a cache that holds every page). With
 `enforce: interval` (the default) the target is kept only at each decision, so between
-decisions resident memory grows past it and the VM misses less: the last check shows it."""
+decisions resident memory grows past it and the VM misses less: a check shows it. `opt`
+(Belady) in the VM knows the future from the trace and gives replay's opt misses; where it
+cannot know the future it is refused (exit 2, naming the key)."""
 import json
 import os
 import random
@@ -101,11 +103,34 @@ for seed, pages, n, frames in [(1, 200, 3000, [1, 8, 50, 150]), (2, 60, 2000, [5
         check(replay(lackey, "fifo", frames) == fw, f"stream 1: replay fifo misses = independent FIFO {fw}")
         got = [(vm_misses(pt, "fifo", f) or {}).get("misses") for f in frames]
         check(got == fw, f"stream 1, fifo: VM misses {got} = FIFO {fw}")
+        # opt (Belady) knows the future from the trace the one vCPU replays: replay's misses.
+        ow = replay(lackey, "opt", frames)
+        got = [(vm_misses(pt, "opt", f) or {}).get("misses") for f in frames]
+        check(ow is not None and got == ow and all(o <= l for o, l in zip(ow, want)),
+              f"stream 1, opt: VM misses {got} = replay opt {ow} (<= LRU {want})")
         # The vCPU serving its own faults (engine.fault_service inline) gives the same misses.
         r = vm_misses(pt, "exact-lru", 50, extra={"engine": {"fault_service": "inline"}}, tag="-inline")
         check(r is not None and r["misses"] == want[2], f"fault_service inline: {r and r['misses']} = LRU {want[2]}")
         # At decisions only, the VM holds more than the target between them: fewer misses.
         r = vm_misses(pt, "exact-lru", 50, enforce="interval", tag="-interval")
         check(r is not None and r["misses"] < want[2], f"enforce interval: {r and r['misses']} misses < LRU {want[2]}")
+
+# opt refuses a VM whose future it cannot know, naming the key (exit 2).
+base = {"name": "opt-refused", "duration": "1s", "kernel": {"variant": "rfc-v1"},
+        "hosts": [{"name": "h", "nodes": [{"cores": 2, "memory": "64MiB"}]}],
+        "vms": [{"name": "g", "vcpus": 1, "memory": "2MiB",
+                 "workload": {"type": "trace", "path": os.path.join(d, "s1.vmpt"), "at_end": "stop"},
+                 "vmm": {"policy": "opt", "tier": {"kind": "ssd"}}}]}
+for what, edit, pointer in [
+        ("a drawn workload", lambda v: v.update(workload={"type": "hot_cold", "rate": "1M"}), "/vms/0/workload/type"),
+        ("two vCPUs", lambda v: v.update(vcpus=2), "/vms/0/vcpus"),
+        ("a looping trace", lambda v: v["workload"].update(at_end="loop"), "/vms/0/workload/at_end")]:
+    doc = json.loads(json.dumps(base))
+    edit(doc["vms"][0])
+    p = run(["validate", write_scenario(doc, d)])
+    check(p.returncode == 2 and f"{pointer}: policy opt needs the VM's future accesses" in p.stderr,
+          f"opt with {what}: exit 2 at {pointer} ({p.returncode}: {p.stderr.strip()[:150]})")
+doc = json.loads(json.dumps(base))
+check(run(["validate", write_scenario(doc, d)]).returncode == 0, "opt on one vCPU replaying a trace once validates")
 
 finish()
