@@ -19,13 +19,24 @@ const ParamSpec kTarget{"memory_target", Kind::Size, "0",
                         "keep resident memory at or below this (0 = memory_target_ratio of guest memory)", 0, kInf};
 const ParamSpec kRatio{"memory_target_ratio", Kind::Number, "0.5",
                        "with memory_target 0: the target as a fraction of guest memory", 0.01, 1};
+const ParamSpec kEnforce{
+    "enforce", Kind::Enum, "\"interval\"",
+    "interval = evict down to the target at each decision (resident memory grows past it in between); "
+    "fault = a fixed frame limit: before every fault that would fill a frame beyond the target, the oracle "
+    "reports every access until that fault and the selector's victims are evicted (sync) first, so resident "
+    "memory never exceeds it -- demand paging as `vmemsim replay` simulates it (exact-lru: the misses of an LRU "
+    "cache of target pages = first-touch faults + fetched pages, one vCPU; reads of never-written pages map the "
+    "zero page and take no frame; fifo likewise; clock differs from replay's in one point: the access that brought "
+    "a page in reaches the oracle after the fill, so it sets the reference bit); decisions then only measure. "
+    "Costs a pass over all guest pages per fault in the simulator",
+    -kInf, kInf, "interval|fault"};
 }  // namespace
 
 std::span<const ParamSpec> baseline_params(const char* selector) {
   static std::map<std::string, std::vector<ParamSpec>> tables;
   auto& t = tables[selector];
   if (t.empty()) {
-    t = {kInterval, kTarget, kRatio, kBatchPagesParam, kReadViaParam, kHandlerThreadsParam, kPrefetchParam};
+    t = {kInterval, kTarget, kRatio, kEnforce, kBatchPagesParam, kReadViaParam, kHandlerThreadsParam, kPrefetchParam};
     for (const auto& s : find_selector(selector)->params) t.push_back(s);
   }
   return t;
@@ -35,6 +46,7 @@ std::unique_ptr<VmmPolicy> make_baseline(core::Params& p, const PolicyContext& c
   const TimeNs interval = p.get_duration(kInterval);
   auto target = static_cast<std::uint64_t>(p.get_size(kTarget)) / core::kPageSize;
   const double ratio = p.get_number(kRatio);
+  const bool at_faults = p.get_string(kEnforce) == "fault";
   EvictorConfig ec;
   ec.batch = static_cast<std::uint64_t>(p.get_int(kBatchPagesParam));
   ec.buffered_read = p.get_string(kReadViaParam) == "buffered";
@@ -44,8 +56,12 @@ std::unique_ptr<VmmPolicy> make_baseline(core::Params& p, const PolicyContext& c
   const SelectorContext sc{ctx.uffd ? ctx.uffd->mm().pages() : 0, ctx.seed};
   auto sel = si.make(p, sc);
   ec.tier = read_tier(p, ctx.tiers);
-  if (si.threshold || sel->wants_future())
-    p.error("policy", std::string("selector ") + selector + " cannot order victims for a memory target here");
+  if (si.threshold) p.error("policy", std::string("selector ") + selector + " cannot order victims for a memory target here");
+  // A selector that wants the future (opt) gets it only where the scenario fixes the VM's
+  // references before the run (PolicyContext::future_problem says why not, and where).
+  if (sel->wants_future() && !ctx.future_problem.empty())
+    p.sink().add(ctx.future_pointer, std::string("policy ") + selector + " needs the VM's future accesses: " +
+                                         ctx.future_problem);
   // The eviction protocol marks the victims and evicts under SET_MODE(sync).
   if (!ctx.caps->set_mode || !(ctx.caps->rwp || ctx.caps->deactivate))
     p.error("policy", "the baselines evict like uffd-ws (mark the victims, SET_MODE(sync)): they need kernel.variant "
@@ -54,8 +70,16 @@ std::unique_ptr<VmmPolicy> make_baseline(core::Params& p, const PolicyContext& c
     p.error("policy", "the rwp series tracks anon memory here; use rfc-v1 for shmem (DEACTIVATE zaps)");
   if (!ctx.uffd) return nullptr;
   if (target == 0) target = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(ratio * static_cast<double>(sc.pages)));
-  return std::make_unique<ComposedPolicy>(std::move(sel), std::make_unique<FixedTarget>(target), std::move(ec), *ctx.uffd,
-                                          [&](Evictor& ev, StatSet& s) { return make_oracle_tracker(interval, ev, s); });
+  std::shared_ptr<FutureRefs> future;
+  if (sel->wants_future()) {
+    VMEMSIM_CHECK(ctx.future, "policy " << selector << " built without the VM's future references");
+    future = ctx.future;
+  }
+  auto pol = std::make_unique<ComposedPolicy>(
+      std::move(sel), std::make_unique<FixedTarget>(target), std::move(ec), *ctx.uffd,
+      [&](Evictor& ev, StatSet& s) { return make_oracle_tracker(interval, ev, s, future); });
+  if (at_faults) pol->limit_at_faults(target);
+  return pol;
 }
 
 }  // namespace vmemsim::reclaim

@@ -12,7 +12,7 @@ namespace vmemsim::reclaim {
 // Evictor 4.125 B + a list-ordered selector's 8 B, rounded up.
 constexpr std::uint64_t kBaselineBytesPerPage = 13;
 
-// interval, memory_target, memory_target_ratio, batch_pages, read_via, then the selector's own
+// interval, memory_target, memory_target_ratio, enforce, batch_pages, read_via, then the selector's own
 std::span<const core::ParamSpec> baseline_params(const char* selector);
 std::unique_ptr<VmmPolicy> make_baseline(core::Params& p, const PolicyContext& ctx, const char* selector);
 

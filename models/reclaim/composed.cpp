@@ -50,21 +50,45 @@ void ComposedPolicy::run_agent(VmmEnv& env, TimeNs until) {
     last_refaults_ = ev_.refaults();
     last_stall_ = ev_.refault_stall_ns();
     ctl_->observe(o);
+    if (limit_) continue;  // the handler keeps the limit at each fault
     victims_.clear();
     const std::uint64_t want = ctl_->want(ev_.as());
     if (want) sel_->pick(want, victims_);
-    if (ev_.claim(victims_) == 0) continue;
-    const TimeNs t = env.now();
-    const bool sync = tracker_->needs_sync();
-    if (sync) {
-      tracker_->arm(env, ev_);
-      ev_.set_mode(env, false);
-      tracker_->recheck(env, ev_);
-    }
-    ev_.evict(env, since);
-    if (sync) ev_.set_mode(env, true);
-    env.slice("evict", t, env.now());
+    evict(env, victims_, since);
   }
+}
+
+bool ComposedPolicy::evict(VmmEnv& env, const std::vector<core::Gfn>& victims, TimeNs since) {
+  if (ev_.claim(victims) == 0) return false;
+  const TimeNs t = env.now();
+  const bool sync = tracker_->needs_sync();
+  if (sync) {
+    tracker_->arm(env, ev_);
+    ev_.set_mode(env, false);
+    tracker_->recheck(env, ev_);
+  }
+  ev_.evict(env, since);
+  if (sync) ev_.set_mode(env, true);
+  env.slice("evict", t, env.now());
+  return true;
+}
+
+void ComposedPolicy::handle_fault(const uffd::FaultMsg& m, VmmEnv& env) {
+  // Demand paging with a fixed number of frames: when the fill would take a frame beyond the
+  // limit, evict first (the page about to come in is not resident, so it is never a victim).
+  // Resident memory is the kernel's count of the VM's frames (what FixedTarget sizes too).
+  // A victim a racing fault keeps (recheck) leaves the VM over the limit until the next
+  // fault; with one vCPU, blocked on this fault, there is no such race.
+  if (limit_ && ev_.fill_takes_frame(m)) {
+    const std::uint64_t res = ev_.as().resident_total();
+    if (res >= limit_) {
+      VMEMSIM_CHECK(tracker_->report_now(env, *sel_), "a frame limit at faults needs a tracker that reports every access");
+      fault_victims_.clear();
+      sel_->pick(res + 1 - limit_, fault_victims_);
+      evict(env, fault_victims_, env.now());
+    }
+  }
+  ev_.handle_fault(m, env, *tracker_);
 }
 
 std::vector<core::ParamSpec> age_policy_params(std::initializer_list<core::ParamSpec> tracker) {

@@ -13,6 +13,13 @@
 //   [tracker.arm(); SET_MODE(sync); tracker.recheck()]   when the tracker needs it
 //   evictor.evict()        -- batches of pwrite + DONTNEED (+ PUNCH_HOLE), selector.removed()
 //   [SET_MODE(async)]
+//
+// With a fixed frame limit (limit_at_faults(), the baselines' `enforce: fault`) the agent still
+// runs its rounds (the truth metrics) but evicts nothing; instead the handler thread, before a
+// MISSING fault is filled with a frame while `limit` pages are resident, has the tracker report
+// every access until that fault (Tracker::report_now) and evicts the selector's victims by the
+// same protocol (claim, mark, SET_MODE(sync), recheck, evict, SET_MODE(async)) until the page
+// fits: demand paging with `limit` frames, as `vmemsim replay` simulates it.
 #pragma once
 #include <functional>
 #include <initializer_list>
@@ -49,14 +56,20 @@ class ComposedPolicy final : public VmmPolicy {
 
   void start() override { tracker_->start(); }
   void run_agent(VmmEnv& env, TimeNs until) override;
-  void handle_fault(const uffd::FaultMsg& m, VmmEnv& env) override { ev_.handle_fault(m, env, *tracker_); }
+  void handle_fault(const uffd::FaultMsg& m, VmmEnv& env) override;
   void finish() override { ev_.finish(); }
   unsigned handler_threads() const override { return ev_.config().handler_threads; }
   const StatSet& stats() const override { return stats_; }
   const Tier& tier() const override { return ev_.tier(); }
   std::uint64_t lost_writes_pending() const override { return ev_.lost_writes_pending(); }
+  // A fixed frame limit of `limit_pages` (> 0), enforced at every fault that would exceed it
+  // (see the top of this file); the tracker must support Tracker::report_now().
+  void limit_at_faults(std::uint64_t limit_pages) { limit_ = limit_pages; }
 
  private:
+  // Claims `victims` and evicts them under the tracker's protocol; false when none was claimed.
+  bool evict(VmmEnv& env, const std::vector<core::Gfn>& victims, TimeNs since);
+
   StatSet stats_;  // first: the components register into it as they are built
   std::unique_ptr<VictimSelector> sel_;
   std::unique_ptr<Controller> ctl_;
@@ -66,6 +79,8 @@ class ComposedPolicy final : public VmmPolicy {
   // The evictor's cumulative counts at the previous decision (Observation is their increase).
   TimeNs last_decision_ = 0, last_stall_ = 0;
   std::uint64_t last_refaults_ = 0;
+  std::uint64_t limit_ = 0;                  // 0: no frame limit at faults
+  std::vector<core::Gfn> fault_victims_;     // the handler's, apart from the agent's
 };
 
 // The age-threshold composition that abit-harvest, idle-page, damon and wp-async-written share:

@@ -236,6 +236,14 @@ void Evictor::handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracke
   }
 }
 
+bool Evictor::fill_takes_frame(const uffd::FaultMsg& m) const {
+  const std::uint64_t g = m.gfn.v;
+  if (m.reason != mm::UffdReason::Missing || state(g) == State::InFlight || !pte::none_or_marker(as_.pte_at(m.gfn)))
+    return false;
+  if (meta_[g] & kInTier) return true;
+  return as_.anon() ? m.write : !as_.in_page_cache(m.gfn);
+}
+
 void Evictor::finish() {
   // Pages still in the tier at the end were never fetched back: a write that raced their
   // eviction is lost all the same.

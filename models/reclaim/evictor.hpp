@@ -137,6 +137,10 @@ class Evictor {
 
   // The handler thread's side of a sync userfault.
   void handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracker);
+  // Whether handle_fault(m) will fill the page with a new frame: a MISSING fault on a page not
+  // being written out and not resolved meanwhile, brought back from the tier, or touched first
+  // by a write (a first read maps the shared zero page), or a shmem page not in the page cache.
+  bool fill_takes_frame(const uffd::FaultMsg& m) const;
   // End of run: lost-write audit of pages still in the tier.
   void finish();
   // Truth: writes already lost in tier copies not fetched back yet (the zap dropped a write

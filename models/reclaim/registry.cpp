@@ -22,6 +22,7 @@ const std::vector<PolicyInfo>& policy_registry() {
       detail::fifo_policy_info(),
       detail::clock_policy_info(),
       detail::exact_lru_policy_info(),
+      detail::opt_policy_info(),
   };
   return table;
 }

@@ -18,4 +18,5 @@ PolicyInfo random_policy_info();
 PolicyInfo fifo_policy_info();
 PolicyInfo clock_policy_info();
 PolicyInfo exact_lru_policy_info();
+PolicyInfo opt_policy_info();
 }  // namespace vmemsim::reclaim::detail

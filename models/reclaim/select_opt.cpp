@@ -5,10 +5,9 @@
 //
 // Where the future comes from: every event carries Access::next_use (wants_future() is true).
 // `vmemsim replay` fills it by one backward pass over the trace before replaying it (the trace
-// is the future). Inside a simulation nothing fills it yet: a VM policy using `opt` would need
-// its workload pre-run with the same seed to produce the next-use times, which is not
-// implemented, so there a page's next use reads as "never" and `opt` degrades to an arbitrary
-// order.
+// is the future). Inside a simulation the `opt` policy (policy_opt.cpp) runs only on a VM with
+// one vCPU replaying a trace once: the world builder indexes that trace's references
+// (future.hpp) and the oracle tracker gives every resident page its next use at each report.
 //
 // State: an indexed binary max-heap on next_use (ties: larger gfn first, for a fixed order),
 // O(log n) per event; pick(want) reads the `want` largest without popping them, O(want log want).
@@ -117,7 +116,8 @@ std::unique_ptr<VictimSelector> make(core::Params& p, const SelectorContext& ctx
 SelectorInfo opt_selector_info() {
   return {"opt",
           "Belady's MIN: the resident page whose next use is farthest. Needs the future: `vmemsim replay` computes "
-          "each access's next use by a backward pass over the trace; VM runs do not provide it (not implemented)",
+          "each access's next use by a backward pass over the trace; in a VM, the `opt` policy indexes the trace its one "
+          "vCPU replays",
           {}, 16, make};
 }
 

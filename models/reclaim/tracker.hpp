@@ -49,6 +49,16 @@ class Tracker {
   // The handler thread: clears the tracking state of a page whose access faulted with
   // `reason` (not MISSING, which the evictor serves).
   virtual uffd::IoctlResult resolve(const uffd::FaultMsg& m) = 0;
+  // Between rounds, at a fault: brings the selector up to date with every access and residency
+  // change until now, as a round would report them, so a victim can be chosen at this fault
+  // (a fixed frame limit, ComposedPolicy::limit_at_faults). Only a tracker that can see every
+  // access at any moment can do this -- the ground-truth oracle of the baselines; a mechanism
+  // learns of accesses only at its rounds, and keeps the default (false: nothing reported).
+  virtual bool report_now(VmmEnv& env, VictimSelector& sel) {
+    (void)env;
+    (void)sel;
+    return false;
+  }
 };
 
 }  // namespace vmemsim::reclaim

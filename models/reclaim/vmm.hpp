@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "models/mm/address_space.hpp"
+#include "models/reclaim/future.hpp"
 #include "models/reclaim/stats.hpp"
 #include "models/reclaim/tier.hpp"
 #include "models/uffd/uffd.hpp"
@@ -76,6 +77,11 @@ struct PolicyContext {
   TierContext tiers;
   // Null while a scenario is only being validated: make() then checks and returns nullptr.
   uffd::Uffd* uffd = nullptr;  // the VM's userfaultfd context (its mm is uffd->mm())
+  // The VM's future references (future.hpp), for a policy with PolicyInfo::needs_future. The
+  // scenario reader sets future_problem when the scenario does not fix them before the run (why
+  // not, to be reported at JSON pointer future_pointer); the world builder sets `future`.
+  std::string future_problem, future_pointer;
+  std::shared_ptr<FutureRefs> future;
 };
 
 // Reads the policy's parameters (errors go to p's sink); `make` builds it once the scenario
@@ -100,6 +106,8 @@ struct PolicyInfo {
   // 2 MiB pages (fills and zaps need huge-page-aligned ranges there). The scenario reader
   // refuses the others on hugetlb; make() still checks the kernel variant.
   bool hugetlb = false;
+  // True when the policy needs the VM's future references (PolicyContext::future): opt.
+  bool needs_future = false;
 };
 
 // Whether `info` can run on guest memory of this backing (the scenario reader's check before

@@ -3,34 +3,61 @@
 with no policy ('none') of the same workload, seed and kernel variant.
 
 Usage: python3 scenarios/compare/table.py RESULTS_DIR... [--plot compare.png]
-  (run.sh: results/compare-rfc-v1 results/compare-rwp)
+  (run.sh: results/compare-rfc-v1 results/compare-rwp results/compare-ksm)
        python3 scenarios/compare/table.py --vcpus results/compare-vcpus   (Q3: TLB cost by vCPU count)
 
+A sweep whose points set /vms/0/workload runs the standard one-VM workloads (WORKLOADS, in the
+order of that axis); a sweep without that axis is the multi-VM KSM workload (base-ksm.json:
+three guests from one image, ksmd merging), named "multi-vm-ksm". The per-run figures of a
+multi-VM run are summed over its VMs (stall time over all their vCPUs).
+
 Columns:
-  memory saved   1 - (frame-seconds resident with the policy) / (frame-seconds with none),
-                 from the resident-pages series
+  memory saved   1 - (frame-seconds of host frames in use with the policy) / (the same with none):
+                 the host's frames in use (capacity - free, every node) summed over the samples.
+                 With one VM on the host these are its resident frames. With KSM a frame several
+                 VMs share counts once, and evicting one sharer's copy frees nothing until every
+                 sharer has let go of it; per-VM resident pages would instead charge a shared
+                 frame to the VM that allocated it and nothing to the others
   slowdown       vCPU time stalled (uffd + swap-in + mmap lock) / vCPU time
   served         accesses served / accesses with none
   refaults/GiB   pages fetched back per GiB evicted
   false-cold     evictions fetched back within the policy's refault window / evictions
   WSS error      mean |estimate - truth| / truth over the policy's scans (scan-based trackers)
   tracking CPU   VMM CPU for marking and scanning (ioctl + scan), ms; demand paging = handler CPU
-  TLB flushes    flushes of the guest's mm (the VMM's and the kernel's)
+  TLB flushes    flushes of the guests' mms (the VMM's and the kernel's)
   lost writes    the lost-write oracle's count
+  refault %WSS/min  the far-memory SLO figure (summary.vms.<vm>.far_memory_slo, tools/slo_table.py):
+                 pages brought back (VMM refetches + kernel swap-ins) per minute as a percentage of
+                 the mean true working set (longest wss window); a multi-VM run pools its VMs
+                 (sum of refaults / sum of mean working sets)
+  SLO met        VMs whose own rate is at or under the SLO target (target_pct_per_min: 0.2 %/min,
+                 after Lagar-Cavilla et al., ASPLOS 2019), over all VMs of all seeds, e.g. 0/6
 """
 import json
 import pathlib
 import statistics
 import sys
 
-WORKLOADS = ["stable", "shifting", "read-mostly", "write-heavy", "scan-polluted"]
+KSM_WORKLOAD = "multi-vm-ksm"
+WORKLOADS = ["stable", "shifting", "read-mostly", "write-heavy", "scan-polluted", KSM_WORKLOAD]
 
 
-def workload_name(sweep_axes, value):
+def workload_name(sweep_axes, values):
     for a in sweep_axes:
         if a["pointer"] == "/vms/0/workload":
-            return WORKLOADS[a["values"].index(value)]
-    return "?"
+            return WORKLOADS[a["values"].index(values["/vms/0/workload"])]
+    return KSM_WORKLOAD
+
+
+def host_frames(r):
+    """Host frames in use per sample, summed over hosts and nodes (capacity - free)."""
+    used = None
+    for h, hs in r["summary"]["hosts"].items():
+        for node, free in r["timeseries"]["hosts"][h]["free_pages"].items():
+            cap = hs["nodes"][node]["capacity_pages"]
+            col = [cap - f for f in free]
+            used = col if used is None else [a + b for a, b in zip(used, col)]
+    return used
 
 
 def load(root):
@@ -43,26 +70,36 @@ def load(root):
             sys.exit(f"{root}: point {p['id']} is {p['status']}: rerun the sweep")
         r = json.loads((root / p["result"]).read_text())
         sc = r["scenario"]
-        v = r["summary"]["vms"]["guest"]
-        t = r["timeseries"]["vms"]["guest"]
-        vmm = v.get("vmm", {})
-        res = t["resident_pages"]
-        resident = [sum(x) for x in zip(*res.values())] if isinstance(res, dict) else res
-        est, tru = t.get("wss_estimate_pages", []), t.get("wss_scan_true_pages", [])
-        errs = [abs(e - u) / u for e, u in zip(est, tru) if u > 0 and e > 0]
-        tn = v["time_ns"]
-        cpu = vmm.get("cpu_ns", {})
-        runs.append({
-            "variant": sc["kernel"]["variant"], "workload": workload_name(axes, p["values"]["/vms/0/workload"]),
+        errs, stall, vcpus, slo = [], 0, 0, []
+        tot = dict.fromkeys(("accesses", "evicted", "fetched", "false_cold", "track_ms", "demand_ms", "tlb", "lost"), 0)
+        for name, v in r["summary"]["vms"].items():
+            t = r["timeseries"]["vms"][name]
+            vmm = v.get("vmm", {})
+            est, tru = t.get("wss_estimate_pages", []), t.get("wss_scan_true_pages", [])
+            errs += [abs(e - u) / u for e, u in zip(est, tru) if u > 0 and e > 0]
+            tn = v["time_ns"]
+            stall += tn["uffd_stall"] + tn["swap_in_stall"] + tn["mmap_lock_stall"]
+            vcpus += v["vcpus"]
+            cpu = vmm.get("cpu_ns", {})
+            tot["accesses"] += v["accesses"]
+            tot["evicted"] += vmm.get("evicted_pages", 0)
+            tot["fetched"] += vmm.get("fetched_pages", 0)
+            tot["false_cold"] += vmm.get("false_cold_evictions", 0)
+            tot["track_ms"] += (cpu.get("ioctl", 0) + cpu.get("scan", 0)) / 1e6
+            tot["demand_ms"] += cpu.get("handler", 0) / 1e6
+            tot["tlb"] += v["counters"]["mm"]["tlb_flushes"]
+            tot["lost"] += vmm.get("lost_writes", 0)
+            slo.append(v["far_memory_slo"])
+        minutes = sc["duration"] / 60e9
+        wss = sum(x["true_wss_mean_pages"] for x in slo)
+        runs.append(dict(tot, **{
+            "variant": sc["kernel"]["variant"], "workload": workload_name(axes, p["values"]),
             "policy": p["values"]["/vms/0/vmm"]["policy"], "seed": p["values"]["/seed"],
-            "frame_s": sum(resident), "accesses": v["accesses"],
-            "stall": (tn["uffd_stall"] + tn["swap_in_stall"] + tn["mmap_lock_stall"]) / (sc["duration"] * v["vcpus"]),
-            "evicted": vmm.get("evicted_pages", 0), "fetched": vmm.get("fetched_pages", 0),
-            "false_cold": vmm.get("false_cold_evictions", 0),
+            "frame_s": sum(host_frames(r)), "stall": stall / (sc["duration"] * vcpus),
             "wss_err": statistics.mean(errs) if errs else None,
-            "track_ms": (cpu.get("ioctl", 0) + cpu.get("scan", 0)) / 1e6, "demand_ms": cpu.get("handler", 0) / 1e6,
-            "tlb": v["counters"]["mm"]["tlb_flushes"], "lost": vmm.get("lost_writes", 0),
-        })
+            "slo_rate": 100 * sum(x["refaulted_pages"] for x in slo) / wss / minutes if wss > 0 else 0.0,
+            "slo_met": sum(bool(x["meets_target"]) for x in slo), "slo_vms": len(slo),
+        }))
     return runs
 
 
@@ -103,7 +140,7 @@ def main():
         i = args.index("--plot")
         plot = args[i + 1]
         del args[i:i + 2]
-    runs = [r for a in (args or ["results/compare-rfc-v1", "results/compare-rwp"]) for r in load(a)]
+    runs = [r for a in (args or ["results/compare-rfc-v1", "results/compare-rwp", "results/compare-ksm"]) for r in load(a)]
     ref = {(r["variant"], r["workload"], r["seed"]): r for r in runs if r["policy"] == "none"}
     rows = {}
     for r in runs:
@@ -115,14 +152,15 @@ def main():
             "refaults_gib": r["fetched"] / (r["evicted"] * 4096 / 2**30) if r["evicted"] else 0.0,
             "false_cold": r["false_cold"] / r["evicted"] if r["evicted"] else 0.0,
             "wss_err": r["wss_err"], "track_ms": r["track_ms"], "demand_ms": r["demand_ms"], "tlb": r["tlb"],
-            "lost": r["lost"],
+            "lost": r["lost"], "slo_rate": r["slo_rate"], "slo_met": r["slo_met"], "slo_vms": r["slo_vms"],
         })
     fmt = [("saved", "memory saved", "{:.0%}"), ("slowdown", "slowdown", "{:.1%}"), ("served", "served", "{:.2f}"),
            ("refaults_gib", "refaults/GiB evicted", "{:.0f}"), ("false_cold", "false-cold", "{:.0%}"),
            ("wss_err", "WSS error", "{:.1%}"), ("track_ms", "tracking CPU (ms)", "{:.1f}"),
-           ("demand_ms", "demand-paging CPU (ms)", "{:.0f}"), ("tlb", "TLB flushes", "{:.0f}"), ("lost", "lost writes", "{:.0f}")]
-    print("| workload | kernel | policy | seeds | " + " | ".join(f[1] for f in fmt) + " |")
-    print("|---|---|---|---|" + "---|" * len(fmt))
+           ("demand_ms", "demand-paging CPU (ms)", "{:.0f}"), ("tlb", "TLB flushes", "{:.0f}"), ("lost", "lost writes", "{:.0f}"),
+           ("slo_rate", "refault %WSS/min", "{:.2f}")]
+    print("| workload | kernel | policy | seeds | " + " | ".join(f[1] for f in fmt) + " | SLO met |")
+    print("|---|---|---|---|" + "---|" * (len(fmt) + 1))
     order = {w: i for i, w in enumerate(WORKLOADS)}
     for key in sorted(rows, key=lambda k: (order.get(k[0], 9), k[1], k[2])):
         rs = rows[key]
@@ -130,7 +168,8 @@ def main():
         for k, _, f in fmt:
             vals = [x[k] for x in rs if x[k] is not None]
             cells.append(f.format(statistics.mean(vals)) if vals else "-")
-        print(f"| {key[0]} | {key[1]} | {key[2]} | {len(rs)} | " + " | ".join(cells) + " |")
+        met = f"{sum(x['slo_met'] for x in rs)}/{sum(x['slo_vms'] for x in rs)}"
+        print(f"| {key[0]} | {key[1]} | {key[2]} | {len(rs)} | " + " | ".join(cells) + f" | {met} |")
     if plot:
         import matplotlib
         matplotlib.use("Agg")
@@ -148,11 +187,12 @@ def main():
                 y = 100 * statistics.mean(r["slowdown"] for r in rs)
                 ax.scatter([x], [y], color=cmap(i), label=pname, s=40, marker="o" if var == "rfc-v1" else "s")
             ax.set_title(w)
-            ax.set_xlabel("memory saved (% of frame-seconds)")
+            ax.set_xlabel("memory saved (% of host frame-seconds)")
             ax.grid(alpha=0.3)
         axs[0].set_ylabel("slowdown (% of vCPU time stalled)")
         axs[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
-        fig.suptitle("Policies on the standard workloads (scenarios/compare, 64 MiB guest, 8 s, mean of 2 seeds): lower right is better")
+        fig.suptitle("Policies on the standard workloads (scenarios/compare: one 64 MiB guest, or three 32 MiB guests with KSM; "
+                     "8 s, mean of 2 seeds): lower right is better")
         fig.tight_layout()
         fig.savefig(plot, dpi=100)
         print(f"wrote {plot}", file=sys.stderr)

@@ -478,8 +478,28 @@ VmSpec read_vm(Params& v, const Scenario& sc, const std::vector<std::string>& ho
   return vm;
 }
 
+// Whether the VM's reference stream is fixed before it runs (what a policy that needs the future,
+// opt, can use): one vCPU replaying a `trace` once. Otherwise why not, and the key to blame.
+void future_of(const VmSpec& vm, reclaim::PolicyContext& ctx) {
+  const WorkloadSpec* w = vm.groups.empty() ? nullptr : &vm.groups.front().workload;
+  if (vm.vcpus != 1) {
+    ctx.future_pointer = vm.pointer + "/vcpus";
+    ctx.future_problem = "known only for a VM with one vCPU (the order of several vCPUs' accesses is decided by the "
+                         "run); this VM has " + std::to_string(vm.vcpus);
+  } else if (!w || !w->params.is_object() || w->params.value("type", "") != "trace") {
+    ctx.future_pointer = w ? w->pointer + "/type" : vm.pointer;
+    ctx.future_problem = "known only for a `trace` workload, whose references exist before the run; a '" +
+                         (w && w->params.is_object() ? w->params.value("type", "?") : std::string("?")) +
+                         "' workload draws them as it runs";
+  } else if (w->params.value("at_end", "loop") != "stop") {
+    ctx.future_pointer = w->pointer + "/at_end";
+    ctx.future_problem = "the trace must be replayed once (at_end \"stop\"): the future of a looping trace is not "
+                         "indexed";
+  }
+}
+
 VmmSpec read_vmm(Params& p, const Scenario& sc, const std::string& pointer,
-                 mm::Backing backing = mm::Backing::Anon) {
+                 mm::Backing backing = mm::Backing::Anon, const VmSpec* vm = nullptr) {
   VmmSpec v;
   v.pointer = pointer;
   std::string choices = "none";
@@ -503,6 +523,8 @@ VmmSpec read_vmm(Params& p, const Scenario& sc, const std::string& pointer,
     ctx.backing = backing;
     ctx.duration_ns = sc.duration_ns;
     for (const auto& m : sc.memory_servers) ctx.tiers.memory_servers.push_back(m.name);
+    // The top-level default is checked again for each VM that inherits it, with that VM's workload.
+    if (vm) future_of(*vm, ctx);
     (void)reclaim::find_policy(v.policy)->make(p, ctx);
   }
   p.finish();
@@ -797,7 +819,7 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
     VmSpec vm = read_vm(v, sc, host_names);
     if (v.has("vmm")) {
       Params vv = v.child("vmm");
-      vm.vmm = read_vmm(vv, sc, vv.pointer(), vm.backing);
+      vm.vmm = read_vmm(vv, sc, vv.pointer(), vm.backing, &vm);
     } else {
       v.raw("vmm");
       if (default_vmm) {
@@ -805,7 +827,7 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
         core::ErrorSink quiet(sc.file);
         core::Json res = core::Json::object();
         Params dv(default_vmm, "/vmm", &quiet, &res);
-        vm.vmm = read_vmm(dv, sc, "/vmm", vm.backing);
+        vm.vmm = read_vmm(dv, sc, "/vmm", vm.backing, &vm);
         for (const auto& pr : quiet.problems()) {
           bool dup = false;
           for (const auto& q : sink.problems()) dup |= q.message == pr.message;

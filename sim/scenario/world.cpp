@@ -24,6 +24,36 @@ std::vector<std::vector<unsigned>> fallback_orders(const HostSpec& h) {
   return out;
 }
 
+namespace {
+
+// The reference stream of a VM the scenario reader found fixed before the run (one vCPU replaying
+// a `trace` once: reader's future_of()), drawn from a second generator built exactly like the
+// vCPU's below (same parameters, path and region), so it is the gfn sequence the vCPU will issue.
+std::shared_ptr<reclaim::FutureRefs> future_refs(const Scenario& sc, const VmSpec& vs) {
+  VMEMSIM_CHECK(vs.vcpus == 1 && vs.groups.size() == 1, vs.name << ": a future needs one vCPU");
+  const WorkloadSpec& wl = vs.groups.front().workload;
+  workload::GenContext ctx{wl.region_pages, sc.seed, "vm/" + vs.name + "/vcpu/0/workload"};
+  core::ErrorSink sink(sc.file);
+  core::Params p(&wl.params, wl.pointer, &sink, nullptr);
+  auto gen = workload::make_generator(p, ctx);
+  sink.throw_if_any();
+  std::vector<std::uint32_t> gfns;
+  std::vector<workload::Access> buf(4096);
+  for (;;) {
+    gen->fill(0, buf);
+    const core::TimeNs* gaps = gen->gaps();
+    VMEMSIM_CHECK(gaps, vs.name << ": the workload's stream has no end");
+    std::size_t n = 0;
+    while (n < buf.size() && gaps[n] != workload::kGapEnd) ++n;
+    for (std::size_t i = 0; i < n; ++i)
+      gfns.push_back(static_cast<std::uint32_t>(wl.region_offset_pages + workload::access_page(buf[i])));
+    if (n < buf.size()) break;
+  }
+  return std::make_shared<reclaim::FutureRefs>(gfns, vs.pages);
+}
+
+}  // namespace
+
 World build_world(const Scenario& sc) {
   World w;
   w.sc = &sc;
@@ -125,9 +155,11 @@ World build_world(const Scenario& sc) {
       pc.seed = sc.seed ^ core::fnv1a64(vs.name + "/vmm");
       for (const auto& m : sc.memory_servers) pc.tiers.memory_servers.push_back(m.name);
       pc.uffd = vm.kernel.uffd.get();
+      const reclaim::PolicyInfo& pi = *reclaim::find_policy(vs.vmm.policy);
+      if (pi.needs_future) pc.future = future_refs(sc, vs);
       core::ErrorSink sink(sc.file);
       core::Params p(&vs.vmm.params, vs.vmm.pointer, &sink, nullptr);
-      vm.vmm = reclaim::find_policy(vs.vmm.policy)->make(p, pc);
+      vm.vmm = pi.make(p, pc);
       sink.throw_if_any();
     }
     w.vms.push_back(std::move(vm));

@@ -429,9 +429,9 @@ MUTATIONS = [
      "/memory_servers/0/nic/bandwidth", "out of range [1, 1e+15]"),
     ("bad enum", A, "/vms/0/vmm/policy", "uffd_ws", "/vms/0/vmm/policy",
      "'uffd_ws' is not one of none|uffd-ws|uffd-minor-async|uffd-rwp-async|uffd-shmem-zap|uffd-hugetlb-zap|naive-async|"
-     "wp-async-written|abit-harvest|idle-page|damon|senpai|random|fifo|clock|exact-lru (did you mean 'uffd-ws'?)"),
+     "wp-async-written|abit-harvest|idle-page|damon|senpai|random|fifo|clock|exact-lru|opt (did you mean 'uffd-ws'?)"),
     ("bad enum", Q, "/vmm/policy", "naive", "/vmm/policy", "is not one of none|uffd-ws|uffd-minor-async|uffd-rwp-async|uffd-shmem-zap|uffd-hugetlb-zap|naive-async|wp-async-written|"
-     "abit-harvest|idle-page|damon|senpai|random|fifo|clock|exact-lru"),
+     "abit-harvest|idle-page|damon|senpai|random|fifo|clock|exact-lru|opt"),
     ("bad enum", A, "/vms/0/vmm/tier/kind", "remot", "/vms/0/vmm/tier/kind", "(did you mean 'remote'?)"),
     ("bad enum", A, "/vms/0/vmm/tier/kind", "nvme", "/vms/0/vmm/tier/kind", "is not one of ssd|remote|compressed"),
     ("missing required", Q, "/memory_servers", [{"nic": {}}], "/memory_servers/0/name",
@@ -741,8 +741,15 @@ def main():
     vmms = [{"policy": p} for p in policies if needs.get(p, ("rfc-v1",))[0] == "rfc-v1"]
     vmms += [{"policy": active[0], "tier": {"kind": k}} for k in kinds]
 
+    # opt needs a future it can know: one vCPU replaying a trace once.
+    trace = os.path.join(tmp, "opt.lackey")
+    with open(trace, "w") as f:
+        f.write(" S 10000000,8\n L 10001000,8\n")
+
     def vm(i, v):
-        d = {"name": f"v{i}", "vcpus": 1, "memory": "64MiB", "workload": {"type": "uniform"}, "vmm": v}
+        d = {"name": f"v{i}", "vcpus": 1, "memory": "32MiB", "workload": {"type": "uniform"}, "vmm": v}
+        if v["policy"] == "opt":
+            d["workload"] = {"type": "trace", "path": trace, "at_end": "stop"}
         if needs.get(v["policy"], (None, "anon"))[1] != "anon":
             d["backing"] = needs[v["policy"]][1]
         return d

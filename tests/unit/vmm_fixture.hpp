@@ -111,6 +111,14 @@ struct VmmWorld {
   const mm::TruthStats& truth() const { return as.truth().stats(); }
 };
 
+// A future for a policy that needs one (opt): each page referenced once, in gfn order. The
+// fixture's accesses are made by hand, so this is not their future; it gives opt a fixed order.
+inline std::shared_ptr<reclaim::FutureRefs> test_future(std::uint64_t pages) {
+  std::vector<std::uint32_t> refs(pages);
+  for (std::uint64_t g = 0; g < pages; ++g) refs[g] = static_cast<std::uint32_t>(g);
+  return std::make_shared<reclaim::FutureRefs>(refs, pages);
+}
+
 // Builds the policy as build_world() does and opens its userfaultfd (start()). Returns null,
 // with the reader's message in *error, when the policy rejects this kernel variant / backing.
 inline std::unique_ptr<reclaim::VmmPolicy> make_policy(const reclaim::PolicyInfo& info, VmmWorld& w, const char* json,
@@ -123,6 +131,7 @@ inline std::unique_ptr<reclaim::VmmPolicy> make_policy(const reclaim::PolicyInfo
   ctx.backing = w.as.config().backing;
   ctx.seed = seed;
   ctx.uffd = &w.vm.uffd();
+  if (info.needs_future) ctx.future = test_future(w.as.pages());
   auto pol = info.make(p, ctx);
   p.finish();
   if (error && !sink.empty()) {
