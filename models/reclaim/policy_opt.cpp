@@ -21,7 +21,8 @@ PolicyInfo detail::opt_policy_info() {
           "the VM has completed (the next-use times `vmemsim replay` gives opt); +4 B per trace reference. Other "
           "workloads are refused (exit 2, naming the key). With enforce \"fault\" its misses are replay's",
           baseline_params("opt"), true, kOptBytesPerPage, true,
-          [](core::Params& p, const PolicyContext& ctx) { return make_baseline(p, ctx, "opt"); }, true};
+          [](core::Params& p, const PolicyContext& ctx) { return make_baseline(p, ctx, "opt"); },
+          /*hugetlb=*/false, /*needs_future=*/true};
 }
 
 }  // namespace vmemsim::reclaim

@@ -17,7 +17,7 @@ PolicyInfo detail::uffd_hugetlb_zap_info() {
           "rfc-v1 hugetlbfs: UFFDIO_DEACTIVATE zaps whole 2MiB PTEs, sleep, PAGEMAP_SCAN !PAGE_IS_PRESENT over the page cache, SET_MODE(sync), re-check, pwrite + DONTNEED + PUNCH_HOLE of whole huge pages",
           uffd_loop_params(true), true, kUffdLoopBytesPerPage, false,
           [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, true, UffdMechanism::HugetlbZap); },
-          true};
+          /*hugetlb=*/true};
 }
 
 }  // namespace vmemsim::reclaim

@@ -88,14 +88,14 @@ PolicyInfo detail::uffd_ws_info() {
   return {"uffd-ws", "the RFC's working-set loop: mark all, sleep, PAGEMAP_SCAN, SET_MODE(sync), evict cold, SET_MODE(async)",
           uffd_loop_params(true), true, kUffdLoopBytesPerPage, false,
           [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, true, UffdMechanism::Any); },
-          true};
+          /*hugetlb=*/true};
 }
 
 PolicyInfo detail::naive_async_info() {
   return {"naive-async", "the same loop evicting in async mode (no SET_MODE(sync)): loses writes that race the eviction",
           uffd_loop_params(false), false, kUffdLoopBytesPerPage, false,
           [](core::Params& p, const PolicyContext& ctx) { return make_uffd_loop(p, ctx, false, UffdMechanism::Any); },
-          true};
+          /*hugetlb=*/true};
 }
 
 }  // namespace vmemsim::reclaim

@@ -56,3 +56,19 @@ def finish():
         sys.exit(1)
     print("all checks passed")
     sys.exit(0)
+
+
+def reference_lru_misses(pages, frames):
+    """Misses of an independent LRU cache of `frames` pages over the page sequence `pages`
+    (compulsory misses included): the reference the replay and VM tests compare with."""
+    from collections import OrderedDict
+    cache, misses = OrderedDict(), 0
+    for p in pages:
+        if p in cache:
+            cache.move_to_end(p)
+        else:
+            misses += 1
+            if len(cache) == frames:
+                cache.popitem(last=False)
+            cache[p] = True
+    return misses

@@ -32,16 +32,7 @@ def stream(seed, pages, n):
 
 
 def lru_misses(refs, frames):
-    cache, misses = OrderedDict(), 0
-    for p, _ in refs:
-        if p in cache:
-            cache.move_to_end(p)
-        else:
-            misses += 1
-            if len(cache) == frames:
-                cache.popitem(last=False)
-            cache[p] = True
-    return misses
+    return reference_lru_misses([p for p, _ in refs], frames)
 
 
 def fifo_misses(refs, frames):

@@ -33,18 +33,7 @@ with open(lackey, "w") as f:
     f.write("\n".join(lines) + "\n==1== \n")
 
 
-def lru_misses(refs, frames):
-    cache, misses = OrderedDict(), 0
-    for p in refs:
-        if p in cache:
-            cache.move_to_end(p)
-        else:
-            misses += 1
-            if len(cache) == frames:
-                cache.popitem(last=False)
-            cache[p] = True
-    return misses
-
+lru_misses = reference_lru_misses
 
 p = run(["trace", "stats", lackey, "--json"])
 check(p.returncode == 0, "trace stats --json runs " + p.stderr)
