@@ -258,24 +258,32 @@ void swap_device_io(sg4::Disk* disk, TimeNs lat, sg4::Host* where, std::uint64_t
   io_wait(pool, io_start(pool, where, job));
 }
 
-// Tier I/Os of a VMM thread of `rt` on its host's swap device, submitted together and waited for
-// together: each first takes a slot of the VM's tier queue (when it has a depth), which its worker
-// gives back when the I/O is done, so at most queue_depth of the VM's tier I/Os are on the disk at
-// once. `lat` is the device latency the worker waits (0: the caller spent it in model time).
-void tier_disk_ios(VmRuntime& rt, std::span<const std::uint64_t> bytes, bool write, TimeNs lat) {
-  IoPool& pool = io_pool(rt.swap->get_name());
+// Tier I/Os of a VMM thread of `rt`, one per entry of `bytes` (`fill` sets each job's device
+// fields), submitted together and waited for together: each first takes a slot of the VM's tier
+// queue (when it has a depth), which its worker gives back when the I/O is done, so at most
+// queue_depth of the VM's tier I/Os are on the device at once.
+template <class Fill>
+void tier_ios(VmRuntime& rt, IoPool& pool, std::span<const std::uint64_t> bytes, Fill fill) {
   std::vector<IoWorker*> ws;
   for (auto b : bytes) {
     if (rt.tier_slots) rt.tier_slots->acquire();
     IoWorker job;
-    job.disk = rt.swap;
-    job.lat = lat;
+    fill(job);
     job.bytes = b;
-    job.write = write;
     job.slot = rt.tier_slots;
     ws.push_back(io_start(pool, rt.vmm_host, job));
   }
   for (auto* w : ws) io_wait(pool, w);
+}
+
+// On the host's swap device; `lat` is the device latency the worker waits (0: the caller spent it
+// in model time).
+void tier_disk_ios(VmRuntime& rt, std::span<const std::uint64_t> bytes, bool write, TimeNs lat) {
+  tier_ios(rt, io_pool(rt.swap->get_name()), bytes, [&](IoWorker& job) {
+    job.disk = rt.swap;
+    job.lat = lat;
+    job.write = write;
+  });
 }
 
 // The same for transfers to or from memory server `server` over both NICs. One transfer without a
@@ -288,18 +296,10 @@ void tier_net(VmRuntime& rt, const std::string& server, std::span<const std::uin
     sg4::Comm::sendto(src, dst, bytes[0]);
     return;
   }
-  IoPool& pool = io_pool("net:" + server);
-  std::vector<IoWorker*> ws;
-  for (auto b : bytes) {
-    if (rt.tier_slots) rt.tier_slots->acquire();
-    IoWorker job;
+  tier_ios(rt, io_pool("net:" + server), bytes, [&](IoWorker& job) {
     job.src = src;
     job.dst = dst;
-    job.bytes = b;
-    job.slot = rt.tier_slots;
-    ws.push_back(io_start(pool, rt.vmm_host, job));
-  }
-  for (auto* w : ws) io_wait(pool, w);
+  });
 }
 
 // Releases every waiter of a list. The list is taken first: release() is a simcall, during which
