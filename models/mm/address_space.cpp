@@ -309,10 +309,11 @@ FaultOutcome AddressSpace::gup(Gfn g, bool write, bool honor_numa_fault, unsigne
 
 void AddressSpace::check_invariants() const {
   std::vector<std::uint64_t> owned(host_.node_count(), 0);
-  std::uint64_t zero = 0;
+  std::uint64_t zero = 0, rss = 0;
   for (std::uint64_t i = 0; i < cfg_.pages; ++i) {
     const Gfn g(i);
     const Pte p = pt_.pte(g);
+    rss += PageTable::maps_frame(p);
     VMEMSIM_CHECK(!pte::protnone(p) || pte::present(p), "PROT_NONE without PRESENT at gfn " << i);
     if (!anon() && cache_[i] != 0) {
       const Pfn pfn = cache_pfn(g);
@@ -341,6 +342,7 @@ void AddressSpace::check_invariants() const {
   for (std::size_t n = 0; n < owned.size(); ++n)
     VMEMSIM_CHECK(owned[n] <= resident(n), "node " << n << ": " << owned[n] << " frames owned and mapped, resident "
                                                    << resident(n));
+  VMEMSIM_CHECK(rss == pt_.mapped(), "PTEs mapping a frame " << rss << " vs RSS counter " << pt_.mapped());
   VMEMSIM_CHECK(zero == zero_maps_, "zero-page maps " << zero << " vs counter " << zero_maps_);
   std::uint64_t kzero = 0;
   for (std::uint64_t i = 0; i < cfg_.pages; ++i) {

@@ -305,7 +305,15 @@ class AddressSpace {
 
   // ---- counters ----
   std::uint64_t resident(unsigned node) const { return host_.owned(vm(), node); }
+  // Frames this VM owns (HostMemory::owned): a shared frame (KSM, shmem page cache) counts in
+  // its owner only. What the host's memory accounting and the metrics report.
   std::uint64_t resident_total() const;
+  // The VMM process's RSS of guest memory in pages, O(1) (PageTable::mapped()): every PTE that
+  // maps a frame, a KSM page in each of its sharers, the zero page in none, a PMD mapping as
+  // 512. What a VMM reads of its own footprint (VmRSS), so what its memory-target controllers
+  // size evictions with. A hugetlb mapping counts as well, where /proc/pid/status shows it
+  // apart (HugetlbPages beside VmRSS): the VMM adds the two for its guest memory.
+  std::uint64_t rss_pages() const { return pt_.mapped(); }
   std::uint64_t faults(FaultKind k) const { return k < faults_.size() ? faults_[k] : 0; }
   FaultOutcome count(FaultKind k, TimeNs cost, FaultResult r = FaultResult::Done, UffdReason why = UffdReason::Missing);
   std::uint64_t zero_page_maps() const { return zero_maps_; }

@@ -33,30 +33,40 @@ class PageTable {
   const PageSlot* slots() const { return slots_.data(); }
   void attach_truth(GroundTruth* t) { truth_ = t; }
   void attach_host(const HostMemory* h) { host_ = h; }
+  // PTEs that map a frame: present (PROT_NONE included) and not the zero page, each of a PMD
+  // mapping's 512 slots counted. This is the process RSS (the mm's MM_ANONPAGES +
+  // MM_SHMEMPAGES, /proc/pid/status VmRSS): a frame shared by several mappings, a KSM page
+  // above all, counts in every one of them; the zero page counts in none (vm_normal_page()
+  // returns NULL for it, so zap_present_ptes() never calls add_mm_counter for it). Kept by
+  // the transitions below that replace a whole PTE (set_pte()), O(1) per change; the bit
+  // updates in place never change it.
+  std::uint64_t mapped() const { return mapped_; }
+  // The O(pages) recount check_invariants() compares mapped() with.
+  static bool maps_frame(Pte p) { return pte::present(p) && !pte::zero_page(p); }
 
   // set_pte_at(mk_pte(...)): map a frame. `uffd_wp` carries a uffd-wp bit into the new PTE
   // (pte_mkuffd_wp write-protects it, as on x86).
   void map(Gfn g, Pfn pfn, NodeId node, bool writable, bool uffd_wp = false) {
     Pte p = pte::make_present(pfn.v, node.v, writable && !uffd_wp);
     if (uffd_wp) p |= pte::kUffd;
-    slots_[g.v].pte = p;
+    set_pte(g, p);
     truth_->set_origin(g, PnOrigin::None);
   }
   // The shared zero page, read-only (do_anonymous_page's read path).
   void map_zero(Gfn g, bool uffd_wp = false) {
-    slots_[g.v].pte = pte::make_present(pte::kZeroPfn, 0, false) | (uffd_wp ? pte::kUffd : 0);
+    set_pte(g, pte::make_present(pte::kZeroPfn, 0, false) | (uffd_wp ? pte::kUffd : 0));
     truth_->set_origin(g, PnOrigin::None);
   }
   // ptep_get_and_clear(): the PTE becomes none; returns what it was.
   Pte clear(Gfn g) {
     const Pte old = slots_[g.v].pte;
-    slots_[g.v].pte = 0;
+    set_pte(g, 0);
     truth_->set_origin(g, PnOrigin::None);
     return old;
   }
   // make_pte_marker(PTE_MARKER_UFFD_WP) on a none PTE (or a zapped one that keeps its marker).
   void set_marker(Gfn g) {
-    slots_[g.v].pte = pte::kUffd;
+    set_pte(g, pte::kUffd);
     truth_->set_origin(g, PnOrigin::None);
   }
   // change_pte_range() with MM_CP_PROT_NUMA / PAGE_NONE: the frame stays mapped, the write bit
@@ -112,9 +122,9 @@ class PageTable {
   // write takes do_wp_page's reuse path); the migration entry carried the young, dirty and
   // uffd-wp bits of the old PTE (try_to_migrate_one), so they survive.
   void remap_migrated(Gfn g, Pfn pfn, NodeId node, bool writable) {
-    Pte& p = slots_[g.v].pte;
+    const Pte p = slots_[g.v].pte;
     VMEMSIM_CHECK(pte::present(p), "migration of a non-present pte at gfn " << g.v);
-    p = pte::make_present(pfn.v, node.v, writable && !pte::uffd(p)) | (p & (pte::kAccessed | pte::kDirty | pte::kUffd));
+    set_pte(g, pte::make_present(pfn.v, node.v, writable && !pte::uffd(p)) | (p & (pte::kAccessed | pte::kDirty | pte::kUffd)));
     truth_->set_origin(g, PnOrigin::None);
   }
   // ---- PMD mappings (models/thp; pte.hpp says how a PMD is kept in its 512 slots) ----
@@ -139,12 +149,18 @@ class PageTable {
   // Reclaim: the PTE becomes a swap entry for `slot`, keeping a uffd bit (pte_swp_mkuffd_wp);
   // a NUMA PROT_NONE is lost.
   void to_swap(Gfn g, std::uint32_t slot) {
-    Pte& p = slots_[g.v].pte;
-    p = pte::kSwap | (p & pte::kUffd) | slot;
+    const Pte p = slots_[g.v].pte;
+    set_pte(g, pte::kSwap | (p & pte::kUffd) | slot);
     truth_->set_origin(g, PnOrigin::None);
   }
 
  private:
+  // set_pte(): the one write of a whole PTE, where the RSS counter follows it.
+  void set_pte(Gfn g, Pte p) {
+    Pte& cur = slots_[g.v].pte;
+    mapped_ = mapped_ - maps_frame(cur) + maps_frame(p);
+    cur = p;
+  }
   // can_change_pte_writable(): a KSM page is never PageAnonExclusive, so no transition that
   // restores write permission in place (uffd-wp resolve, a PROT_NONE restore) makes it
   // writable; only a COW break does.
@@ -153,6 +169,7 @@ class PageTable {
   core::FlatArray<PageSlot> slots_;
   GroundTruth* truth_ = nullptr;
   const HostMemory* host_ = nullptr;
+  std::uint64_t mapped_ = 0;
 };
 
 }  // namespace vmemsim::mm

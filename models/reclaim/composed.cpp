@@ -45,7 +45,7 @@ void ComposedPolicy::run_agent(VmmEnv& env, TimeNs until) {
     o.refaults = ev_.refaults() - last_refaults_;
     o.refault_stall_ns = ev_.refault_stall_ns() - last_stall_;
     o.vcpus = ev_.uffd().vcpus();
-    o.resident = ev_.as().resident_total();
+    o.resident = ev_.as().rss_pages();
     last_decision_ = o.now;
     last_refaults_ = ev_.refaults();
     last_stall_ = ev_.refault_stall_ns();
@@ -76,11 +76,11 @@ bool ComposedPolicy::evict(VmmEnv& env, const std::vector<core::Gfn>& victims, T
 void ComposedPolicy::handle_fault(const uffd::FaultMsg& m, VmmEnv& env) {
   // Demand paging with a fixed number of frames: when the fill would take a frame beyond the
   // limit, evict first (the page about to come in is not resident, so it is never a victim).
-  // Resident memory is the kernel's count of the VM's frames (what FixedTarget sizes too).
+  // Resident memory is the VMM's RSS (what FixedTarget sizes too, controller.hpp).
   // A victim a racing fault keeps (recheck) leaves the VM over the limit until the next
   // fault; with one vCPU, blocked on this fault, there is no such race.
   if (limit_ && ev_.fill_takes_frame(m)) {
-    const std::uint64_t res = ev_.as().resident_total();
+    const std::uint64_t res = ev_.as().rss_pages();
     if (res >= limit_) {
       VMEMSIM_CHECK(tracker_->report_now(env, *sel_), "a frame limit at faults needs a tracker that reports every access");
       fault_victims_.clear();

@@ -25,7 +25,7 @@ struct Observation {
   std::uint64_t refaults = 0;
   core::TimeNs refault_stall_ns = 0;
   unsigned vcpus = 1;             // vCPUs of the VM (the stall time is summed over them)
-  std::uint64_t resident = 0;     // resident pages now (the VMM's RSS of guest memory)
+  std::uint64_t resident = 0;     // resident pages now: the VMM's RSS of guest memory (rss_pages())
 };
 
 class Controller {
@@ -39,13 +39,16 @@ class Controller {
   virtual std::uint64_t want(const mm::AddressSpace& as) = 0;
 };
 
-// `memory_target`: evict down to a fixed number of resident pages (0 = no limit).
+// `memory_target`: evict down to a fixed number of resident pages (0 = no limit). Resident is
+// what the VMM sees of itself, its RSS (AddressSpace::rss_pages()), not the host frames it
+// owns: with KSM a merged page is owned by one VM only, yet every sharer maps it and would
+// fault it back if it were dropped, and a VMM has no way to read frame ownership anyway.
 class FixedTarget final : public Controller {
  public:
   explicit FixedTarget(std::uint64_t target_pages) : target_(target_pages) {}
   std::uint64_t want(const mm::AddressSpace& as) override {
     if (!target_) return std::numeric_limits<std::uint64_t>::max();
-    const std::uint64_t res = as.resident_total();
+    const std::uint64_t res = as.rss_pages();
     return res > target_ ? res - target_ : 0;
   }
 

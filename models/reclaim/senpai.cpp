@@ -144,7 +144,7 @@ class SenpaiController final : public Controller {
 
   std::uint64_t want(const mm::AddressSpace& as) override {
     if (!started_) return 0;
-    const std::uint64_t res = as.resident_total();
+    const std::uint64_t res = as.rss_pages();  // the VMM's RSS, as FixedTarget (controller.hpp)
     return res > target_ ? res - target_ : 0;
   }
 

@@ -559,3 +559,55 @@ TEST_CASE("randomized: frame accounting holds after every ksmd pass", "[ksm][ran
   }
   CHECK(h.c().merges > 0);
 }
+
+TEST_CASE("RSS counts a KSM page in every sharer, owned frames count it once", "[ksm][rss]") {
+  // VmRSS (the mm's rss_stat) against HostMemory::owned: after merging, each VM still maps all
+  // its pages, but the merged frames are owned by one of them.
+  ksm::KsmConfig cfg;
+  cfg.use_zero_pages = true;
+  mm::ContentSpec spec = image(12);
+  spec.zero_pages = 4;  // pages 12..15 hold zeroes: the zero page after merging
+  KsmHost h(1, 4096, {{16, spec}, {16, spec}, {16, spec}}, cfg);
+  for (unsigned i = 0; i < 3; ++i) h.populate(i);
+  for (unsigned i = 0; i < 3; ++i) {
+    CHECK(h.as(i).rss_pages() == 16);
+    CHECK(h.as(i).resident_total() == 16);
+  }
+  h.pass();
+  h.pass();  // check() runs every VM's check_invariants(): the recount equals the counter
+  REQUIRE(h.c().pages_shared == 12);
+  REQUIRE(h.ksmd->ksm_zero_pages() == 12);
+  std::uint64_t owned = 0;
+  for (unsigned i = 0; i < 3; ++i) {
+    CHECK(h.as(i).rss_pages() == 12);  // the 12 image pages; the zero page counts in none
+    owned += h.as(i).resident_total();
+  }
+  CHECK(owned == 12);  // one frame per shared page, all in one owner's count
+  CHECK(h.host.used(0) == 12);
+  unsigned owner = 0;
+  while (h.as(owner).resident_total() == 0) ++owner;
+  CHECK(h.as(owner).resident_total() == 12);
+  const unsigned other = (owner + 1) % 3;
+
+  SECTION("a COW break replaces a mapping: RSS stays, the writer owns one more frame") {
+    h.write(other, 3, mm::content::unique(other, 5));
+    CHECK(h.as(other).rss_pages() == 12);
+    CHECK(h.as(other).resident_total() == 1);
+    h.write(other, 13, mm::content::unique(other, 6));  // the KSM zero page: COW to a new frame
+    CHECK(h.as(other).rss_pages() == 13);
+    CHECK(h.as(other).resident_total() == 2);
+    h.check();
+  }
+  SECTION("zapping a shared page lowers the zapper's RSS only; the frame stays with its owner") {
+    h.as(other).zap(Gfn(3));
+    h.as(other).zap(Gfn(12));  // a KSM zero page: no RSS to drop
+    CHECK(h.as(other).rss_pages() == 11);
+    CHECK(h.as(owner).rss_pages() == 12);
+    CHECK(h.as(owner).resident_total() == 12);
+    h.as(owner).zap(Gfn(4));  // the owner drops its mapping: the frame lives on for the other two
+    CHECK(h.as(owner).rss_pages() == 11);
+    CHECK(h.as(other).rss_pages() == 11);
+    CHECK(h.host.used(0) == 12);
+    h.check();
+  }
+}
