@@ -159,10 +159,11 @@ bool cpupid_valid(std::uint32_t c) { return c != 0xffffu; }
 unsigned cpupid_to_nid(std::uint32_t c) { return (c >> 8) & 0xff; }
 }  // namespace
 
-// task_nr_scan_windows(): RSS in scan_size windows (at least one).
+// task_nr_scan_windows(): RSS in scan_size windows (at least one). get_mm_rss() counts mapped
+// pages (AddressSpace::rss_pages()), a KSM page in every sharer, not the frames the VM owns.
 unsigned MmNuma::task_nr_scan_windows() const {
   const std::uint64_t nr_scan_pages = host_->cfg.scan_size_mb << (20 - 12);
-  std::uint64_t rss = as_.resident_total();
+  std::uint64_t rss = as_.rss_pages();
   if (!rss) rss = nr_scan_pages;
   rss = (rss + nr_scan_pages - 1) / nr_scan_pages * nr_scan_pages;
   return static_cast<unsigned>(rss / nr_scan_pages);
