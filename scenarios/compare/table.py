@@ -3,12 +3,13 @@
 with no policy ('none') of the same workload, seed and kernel variant.
 
 Usage: python3 scenarios/compare/table.py RESULTS_DIR... [--plot compare.png]
-  (run.sh: results/compare-rfc-v1 results/compare-rwp results/compare-ksm)
+  (run.sh: results/compare-rfc-v1 results/compare-rwp results/compare-trace results/compare-ksm)
        python3 scenarios/compare/table.py --vcpus results/compare-vcpus   (Q3: TLB cost by vCPU count)
 
 A sweep whose points set /vms/0/workload runs the standard one-VM workloads (WORKLOADS, in the
 order of that axis); a sweep without that axis is the multi-VM KSM workload (base-ksm.json:
-three guests from one image, ksmd merging), named "multi-vm-ksm". The per-run figures of a
+three guests from one image, ksmd merging), named "multi-vm-ksm", or the trace workload
+(base-trace.json: one VM replaying make_trace.py's trace), named "trace". The per-run figures of a
 multi-VM run are summed over its VMs (stall time over all their vCPUs).
 
 Columns:
@@ -39,13 +40,16 @@ import statistics
 import sys
 
 KSM_WORKLOAD = "multi-vm-ksm"
-WORKLOADS = ["stable", "shifting", "read-mostly", "write-heavy", "scan-polluted", KSM_WORKLOAD]
+TRACE_WORKLOAD = "trace"
+WORKLOADS = ["stable", "shifting", "read-mostly", "write-heavy", "scan-polluted", TRACE_WORKLOAD, KSM_WORKLOAD]
 
 
-def workload_name(sweep_axes, values):
+def workload_name(sweep_axes, values, scenario):
     for a in sweep_axes:
         if a["pointer"] == "/vms/0/workload":
             return WORKLOADS[a["values"].index(values["/vms/0/workload"])]
+    if len(scenario["vms"]) == 1 and scenario["vms"][0]["workload"]["type"] == "trace":
+        return TRACE_WORKLOAD
     return KSM_WORKLOAD
 
 
@@ -93,7 +97,7 @@ def load(root):
         minutes = sc["duration"] / 60e9
         wss = sum(x["true_wss_mean_pages"] for x in slo)
         runs.append(dict(tot, **{
-            "variant": sc["kernel"]["variant"], "workload": workload_name(axes, p["values"]),
+            "variant": sc["kernel"]["variant"], "workload": workload_name(axes, p["values"], sc),
             "policy": p["values"]["/vms/0/vmm"]["policy"], "seed": p["values"]["/seed"],
             "frame_s": sum(host_frames(r)), "stall": stall / (sc["duration"] * vcpus),
             "wss_err": statistics.mean(errs) if errs else None,
@@ -140,7 +144,7 @@ def main():
         i = args.index("--plot")
         plot = args[i + 1]
         del args[i:i + 2]
-    runs = [r for a in (args or ["results/compare-rfc-v1", "results/compare-rwp", "results/compare-ksm"]) for r in load(a)]
+    runs = [r for a in (args or ["results/compare-rfc-v1", "results/compare-rwp", "results/compare-trace", "results/compare-ksm"]) for r in load(a)]
     ref = {(r["variant"], r["workload"], r["seed"]): r for r in runs if r["policy"] == "none"}
     rows = {}
     for r in runs:
