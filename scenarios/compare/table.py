@@ -178,9 +178,12 @@ def main():
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, axs = plt.subplots(1, len(WORKLOADS), figsize=(4 * len(WORKLOADS), 4.2), sharey=True)
+        cols = (len(WORKLOADS) + 1) // 2
+        fig, grid = plt.subplots(2, cols, figsize=(4.2 * cols, 8.4), sharey=True)
+        axs = list(grid.flat)
         policies = sorted({k[2] + ("" if k[1] == "rfc-v1" else f" ({k[1]})") for k in rows})
         cmap = plt.get_cmap("tab20")
+        handles = {}  # one legend entry per policy, from whichever panel shows it
         for ax, w in zip(axs, WORKLOADS):
             for i, pname in enumerate(policies):
                 pol, var = (pname.split(" (")[0], pname.split(" (")[1][:-1]) if " (" in pname else (pname, "rfc-v1")
@@ -189,12 +192,18 @@ def main():
                     continue
                 x = 100 * statistics.mean(r["saved"] for r in rs)
                 y = 100 * statistics.mean(r["slowdown"] for r in rs)
-                ax.scatter([x], [y], color=cmap(i), label=pname, s=40, marker="o" if var == "rfc-v1" else "s")
+                handles[pname] = ax.scatter([x], [y], color=cmap(i % 20), label=pname, s=40,
+                                            marker="o" if var == "rfc-v1" else "s")
             ax.set_title(w)
             ax.set_xlabel("memory saved (% of host frame-seconds)")
             ax.grid(alpha=0.3)
-        axs[0].set_ylabel("slowdown (% of vCPU time stalled)")
-        axs[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+        for ax in axs[len(WORKLOADS):]:
+            ax.axis("off")
+        for ax in grid[:, 0]:
+            ax.set_ylabel("slowdown (% of vCPU time stalled)")
+        legend_ax = axs[-1] if len(axs) > len(WORKLOADS) else axs[len(WORKLOADS) - 1]
+        legend_ax.legend([handles[k] for k in policies if k in handles], [k for k in policies if k in handles],
+                         fontsize=8, loc="upper left", ncol=2)
         fig.suptitle("Policies on the standard workloads (scenarios/compare: one 64 MiB guest, or three 32 MiB guests with KSM; "
                      "8 s, mean of 2 seeds): lower right is better")
         fig.tight_layout()
