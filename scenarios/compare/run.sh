@@ -9,7 +9,7 @@ mkdir -p results/compare-trace-input
 /usr/bin/python3 scenarios/compare/make_trace.py results/compare-trace-input/trace.lackey
 build/vmemsim trace convert results/compare-trace-input/trace.lackey results/compare-trace-input/trace.vmpt
 rm results/compare-trace-input/trace.lackey
-for s in rfc-v1 rwp trace ksm; do
+for s in rfc-v1 rwp shmem trace ksm; do
   build/vmemsim sweep "scenarios/compare/sweep-$s.json" -j "$J"
 done
-/usr/bin/python3 scenarios/compare/table.py results/compare-rfc-v1 results/compare-rwp results/compare-trace results/compare-ksm --plot scenarios/compare/compare.png
+/usr/bin/python3 scenarios/compare/table.py results/compare-rfc-v1 results/compare-rwp results/compare-shmem results/compare-trace results/compare-ksm --plot scenarios/compare/compare.png

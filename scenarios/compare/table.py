@@ -3,7 +3,7 @@
 with no policy ('none') of the same workload, seed and kernel variant.
 
 Usage: python3 scenarios/compare/table.py RESULTS_DIR... [--plot compare.png]
-  (run.sh: results/compare-rfc-v1 results/compare-rwp results/compare-trace results/compare-ksm)
+  (run.sh: results/compare-rfc-v1 results/compare-rwp results/compare-shmem results/compare-trace results/compare-ksm)
        python3 scenarios/compare/table.py --vcpus results/compare-vcpus   (Q3: TLB cost by vCPU count)
 
 A sweep whose points set /vms/0/workload runs the standard one-VM workloads (WORKLOADS, in the
@@ -41,7 +41,8 @@ import sys
 
 KSM_WORKLOAD = "multi-vm-ksm"
 TRACE_WORKLOAD = "trace"
-WORKLOADS = ["stable", "shifting", "read-mostly", "write-heavy", "scan-polluted", TRACE_WORKLOAD, KSM_WORKLOAD]
+SHMEM_WORKLOAD = "stable-shmem"
+WORKLOADS = ["stable", "shifting", "read-mostly", "write-heavy", "scan-polluted", SHMEM_WORKLOAD, TRACE_WORKLOAD, KSM_WORKLOAD]
 
 
 def workload_name(sweep_axes, values, scenario):
@@ -50,6 +51,8 @@ def workload_name(sweep_axes, values, scenario):
             return WORKLOADS[a["values"].index(values["/vms/0/workload"])]
     if len(scenario["vms"]) == 1 and scenario["vms"][0]["workload"]["type"] == "trace":
         return TRACE_WORKLOAD
+    if len(scenario["vms"]) == 1 and scenario["vms"][0].get("backing") == "shmem":
+        return SHMEM_WORKLOAD
     return KSM_WORKLOAD
 
 
@@ -144,7 +147,7 @@ def main():
         i = args.index("--plot")
         plot = args[i + 1]
         del args[i:i + 2]
-    runs = [r for a in (args or ["results/compare-rfc-v1", "results/compare-rwp", "results/compare-trace", "results/compare-ksm"]) for r in load(a)]
+    runs = [r for a in (args or ["results/compare-rfc-v1", "results/compare-rwp", "results/compare-shmem", "results/compare-trace", "results/compare-ksm"]) for r in load(a)]
     ref = {(r["variant"], r["workload"], r["seed"]): r for r in runs if r["policy"] == "none"}
     rows = {}
     for r in runs:
@@ -201,12 +204,11 @@ def main():
             ax.axis("off")
         for ax in grid[:, 0]:
             ax.set_ylabel("slowdown (% of vCPU time stalled)")
-        legend_ax = axs[-1] if len(axs) > len(WORKLOADS) else axs[len(WORKLOADS) - 1]
-        legend_ax.legend([handles[k] for k in policies if k in handles], [k for k in policies if k in handles],
-                         fontsize=8, loc="upper left", ncol=2)
+        shown = [k for k in policies if k in handles]
+        fig.legend([handles[k] for k in shown], shown, fontsize=8, loc="lower center", ncol=min(len(shown), 8))
         fig.suptitle("Policies on the standard workloads (scenarios/compare: one 64 MiB guest, or three 32 MiB guests with KSM; "
                      "8 s, mean of 2 seeds): lower right is better")
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
         fig.savefig(plot, dpi=100)
         print(f"wrote {plot}", file=sys.stderr)
 
