@@ -45,6 +45,13 @@ for p in sorted(pathlib.Path("scenarios").rglob("*.json")):
         print(p)
 PY
 )
+# base-trace.json replays the trace run.sh generates under results/: make a short one.
+if [ ! -f results/compare-trace-input/trace.vmpt ]; then
+  mkdir -p results/compare-trace-input
+  python3 scenarios/compare/make_trace.py results/compare-trace-input/trace.lackey --refs 400000
+  "$B/vmemsim" trace convert results/compare-trace-input/trace.lackey results/compare-trace-input/trace.vmpt >/dev/null
+  rm results/compare-trace-input/trace.lackey
+fi
 for s in "${shipped[@]}"; do
   dur=$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(min(r["duration"], max(4*r["output"]["sampling_interval"], 1500000000)))' \
         < <("$B/vmemsim" validate "$s" --print))
