@@ -61,6 +61,10 @@ struct KernelPatches {
   bool gup_rwp_fault = true;  // rwp v2 07/14: gup_can_follow_protnone() false on VM_UFFD_RWP
   // rfc-v1 07/12: task_numa_work() skips anonymous VM_UFFD_MINOR VMAs (NUMAB_SKIP_UFFD_MINOR).
   bool numab_skip_uffd_minor = true;
+  // rwp v2 07/14 (seed 002), khugepaged hunk: try_collapse_pte_mapped_thp() and
+  // file_backed_vma_is_retractable() check userfaultfd_protected() (VM_UFFD_WP or VM_UFFD_RWP)
+  // instead of userfaultfd_wp().
+  bool khugepaged_uffd_protected = true;
 };
 
 // Kernel-side costs of the fault paths (ns). Defaults and their sources live in the scenario

@@ -71,6 +71,25 @@ ScanResult ThpVm::scan_pmd(std::uint64_t pmd, bool khugepaged, unsigned& node) {
 
 CollapseInfo ThpVm::scan_and_collapse(std::uint64_t pmd, bool khugepaged, void (*swap_read)(void*), void* ctx,
                                       TimeNs now) {
+  if (shmem()) {
+    // collapse_single_pmd(): a file VMA takes hpage_collapse_scan_file(); a range that is
+    // already a PMD-sized folio goes to collapse_pte_mapped_thp() -- without installing the
+    // PMD from khugepaged (the next fault does), with it from MADV_COLLAPSE, which also follows
+    // a successful collapse_file() with it (result = SCAN_PTE_MAPPED_HUGEPAGE).
+    CollapseInfo ci = scan_file(pmd, khugepaged, now);
+    if (ci.result == ScanResult::PteMappedHugepage || (!khugepaged && ci.result == ScanResult::Succeed)) {
+      if (ci.result == ScanResult::PteMappedHugepage) --scan_results_[static_cast<std::size_t>(ci.result)];
+      else --scan_results_[static_cast<std::size_t>(ScanResult::Succeed)];
+      const bool collapsed = ci.result == ScanResult::Succeed;
+      ci.result = collapse_pte_mapped_thp(pmd, !khugepaged, now);
+      ci.flushed = ci.flushed || ci.result == ScanResult::Succeed;
+      // The khugepaged side renames SCAN_PMD_MAPPED to SCAN_SUCCEED; the model keeps
+      // PmdMapped so that a mapped range is not counted as collapsed again on every pass.
+      if (collapsed && khugepaged && ci.result == ScanResult::PmdMapped) ci.result = ScanResult::Succeed;
+      ++scan_results_[static_cast<std::size_t>(ci.result)];
+    }
+    return ci;
+  }
   CollapseInfo ci;
   ci.cost_ns = static_cast<TimeNs>(kPmdPages) * cfg_.scan_pte_ns;
   ci.result = scan_pmd(pmd, khugepaged, ci.node);
@@ -132,6 +151,144 @@ CollapseInfo ThpVm::scan_and_collapse(std::uint64_t pmd, bool khugepaged, void (
   as_.tlb_flush();
   ++scan_results_[static_cast<std::size_t>(ScanResult::Succeed)];
   return ci;
+}
+
+// ---------------------------------------------------------------------------------------------
+// shmem: hpage_collapse_scan_file(), collapse_file(), retract_page_tables() and
+// try_collapse_pte_mapped_thp(). The file's page cache, not the PTEs, decides whether a range
+// collapses; the uffd guard is the VMA-level check of the last two (seed 002's khugepaged hunk).
+
+void ThpVm::drop_uffd_state(std::uint64_t g, Pte p, TimeNs now) {
+  if (pte::marker(p)) ++c_.uffd_marker_lost;
+  else if (pte::swap(p) && pte::uffd(p)) ++c_.uffd_swap_lost;
+  else if (pte::protnone(p) && pte::uffd(p)) ++c_.uffd_rwp_lost;
+  else if (pte::present(p) && pte::uffd(p)) ++c_.uffd_wp_lost;
+  else if (pte::protnone(p)) ++c_.protnone_lost;
+  if (pte::uffd(p)) untracked_[g] = now;
+}
+
+CollapseInfo ThpVm::scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now) {
+  CollapseInfo ci;
+  ci.cost_ns = static_cast<TimeNs>(kPmdPages) * cfg_.scan_pte_ns;
+  const auto done = [&](ScanResult r) {
+    ci.result = r;
+    ++scan_results_[static_cast<std::size_t>(r)];
+    return ci;
+  };
+  // thp_vma_allowable_order(): khugepaged by shmem_enabled, MADV_COLLAPSE unless deny.
+  if (pmd >= pmds() || cfg_.shmem_enabled == ShmemEnabled::Deny || (khugepaged && !vma_allowed()))
+    return done(ScanResult::VmaCheck);
+  if (pmd_mapped(pmd)) return done(ScanResult::PmdMapped);
+  // hpage_collapse_scan_file(): a PMD-order folio at the range's start is already huge.
+  if (huge_cached(pmd)) return done(ScanResult::PteMappedHugepage);
+  const std::uint64_t g0 = pmd * kPmdPages;
+  unsigned present = 0;
+  std::array<unsigned, 64> load{};
+  for (unsigned i = 0; i < kPmdPages; ++i)
+    if (as_.in_page_cache(Gfn(g0 + i))) {
+      ++present;
+      ++load[as_.host().node_of(as_.cache_pfn(Gfn(g0 + i))).v];
+    }
+  ci.node = static_cast<unsigned>(std::max_element(load.begin(), load.end()) - load.begin());
+  if (khugepaged && present < kPmdPages - cfg_.max_ptes_none) return done(ScanResult::ExceedNonePte);
+  // collapse_file(): an empty range is SCAN_TRUNCATED ("if (index == start) { if
+  // (!xas_next_entry(&xas, end - 1))"); holes are filled with zeroes, unless a VMA mapping them
+  // has a VM_UFFD_MISSING registration ("userspace ... might expect a UFFD_EVENT_PAGEFAULT").
+  if (present == 0) return done(ScanResult::Truncated);
+  if (present < kPmdPages && as_.uffd_vma().missing) return done(ScanResult::ExceedNonePte);
+  std::array<std::uint32_t, kPmdPages> pfns{};
+  const bool compact = !khugepaged || cfg_.khugepaged_defrag;
+  const core::NodeId target(static_cast<std::uint16_t>(ci.node));
+  bool got = as_.host().alloc_block(target, self(g0), pfns.data(), false);
+  bool compacted = false;
+  if (!got && compact) got = compacted = as_.host().alloc_block(target, self(g0), pfns.data(), true);
+  if (!got) {
+    ++c_.collapse_alloc_failed;
+    return done(ScanResult::AllocHugePageFail);
+  }
+  if (compacted) ci.cost_ns += cfg_.compact_ns;
+  // Each old folio is unmapped from every VMA (try_to_unmap(TTU_IGNORE_MLOCK | TTU_BATCH_FLUSH))
+  // and replaced in the cache. try_to_unmap_one() -> pte_install_uffd_wp_if_needed() leaves a
+  // marker where the PTE carried the uffd bit (a uffd-wp PTE on 6.18; the rwp series' RWP PTE
+  // too: seed 002's "the restore path handles each PTE with its own marker").
+  const auto& v = as_.uffd_vma();
+  bool unmapped = false;
+  for (unsigned i = 0; i < kPmdPages; ++i) {
+    const Gfn g(g0 + i);
+    if (as_.in_page_cache(g)) {
+      const Pte p = as_.pte_at(g);
+      if (pte::present(p)) {
+        if (pte::protnone(p) && !pte::uffd(p)) ++c_.protnone_lost;  // a NUMA hint or rfc-v1 DEACTIVATE
+        as_.zap(g, v.wp || v.rwp);
+        unmapped = true;
+      }
+      as_.host().put(as_.take_from_cache(g));
+    } else if (as_.has_content()) {
+      as_.set_content(g, mm::content::kZero);  // a hole becomes a zeroed subpage
+    }
+    as_.add_to_cache(g, core::Pfn(pfns[i]));
+  }
+  cache_huge_[pmd] = pfns;
+  ++c_.file_collapse;
+  ++c_.collapse_alloc;  // THP_COLLAPSE_ALLOC
+  ci.cost_ns += static_cast<TimeNs>(kPmdPages) * cfg_.copy_page_ns;
+  if (unmapped) {
+    ci.cost_ns += cfg_.tlb_flush_ns;
+    ci.flushed = true;
+    as_.tlb_flush();
+  }
+  // retract_page_tables(): the PTE table of every VMA mapping the range goes (the next fault
+  // maps the PMD), markers with it -- unless file_backed_vma_is_retractable() refuses a
+  // uffd-protected VMA.
+  if (!pmd_none(pmd)) {
+    if (vma_uffd_guarded()) {
+      ++c_.retract_refused_uffd;
+    } else {
+      for (unsigned i = 0; i < kPmdPages; ++i) {
+        const Gfn g(g0 + i);
+        const Pte p = as_.pte_at(g);
+        if (pte::none(p)) continue;
+        VMEMSIM_CHECK(pte::marker(p), "retract_page_tables: a live PTE at gfn " << g.v << " after collapse_file");
+        drop_uffd_state(g.v, p, now);
+        as_.page_table().clear(g);
+      }
+      pte_table_[pmd] = false;
+      ++c_.retract;
+    }
+  }
+  return done(ScanResult::Succeed);
+}
+
+ScanResult ThpVm::collapse_pte_mapped_thp(std::uint64_t pmd, bool install_pmd, TimeNs now) {
+  VMEMSIM_CHECK(shmem() && huge_cached(pmd), "collapse_pte_mapped_thp without a PMD-sized folio at PMD " << pmd);
+  // try_collapse_pte_mapped_thp(): "Keep pmd pgtable for uffd-wp" -- the VMA-level check, before
+  // anything is looked at.
+  if (vma_uffd_guarded()) return ScanResult::PteUffd;
+  if (pmd_mapped(pmd)) return ScanResult::PmdMapped;
+  const std::uint64_t g0 = pmd * kPmdPages;
+  if (!pmd_none(pmd)) {
+    // Step 1: every mapped PTE must map its subpage of the folio; a none PTE is skipped, a
+    // non-present one (marker, swap entry) aborts.
+    for (unsigned i = 0; i < kPmdPages; ++i) {
+      const Pte p = as_.pte_at(Gfn(g0 + i));
+      if (pte::none(p)) continue;
+      if (!pte::present(p)) return ScanResult::PteNonPresent;
+      VMEMSIM_CHECK(pte::pfn(p) == as_.cache_pfn(Gfn(g0 + i)).v, "PTE at gfn " << g0 + i << " maps another folio");
+    }
+    // Step 2: the PTEs are cleared and the table freed; their per-PTE state (an RWP PROT_NONE, a
+    // uffd-wp bit with the guard off, a NUMA hint) goes with them.
+    for (unsigned i = 0; i < kPmdPages; ++i) {
+      const Gfn g(g0 + i);
+      const Pte p = as_.pte_at(g);
+      if (pte::none(p)) continue;
+      drop_uffd_state(g.v, p, now);
+      as_.zap(g);
+    }
+    pte_table_[pmd] = false;
+    as_.tlb_flush();
+  }
+  if (install_pmd) map_file_pmd(pmd);
+  return ScanResult::Succeed;
 }
 
 ThpVm::MadvCollapse ThpVm::madv_collapse(Gfn start, std::uint64_t len) {

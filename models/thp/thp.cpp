@@ -15,12 +15,17 @@ constexpr const char* kResultNames[kScanResults] = {
     "SCAN_SUCCEED",         "SCAN_PMD_NULL",       "SCAN_PMD_MAPPED", "SCAN_EXCEED_NONE_PTE",
     "SCAN_EXCEED_SWAP_PTE", "SCAN_EXCEED_SHARED_PTE", nullptr /* from the capability table */,
     "SCAN_PAGE_RO",         "SCAN_LACK_REFERENCED_PAGE", "SCAN_ALLOC_HUGE_PAGE_FAIL", "SCAN_VMA_CHECK",
+    "SCAN_PTE_MAPPED_HUGEPAGE", "SCAN_TRUNCATED", "SCAN_PTE_NON_PRESENT",
 };
 }  // namespace
 
 ThpVm::ThpVm(mm::AddressSpace& as, const ThpConfig& cfg, uffd::Uffd* uffd)
     : as_(as), cfg_(cfg), uffd_(uffd), pte_table_(as.pages() / kPmdPages + 1, false) {
   k_alloc_ = as_.router().add_kind("thp_fault_alloc");
+  if (shmem()) {
+    k_file_alloc_ = as_.router().add_kind("thp_file_alloc");
+    k_file_map_ = as_.router().add_kind("thp_file_map");
+  }
 }
 
 const char* ThpVm::result_name(ScanResult r) const {
@@ -29,8 +34,129 @@ const char* ThpVm::result_name(ScanResult r) const {
 }
 
 bool ThpVm::vma_allowed() const {
-  if (!as_.anon()) return false;  // shmem THP (shmem_enabled) is not modelled
+  if (shmem()) {
+    // shmem_huge_global_enabled(): always, within_size (the guest file covers every whole PMD
+    // range) and force; advise on a VM_HUGEPAGE VMA; never and deny refuse.
+    switch (cfg_.shmem_enabled) {
+      case ShmemEnabled::Always:
+      case ShmemEnabled::WithinSize:
+      case ShmemEnabled::Force: return true;
+      case ShmemEnabled::Advise: return cfg_.hugepage_advised;
+      default: return false;
+    }
+  }
+  if (!as_.anon()) return false;
   return cfg_.enabled == Enabled::Always || (cfg_.enabled == Enabled::Madvise && cfg_.hugepage_advised);
+}
+
+bool ThpVm::huge_cached(std::uint64_t pmd) const {
+  // A subpage punched or replaced since the folio was built means the folio was split.
+  auto it = cache_huge_.find(pmd);
+  if (it == cache_huge_.end()) return false;
+  for (unsigned i = 0; i < kPmdPages; ++i) {
+    const Gfn g(pmd * kPmdPages + i);
+    if (!as_.in_page_cache(g) || as_.cache_pfn(g).v != it->second[i]) return false;
+  }
+  return true;
+}
+
+bool ThpVm::vma_uffd_guarded() const {
+  if (!cfg_.uffd_guard) return false;
+  const auto& v = as_.uffd_vma();
+  // 6.18: userfaultfd_wp(vma). Seed 002 broadens both checks to userfaultfd_protected(vma);
+  // VM_UFFD_RWP exists only on the rwp series, so v.rwp is false elsewhere.
+  return v.wp || (v.rwp && as_.config().patches.khugepaged_uffd_protected);
+}
+
+bool ThpVm::pmd_none(std::uint64_t pmd) const {
+  if (pte_table_[pmd]) return false;
+  const std::uint64_t g0 = pmd * kPmdPages;
+  for (unsigned i = 0; i < kPmdPages; ++i)
+    if (!pte::none(as_.pte_at(Gfn(g0 + i)))) return false;
+  return true;
+}
+
+void ThpVm::map_file_pmd(std::uint64_t pmd) {
+  // do_set_pmd(): one PMD maps the whole page-cache folio (folio_add_file_rmap_pmd), with the
+  // VMA's protection. It needs no PTE table.
+  const std::uint64_t g0 = pmd * kPmdPages;
+  for (unsigned i = 0; i < kPmdPages; ++i) {
+    const Gfn g(g0 + i);
+    as_.map_from_cache(g);
+    as_.page_table().set_huge(g);
+  }
+  pte_table_[pmd] = false;
+  ++mapped_pmds_;
+  ++c_.file_mapped;  // THP_FILE_MAPPED
+}
+
+void ThpVm::clear_file_pmd(std::uint64_t pmd) {
+  // __split_huge_pmd_locked() on a file PMD: "Tell the caller to fault in the PTEs": the PMD is
+  // cleared (zap_huge_pmd() likewise), the folio stays whole in the page cache.
+  const std::uint64_t g0 = pmd * kPmdPages;
+  auto& pt = as_.page_table();
+  for (unsigned i = 0; i < kPmdPages; ++i) {
+    const Gfn g(g0 + i);
+    const Pte p = as_.pte_at(g);
+    pt.split_huge(g, pte::young(p), pte::dirty(p));
+  }
+  --mapped_pmds_;
+  for (unsigned i = 0; i < kPmdPages; ++i) as_.zap(Gfn(g0 + i));
+  ++c_.split_pmd;
+  as_.tlb_flush();
+}
+
+std::optional<mm::FaultOutcome> ThpVm::shmem_fault(const mm::Fault& f) {
+  if (f.cls != mm::FaultClass::None) return std::nullopt;  // a marker lives in a PTE table
+  const std::uint64_t pmd = f.gfn.v / kPmdPages;
+  if (pmd >= pmds()) return std::nullopt;
+  const auto& v = as_.uffd_vma();
+  const auto& costs = as_.config().costs;
+  if (as_.in_page_cache(f.gfn)) {
+    // shmem_get_folio_gfp(): a folio in the cache of a VM_UFFD_MINOR VMA is the handler's.
+    if (v.minor || !huge_cached(pmd) || !pmd_none(pmd)) return std::nullopt;
+    // finish_fault() -> do_set_pmd() on a none PMD, whatever shmem_enabled says (the folio
+    // exists; vma_thp_disabled() with forced_collapse).
+    map_file_pmd(pmd);
+    return as_.count(k_file_map_, costs.minor_fault_ns);
+  }
+  // A missing page of a VM_UFFD_MISSING VMA goes to the handler before any allocation.
+  if (v.missing || !vma_allowed()) return std::nullopt;
+  const std::uint64_t g0 = pmd * kPmdPages;
+  for (unsigned i = 0; i < kPmdPages; ++i)
+    if (as_.in_page_cache(Gfn(g0 + i))) return std::nullopt;  // shmem_alloc_and_add_folio(): the range is taken
+  const bool compact = cfg_.defrag == Defrag::Always ||
+                       ((cfg_.defrag == Defrag::Madvise || cfg_.defrag == Defrag::DeferMadvise) && cfg_.hugepage_advised);
+  std::array<std::uint32_t, kPmdPages> pfns{};
+  bool got = false, compacted = false;
+  const auto order = alloc_order(pmd, f.cpu_node.v);
+  for (int pass = 0; pass < (compact ? 2 : 1) && !got; ++pass)
+    for (unsigned n : order)
+      if (as_.host().alloc_block(core::NodeId(static_cast<std::uint16_t>(n)), self(g0), pfns.data(), pass == 1)) {
+        got = true;
+        compacted = pass == 1;
+        break;
+      }
+  if (!got) {
+    ++c_.fault_fallback;  // shmem falls back to order 0 (THP_FILE_FALLBACK)
+    return std::nullopt;
+  }
+  for (unsigned i = 0; i < kPmdPages; ++i) as_.add_to_cache(Gfn(g0 + i), core::Pfn(pfns[i]));
+  cache_huge_[pmd] = pfns;
+  ++c_.file_alloc;  // THP_FILE_ALLOC
+  // finish_fault(): a none PMD takes the PMD mapping; otherwise PTEs -- one page in a
+  // uffd-armed VMA ("per-page fault to maintain the uffd semantics"), else every none PTE of
+  // the folio inside the PMD.
+  if (pmd_none(pmd)) {
+    map_file_pmd(pmd);
+  } else if (v.any()) {
+    as_.map_from_cache(f.gfn);
+  } else {
+    for (unsigned i = 0; i < kPmdPages; ++i)
+      if (pte::none(as_.pte_at(Gfn(g0 + i)))) as_.map_from_cache(Gfn(g0 + i));
+  }
+  const TimeNs cost = costs.minor_fault_ns + kPmdPages * costs.page_clear_ns + (compacted ? cfg_.compact_ns : 0);
+  return as_.count(k_file_alloc_, cost);
 }
 
 bool ThpVm::wp_async() const { return uffd_ != nullptr && uffd_->features().wp_async; }
@@ -58,6 +184,7 @@ std::vector<unsigned> ThpVm::alloc_order(std::uint64_t pmd, unsigned cpu_node) c
 // The fault: do_anonymous_page()'s PMD sibling.
 
 std::optional<mm::FaultOutcome> ThpVm::huge_fault(const mm::Fault& f) {
+  if (shmem()) return shmem_fault(f);
   if (f.cls != mm::FaultClass::None || !vma_allowed()) return std::nullopt;
   const std::uint64_t pmd = f.gfn.v / kPmdPages;
   if (pmd >= pmds()) return std::nullopt;  // the PMD range is not wholly inside the VMA
@@ -225,6 +352,17 @@ void ThpVm::range(mm::AddressSpace&, Gfn first, std::uint64_t n, mm::RangeOp op)
   for (std::uint64_t pmd = first.v / kPmdPages; pmd * kPmdPages < end && pmd < pmds(); ++pmd) {
     if (!pmd_mapped(pmd)) continue;
     const bool whole = first.v <= pmd * kPmdPages && end >= (pmd + 1) * kPmdPages;
+    if (shmem()) {
+      // change_pmd_range(): a file PMD is split (cleared) when the range covers it in part and
+      // for uffd-wp whatever the range (pgtable_split_needed()); change_pmd_prepare() then
+      // allocates the PTE table that the uffd-wp markers go in. A zap clears it whole.
+      const bool wp = op == mm::RangeOp::WriteProtect || op == mm::RangeOp::ScanWp;
+      if (!whole || op == mm::RangeOp::Zap || op == mm::RangeOp::WriteProtect) {
+        clear_file_pmd(pmd);
+        if (wp) pte_table_[pmd] = true;
+      }
+      continue;
+    }
     if (!whole) {
       // change_pmd_range() / zap_pmd_range() / pagemap_scan_thp_entry(): a range that does not
       // cover the whole PMD splits it; a partial zap leaves the folio partially mapped, on the
@@ -241,6 +379,12 @@ void ThpVm::range(mm::AddressSpace&, Gfn first, std::uint64_t n, mm::RangeOp op)
 void ThpVm::page(mm::AddressSpace&, Gfn g) {
   const std::uint64_t pmd = g.v / kPmdPages;
   if (pmd >= pmds()) return;
+  if (shmem()) {
+    // split_folio() of a page-cache folio: the PMD goes, the folio becomes 512 small ones.
+    if (pmd_mapped(pmd)) clear_file_pmd(pmd);
+    cache_huge_.erase(pmd);
+    return;
+  }
   if (pmd_mapped(pmd)) split_pmd(pmd);
   auto it = split_.find(pmd);
   if (it != split_.end() && pte::present(as_.pte_at(g)) && pte::pfn(as_.pte_at(g)) == it->second.pfn[g.v % kPmdPages])
@@ -251,6 +395,13 @@ bool ThpVm::zap(mm::AddressSpace&, Gfn g) {
   if (!untracked_.empty()) [[unlikely]] resolve_untracked(g.v, g.v + 1);
   const std::uint64_t pmd = g.v / kPmdPages;
   if (pmd >= pmds()) return false;
+  if (shmem()) {
+    // A page-cache subpage is an ordinary shmem page once its PMD is gone: a zap of one page of
+    // a PMD mapping clears the PMD (the page cache keeps the folio), and took this page too.
+    if (!pmd_mapped(pmd)) return false;
+    clear_file_pmd(pmd);
+    return true;
+  }
   if (pmd_mapped(pmd)) split_pmd(pmd);  // a single-page zap is a partial one
   auto it = split_.find(pmd);
   if (it == split_.end()) return false;
@@ -290,6 +441,14 @@ core::Json ThpVm::summary() const {
   j["thp_deferred_split_page"] = c_.deferred_split_page;
   j["deferred_frames_freed"] = c_.deferred_frames_freed;
   j["zap_huge_pmd"] = c_.zap_huge_pmd;
+  if (shmem()) {
+    j["thp_file_alloc"] = c_.file_alloc;
+    j["thp_file_mapped"] = c_.file_mapped;
+    j["file_collapse"] = c_.file_collapse;
+    j["retract_page_tables"] = c_.retract;
+    j["retract_refused_uffd"] = c_.retract_refused_uffd;
+    j["vma_uffd_guard"] = vma_uffd_guarded();
+  }
   j["thp_collapse_alloc"] = c_.collapse_alloc;
   j["thp_collapse_alloc_failed"] = c_.collapse_alloc_failed;
   j["collapse_swapin"] = c_.collapse_swapin;
@@ -298,7 +457,7 @@ core::Json ThpVm::summary() const {
     if (scan_results_[i]) r[result_name(static_cast<ScanResult>(i))] = scan_results_[i];
   j["scan_results"] = r;
   j["pmd_mapped"] = mapped_pmds_;
-  j["anon_huge_pages_bytes"] = mapped_pmds_ * kPmdPages * core::kPageSize;
+  j[shmem() ? "shmem_pmd_mapped_bytes" : "anon_huge_pages_bytes"] = mapped_pmds_ * kPmdPages * core::kPageSize;
   const std::uint64_t res = as_.resident_total();
   j["coverage"] = res ? static_cast<double>(mapped_pmds_ * kPmdPages) / static_cast<double>(res) : 0.0;
   j["huge_accesses"] = as_.huge_accesses();

@@ -44,11 +44,16 @@ constexpr unsigned kPmdPages = 512;  // HPAGE_PMD_NR
 
 // /sys/kernel/mm/transparent_hugepage/enabled and defrag.
 enum class Enabled : std::uint8_t { Always, Madvise, Never };
+// /sys/kernel/mm/transparent_hugepage/shmem_enabled (mm/shmem.c SHMEM_HUGE_*): which shmem
+// (memfd) ranges get huge page-cache folios at fault time and from khugepaged. MADV_COLLAPSE
+// works under every setting but deny (shmem_allowable_huge_orders(..., shmem_huge_force)).
+enum class ShmemEnabled : std::uint8_t { Always, WithinSize, Advise, Never, Deny, Force };
 enum class Defrag : std::uint8_t { Always, Defer, DeferMadvise, Madvise, Never };
 
 struct ThpConfig {
   Enabled enabled = Enabled::Madvise;
   Defrag defrag = Defrag::Madvise;
+  ShmemEnabled shmem_enabled = ShmemEnabled::Never;
   bool hugepage_advised = true;  // the VMM's madvise(MADV_HUGEPAGE) on guest RAM (VM_HUGEPAGE)
   // khugepaged (/sys/kernel/mm/transparent_hugepage/khugepaged/*)
   unsigned pages_to_scan = 4096;
@@ -80,6 +85,11 @@ enum class ScanResult : std::uint8_t {
   LackReferencedPage,
   AllocHugePageFail,
   VmaCheck,
+  // The file (shmem) path: hpage_collapse_scan_file() / collapse_file() /
+  // try_collapse_pte_mapped_thp().
+  PteMappedHugepage,  // the range is already a PMD-sized page-cache folio, mapped by PTEs
+  Truncated,          // collapse_file(): no page at all in the range
+  PteNonPresent,      // try_collapse_pte_mapped_thp(): a marker or swap entry among the PTEs
   kCount
 };
 constexpr std::size_t kScanResults = static_cast<std::size_t>(ScanResult::kCount);
@@ -120,8 +130,18 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
   std::size_t deferred() const;  // folios on the deferred split queue
 
   // __thp_vma_allowable_orders() for a fault or khugepaged: anon, and enabled=always or
-  // enabled=madvise on a VM_HUGEPAGE VMA.
+  // enabled=madvise on a VM_HUGEPAGE VMA; shmem by shmem_enabled (shmem_allowable_huge_orders()).
   bool vma_allowed() const;
+  bool shmem() const { return as_.config().backing == mm::Backing::Shmem; }
+  // The page-cache folio at this PMD range is one PMD-sized folio (shmem).
+  bool huge_cached(std::uint64_t pmd) const;
+  // The VMA-level uffd checks of try_collapse_pte_mapped_thp() and
+  // file_backed_vma_is_retractable(): userfaultfd_wp(vma) on 6.18, userfaultfd_protected(vma)
+  // (VM_UFFD_WP or VM_UFFD_RWP) with seed 002's khugepaged hunk (kernel.patches).
+  bool vma_uffd_guarded() const;
+  // try_collapse_pte_mapped_thp(): maps a PMD-sized page-cache folio by one PMD in place of its
+  // PTE table (install_pmd) or just removes the table (khugepaged: the next fault maps the PMD).
+  ScanResult collapse_pte_mapped_thp(std::uint64_t pmd, bool install_pmd, TimeNs now = 0);
   // do_huge_pmd_anonymous_page(): a PMD-mapped folio for the none PMD around f.gfn, or nullopt
   // (the caller falls back to order 0).
   std::optional<mm::FaultOutcome> huge_fault(const mm::Fault& f);
@@ -155,6 +175,9 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
     // Ground truth of a collapse without the guard (uffd_guard false): per-PTE state destroyed.
     std::uint64_t uffd_wp_lost = 0, uffd_marker_lost = 0, uffd_rwp_lost = 0, uffd_swap_lost = 0;
     std::uint64_t protnone_lost = 0;  // PROT_NONE without the uffd bit (NUMA hint, rfc-v1 DEACTIVATE)
+    // shmem: THP_FILE_ALLOC (huge page-cache folios at fault), THP_FILE_MAPPED (PMD mappings of
+    // them), collapse_file() successes, PTE tables retracted and kept for uffd.
+    std::uint64_t file_alloc = 0, file_mapped = 0, file_collapse = 0, retract = 0, retract_refused_uffd = 0;
   };
   const Counters& counters() const { return c_; }
   std::uint64_t uffd_state_destroyed() const {
@@ -176,6 +199,14 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
     bool deferred = false;
   };
   ScanResult scan_pmd(std::uint64_t pmd, bool khugepaged, unsigned& node);
+  // The shmem path of scan_and_collapse(): hpage_collapse_scan_file() + collapse_file() +
+  // retract_page_tables().
+  CollapseInfo scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now);
+  std::optional<mm::FaultOutcome> shmem_fault(const mm::Fault& f);
+  void map_file_pmd(std::uint64_t pmd);
+  void clear_file_pmd(std::uint64_t pmd);  // __split_huge_pmd() / zap_huge_pmd() of a file PMD
+  bool pmd_none(std::uint64_t pmd) const;
+  void drop_uffd_state(std::uint64_t g, mm::Pte p, TimeNs now);  // ground truth of destroyed state
   void zap_huge_pmd(std::uint64_t pmd);
   void unmap_subpage(std::uint64_t pmd, Folio& f, unsigned i);
   mm::Mapper self(std::uint64_t g) const { return {as_.vm(), Gfn(g)}; }
@@ -190,10 +221,12 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
   std::map<std::uint64_t, TimeNs> untracked_;  // gfn -> when a collapse dropped its uffd state
   std::uint64_t untracked_accessed_ = 0;       // resolved ones that had been accessed
   std::map<std::uint64_t, Folio> split_;
+  // shmem: the frames of each PMD-sized page-cache folio (2 KiB per huge folio, none otherwise).
+  std::map<std::uint64_t, std::array<std::uint32_t, kPmdPages>> cache_huge_;
   std::uint64_t mapped_pmds_ = 0;
   Counters c_;
   std::array<std::uint64_t, kScanResults> scan_results_{};
-  mm::FaultKind k_alloc_ = 0;
+  mm::FaultKind k_alloc_ = 0, k_file_alloc_ = 0, k_file_map_ = 0;
 };
 
 // The fault handler the "thp" fault mechanism installs in every VM (declines while THP is off).

@@ -56,10 +56,26 @@ const core::ParamSpec kParams[] = {
     {"tlb_flush_ns", Kind::Int, "2000", "a collapse's TLB flush (initiator), ns", 0, 1e9},
     {"tlb_saving_ns", Kind::Int, "20", "access-time saving of an access through a PMD mapping (TLB reach), ns", 0,
      1e6},
+    {"shmem_enabled", Kind::Enum, "\"never\"",
+     "transparent_hugepage/shmem_enabled, for shmem (memfd) guests: always, within_size (the guest file covers every "
+     "whole PMD range, so as always), advise (VM_HUGEPAGE VMAs), never (the kernel's default: no huge page-cache folio "
+     "at fault time nor from khugepaged; MADV_COLLAPSE still collapses), deny (not even MADV_COLLAPSE) or force. "
+     "A huge folio is mapped by one PMD where the PMD is none, else by PTEs; khugepaged collapses shmem ranges with "
+     "collapse_file() and retract_page_tables(), and a uffd-protected VMA keeps its PTE table (the VMA-level uffd "
+     "guard: userfaultfd_wp() on 6.18, userfaultfd_protected() with kernel.patches.khugepaged_uffd_protected on rwp)",
+     0, 0, "always|within_size|advise|never|deny|force"},
 };
 
 Enabled parse_enabled(const std::string& s) {
   return s == "always" ? Enabled::Always : s == "madvise" ? Enabled::Madvise : Enabled::Never;
+}
+ShmemEnabled parse_shmem(const std::string& s) {
+  if (s == "always") return ShmemEnabled::Always;
+  if (s == "within_size") return ShmemEnabled::WithinSize;
+  if (s == "advise") return ShmemEnabled::Advise;
+  if (s == "deny") return ShmemEnabled::Deny;
+  if (s == "force") return ShmemEnabled::Force;
+  return ShmemEnabled::Never;
 }
 Defrag parse_defrag(const std::string& s) {
   if (s == "always") return Defrag::Always;
@@ -87,14 +103,20 @@ std::vector<std::unique_ptr<kernel::KernelDaemon>> make(core::Params& p, const k
   c.copy_page_ns = p.get_int(kParams[13]);
   c.tlb_flush_ns = p.get_int(kParams[14]);
   c.tlb_saving_ns = p.get_int(kParams[15]);
+  c.shmem_enabled = parse_shmem(p.get_string(kParams[16]));
   std::vector<std::unique_ptr<kernel::KernelDaemon>> out;
-  if (c.enabled == Enabled::Never) return out;
+  // hugepage_pmd_enabled(): khugepaged runs when anon THP or shmem THP is on.
+  const bool shmem_on = c.shmem_enabled != ShmemEnabled::Never && c.shmem_enabled != ShmemEnabled::Deny;
+  if (c.enabled == Enabled::Never && !shmem_on) return out;
   for (unsigned h = 0; h < ctx.hosts.size(); ++h) {
     const auto& hk = ctx.hosts[h];
     std::vector<ThpVm*> vms;
     for (kernel::VmKernel* vk : hk.vms) {
       // thp_vma_allowable_order() refuses VM_HUGETLB: a hugetlb VM has no THP state.
       if (vk->as->config().backing == mm::Backing::Hugetlb) continue;
+      // Each backing by its own setting: an anon VM when enabled != never, a shmem one when
+      // shmem_enabled allows huge folios.
+      if (vk->as->anon() ? c.enabled == Enabled::Never : !shmem_on) continue;
       auto m = std::make_unique<ThpVm>(*vk->as, c, vk->uffd.get());
       vms.push_back(m.get());
       vk->as->set_huge(m.get());

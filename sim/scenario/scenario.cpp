@@ -157,6 +157,12 @@ const ParamSpec kFeedsNuma{"uffd_feeds_numa", Kind::Bool, "true",
                            "fault path calls task_numa_fault(); not 07/12, which is the task_numa_work() skip"};
 const ParamSpec kGupRwp{"gup_rwp_fault", Kind::Bool, "true",
                         "rwp v2 07/14: GUP always faults on PROT_NONE in a VM_UFFD_RWP VMA"};
+const ParamSpec kKhugepagedUffdProtected{
+    "khugepaged_uffd_protected", Kind::Bool, "true",
+    "rwp v2 07/14 (seed 002), khugepaged hunk: try_collapse_pte_mapped_thp() and "
+    "file_backed_vma_is_retractable() refuse VM_UFFD_RWP VMAs as they refuse VM_UFFD_WP ones (userfaultfd_protected() "
+    "instead of userfaultfd_wp()), so khugepaged keeps a shmem RWP VMA's PTE table; only matters under rwp with "
+    "shmem THP (kernel.thp.shmem_enabled)"};
 const ParamSpec kSkipUffdMinor{"numab_skip_uffd_minor", Kind::Bool, "true",
                                "rfc-v1 07/12: task_numa_work() skips anonymous VM_UFFD_MINOR VMAs (trace reason "
                                "uffd_minor); only where the kernel variant has the patch"};
@@ -739,6 +745,7 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
     sc.kernel.patches.uffd_feeds_numa = pt.get_bool(kFeedsNuma);
     sc.kernel.patches.gup_rwp_fault = pt.get_bool(kGupRwp);
     sc.kernel.patches.numab_skip_uffd_minor = pt.get_bool(kSkipUffdMinor);
+    sc.kernel.patches.khugepaged_uffd_protected = pt.get_bool(kKhugepagedUffdProtected);
     pt.finish();
   }
   {

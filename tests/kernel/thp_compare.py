@@ -28,8 +28,10 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--khugepaged", action="store_true",
                     help="collapse by khugepaged (sleep lowered and restored by the runner) instead of MADV_COLLAPSE")
+    ap.add_argument("--shmem", action="store_true",
+                    help="the layouts on a memfd: MADV_COLLAPSE's file path, and the uffd-wp state kept (wp_kept)")
     a = ap.parse_args()
-    extra = ["--khugepaged"] if a.khugepaged else []
+    extra = ["--khugepaged"] if a.khugepaged else ["--shmem"] if a.shmem else []
     live = subprocess.run([a.runner, *extra], capture_output=True, text=True)
     if live.returncode == 77:
         print(live.stdout.strip() or "SKIP")
@@ -43,11 +45,13 @@ def main():
     print(f"{'layout':34} {'kernel':>8} {'model':>8}  model scan_result")
     for name, kv in k.items():
         mv = m.get(name)
-        same = mv is not None and all(kv[x] == mv[x] for x in ("huge", "anon_huge_kb", "collapse_ret", "errno"))
+        keys = ("huge", "anon_huge_kb", "collapse_ret", "errno") + (("wp_kept",) if a.shmem else ())
+        same = mv is not None and all(kv[x] == mv.get(x) for x in keys)
         bad += not same
         kd = "huge" if kv["huge"] == "1" else "4k/" + kv["errno"]
         md = ("huge" if mv["huge"] == "1" else "4k/" + mv["errno"]) if mv else "missing"
-        print(f"{name:34} {kd:>8} {md:>8}  {mv.get('result', '?') if mv else ''}  {'ok' if same else 'MISMATCH'}")
+        kept = f" wp_kept {kv.get('wp_kept')}/{mv.get('wp_kept') if mv else '?'}" if a.shmem else ""
+        print(f"{name:34} {kd:>8} {md:>8}  {mv.get('result', '?') if mv else ''}{kept}  {'ok' if same else 'MISMATCH'}")
     if set(m) - set(k):
         print("model-only layouts:", sorted(set(m) - set(k)))
         bad += 1

@@ -32,6 +32,13 @@ const char* collapse_errno(thp::ScanResult r) {
   }
 }
 
+void read(mm::AddressSpace& as, std::uint64_t g) {
+  for (int i = 0; i < 4 && !pte::accessible(as.pte_at(Gfn(g)), false); ++i)
+    if (!as.fault(Gfn(g), false, 0, core::NodeId(0), 0).ok()) throw std::runtime_error("fault failed");
+  if (!pte::accessible(as.pte_at(Gfn(g)), false)) throw std::runtime_error("read does not resolve");
+  as.slots()[g].pte |= pte::kAccessed;
+}
+
 void write(mm::AddressSpace& as, std::uint64_t g) {
   for (int i = 0; i < 4 && !pte::accessible(as.pte_at(Gfn(g)), true); ++i)
     if (!as.fault(Gfn(g), true, 0, core::NodeId(0), 0).ok()) throw std::runtime_error("fault failed");
@@ -46,6 +53,9 @@ int main(int argc, char** argv) {
   // --khugepaged: khugepaged's scan (cc->is_khugepaged: max_ptes_* at the sysfs defaults, a young
   // PTE needed) instead of MADV_COLLAPSE; MADV_COLLAPSE's return is then 0 as in the runner.
   const bool kh = argc > 1 && std::string(argv[1]) == "--khugepaged";
+  // --shmem: the layouts on a memfd (thp_runner --shmem): the file path of MADV_COLLAPSE, and
+  // after it every page read back and the pages still uffd-wp protected counted (wp_kept).
+  const bool shmem = argc > 1 && std::string(argv[1]) == "--shmem";
   for (const Layout& l : kLayouts) {
     mm::HostMemory host({1u << 14});
     mm::AddressSpaceConfig c;
@@ -54,6 +64,7 @@ int main(int argc, char** argv) {
     c.use_zero_page = true;  // as this host (FINDINGS.md g); the layouts only write
     c.epoch_ns = 1000;
     c.duration_ns = 10000;
+    if (shmem) c.backing = mm::Backing::Shmem;
     auto as = std::make_unique<mm::AddressSpace>(c, host);
     kernel::VmKernel vk;
     vk.as = as.get();
@@ -74,6 +85,7 @@ int main(int argc, char** argv) {
     // MADV_HUGEPAGE: THP (madvise mode) from here on.
     thp::ThpConfig tc;
     tc.enabled = thp::Enabled::Madvise;
+    tc.shmem_enabled = thp::ShmemEnabled::Never;  // this host's setting; MADV_COLLAPSE works regardless
     thp::ThpVm t(*as, tc, vk.uffd.get());
     as->set_huge(&t);
     thp::ScanResult r;
@@ -92,7 +104,17 @@ int main(int argc, char** argv) {
     as->check_invariants();
     t.check_invariants();
     std::cout << "layout " << l.name << " huge " << huge << " anon_huge_kb " << (huge ? 2048 : 0) << " collapse_ret "
-              << (kh || collapsed ? 0 : -1) << " errno " << (kh ? "0" : collapse_errno(r)) << " result " << t.result_name(r) << "\n";
+              << (kh || collapsed ? 0 : -1) << " errno " << (kh ? "0" : collapse_errno(r));
+    if (shmem) {
+      unsigned kept = 0;
+      for (unsigned i = 0; i < kPages; ++i) read(*as, i);
+      for (unsigned i = 0; i < kPages; ++i) kept += pte::uffd(as->pte_at(Gfn(i)));
+      host.check_invariants();
+      as->check_invariants();
+      t.check_invariants();
+      std::cout << " wp_kept " << kept;
+    }
+    std::cout << " result " << t.result_name(r) << "\n";
     as->set_huge(nullptr);
   }
   return 0;

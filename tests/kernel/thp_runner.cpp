@@ -5,8 +5,13 @@
 //   thp_runner --khugepaged  let khugepaged do it: its scan_sleep_millisecs lowered to 100 and
 //                            pages_to_scan raised to 65536 (both restored on every exit path),
 //                            then wait for two more full_scans (at most 20 s)
+//   thp_runner --shmem       the same layouts on a memfd (MAP_SHARED): MADV_COLLAPSE takes the
+//                            file path (collapse_file, retract_page_tables,
+//                            try_collapse_pte_mapped_thp); the PMD size is ShmemPmdMapped
 // One line per layout:
-//   layout <name> huge <0|1> anon_huge_kb <n> collapse_ret <0|-1> errno <name|0>
+//   layout <name> huge <0|1> anon_huge_kb <n> collapse_ret <0|-1> errno <name|0> [wp_kept <n>]
+// wp_kept (--shmem): pages still write-protected (not PAGE_IS_WRITTEN) after every page of the
+// range was read back, i.e. whose uffd-wp state survived the collapse.
 // (collapse_ret/errno are MADV_COLLAPSE's; 0 with --khugepaged.)
 // Exit: 0 done, 1 a step failed, 77 no THP (transparent_hugepage missing or "never"), no
 // userfaultfd or no PAGEMAP_SCAN, or (--khugepaged) not root.
@@ -98,8 +103,8 @@ int open_uffd() {
   return fd;
 }
 
-// AnonHugePages of the smaps entry that starts at `base`, kB.
-long anon_huge_kb(const char* base) {
+// `key` (AnonHugePages, ShmemPmdMapped) of the smaps entry that starts at `base`, kB.
+long smaps_kb(const char* base, const std::string& key = "AnonHugePages:") {
   std::ifstream f("/proc/self/smaps");
   std::string line;
   char start[32];
@@ -108,7 +113,7 @@ long anon_huge_kb(const char* base) {
   while (std::getline(f, line)) {
     if (line.find('-') != std::string::npos && line.find(':') > line.find(' ') && isxdigit(line[0]))
       in = line.rfind(start, 0) == 0;
-    if (in && line.rfind("AnonHugePages:", 0) == 0) return std::strtol(line.c_str() + 14, nullptr, 10);
+    if (in && line.rfind(key, 0) == 0) return std::strtol(line.c_str() + key.size(), nullptr, 10);
   }
   return -1;
 }
@@ -132,6 +137,7 @@ std::uint64_t categories(int pagemap, char* p) {
 int main(int argc, char** argv) {
   using namespace thp_layouts;
   const bool kh = argc > 1 && std::string(argv[1]) == "--khugepaged";
+  const bool shmem = argc > 1 && std::string(argv[1]) == "--shmem";
   {
     std::ifstream e("/sys/kernel/mm/transparent_hugepage/enabled");
     std::string s;
@@ -159,6 +165,13 @@ int main(int argc, char** argv) {
     char* base = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(raw) + kPmd - 1) & ~(kPmd - 1));
     if (base != raw) munmap(raw, base - raw);
     munmap(base + kPmd, raw + 2 * kPmd - (base + kPmd));
+    if (shmem) {
+      // Guest memory as a memfd (QEMU's memory-backend-memfd), mapped shared at the aligned spot.
+      const int fd = memfd_create("thp-layout", MFD_CLOEXEC);
+      if (fd < 0 || ftruncate(fd, kPmd)) fail(std::string("memfd: ") + std::strerror(errno));
+      if (mmap(base, kPmd, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) fail("mmap memfd");
+      close(fd);
+    }
     // No THP for the first touches: in madvise mode only VM_HUGEPAGE VMAs get huge faults, and
     // MADV_NOHUGEPAGE makes sure of it in "always" mode too.
     if (madvise(base, kPmd, MADV_NOHUGEPAGE)) fail(std::string("MADV_NOHUGEPAGE: ") + std::strerror(errno));
@@ -216,8 +229,19 @@ int main(int argc, char** argv) {
   for (std::size_t k = 0; k < built.size(); ++k) {
     const auto& b = built[k];
     const bool huge = (categories(pagemap, b.base) & PAGE_IS_HUGE) != 0;
-    std::cout << "layout " << kLayouts[k].name << " huge " << huge << " anon_huge_kb " << anon_huge_kb(b.base)
-              << " collapse_ret " << b.ret << " errno " << (b.err ? strerrorname_np(b.err) : "0") << "\n";
+    std::cout << "layout " << kLayouts[k].name << " huge " << huge << " anon_huge_kb "
+              << smaps_kb(b.base, shmem ? "ShmemPmdMapped:" : "AnonHugePages:") << " collapse_ret " << b.ret
+              << " errno " << (b.err ? strerrorname_np(b.err) : "0");
+    if (shmem) {
+      // Read every page back (a marker faults the page in with its uffd-wp bit), then count the
+      // pages still protected.
+      volatile char sink = 0;
+      for (unsigned i = 0; i < kPages; ++i) sink = sink + b.base[i * kPage];
+      unsigned kept = 0;
+      for (unsigned i = 0; i < kPages; ++i) kept += !(categories(pagemap, b.base + i * kPage) & PAGE_IS_WRITTEN);
+      std::cout << " wp_kept " << kept;
+    }
+    std::cout << "\n";
   }
   for (auto& b : built) {
     if (b.uffd >= 0) close(b.uffd);
