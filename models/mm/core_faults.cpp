@@ -60,7 +60,12 @@ class CoreFaults final : public FaultHandler {
       return as.count(anon_alloc_, c.minor_fault_ns + c.page_clear_ns);
     }
     if (as.in_page_cache(f.gfn)) {
-      as.map_from_cache(f.gfn, carry);
+      // A marker in a VM_UFFD_RWP VMA (left by an rmap unmap of an RWP PTE, khugepaged's
+      // collapse_file()) restores the page read-write-protected, as do_swap_page() does for a
+      // swap entry with the uffd bit: the access then faults to userfaultfd as RWP.
+      const bool rwp_marker = carry && as.uffd_vma().rwp;
+      as.map_from_cache(f.gfn, carry && !rwp_marker);
+      if (rwp_marker) as.page_table().protnone(f.gfn, true, PnOrigin::Uffd);
       return as.count(shmem_minor_, c.minor_fault_ns);
     }
     auto pfn = as.alloc_frame(f.gfn, f.cpu_node);

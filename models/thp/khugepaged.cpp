@@ -212,6 +212,7 @@ CollapseInfo ThpVm::scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now) {
   // marker where the PTE carried the uffd bit (a uffd-wp PTE on 6.18; the rwp series' RWP PTE
   // too: seed 002's "the restore path handles each PTE with its own marker").
   const auto& v = as_.uffd_vma();
+  const bool had_table = !pmd_none(pmd);  // a PTE table exists (4 KiB mappings, markers)
   bool unmapped = false;
   for (unsigned i = 0; i < kPmdPages; ++i) {
     const Gfn g(g0 + i);
@@ -240,7 +241,7 @@ CollapseInfo ThpVm::scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now) {
   // retract_page_tables(): the PTE table of every VMA mapping the range goes (the next fault
   // maps the PMD), markers with it -- unless file_backed_vma_is_retractable() refuses a
   // uffd-protected VMA.
-  if (!pmd_none(pmd)) {
+  if (had_table) {
     if (vma_uffd_guarded()) {
       ++c_.retract_refused_uffd;
     } else {
