@@ -171,7 +171,12 @@ void Evictor::evict(VmmEnv& env, TimeNs since) {
     const std::uint64_t n = batch.size();
     c_.tier->write(env, n);  // vCPUs keep running while the I/O is in flight
     tier_written_ += n * core::kPageSize;
-    charge(env, uffd_.dontneed(batch), cpu_ioctl_ns_, &cpu_eviction_ns_);
+    // shmem: MADV_DONTNEED leaves the page in the page cache until the PUNCH_HOLE that follows,
+    // and a fault on the none PTE in between maps it back (shmem_fault) without any userfault
+    // unless the VMA is MINOR-registered -- a write there is lost with the punch. Without MINOR
+    // (an RWP registration) the VMM punches alone: fallocate(PUNCH_HOLE) unmaps every mapping
+    // itself (unmap_mapping_range) and faults racing it wait (shmem_falloc_waitq).
+    if (as_.anon() || as_.uffd_vma().minor) charge(env, uffd_.dontneed(batch), cpu_ioctl_ns_, &cpu_eviction_ns_);
     if (!as_.anon()) charge(env, uffd_.punch_hole(batch), cpu_ioctl_ns_, &cpu_eviction_ns_);
     for (auto gb : batch) {
       const std::uint64_t b = gb.v;

@@ -50,8 +50,11 @@ std::unique_ptr<VmmPolicy> make_uffd_loop(core::Params& p, const PolicyContext& 
   if (!ctx.caps->set_mode || !(ctx.caps->rwp || ctx.caps->deactivate))
     p.error("policy", "this workflow needs kernel.variant rfc-v1 (UFFDIO_DEACTIVATE, MINOR_ASYNC, SET_MODE) or rwp "
                       "(UFFDIO_RWPROTECT); " + std::string(ctx.caps->name) + " would fail UFFDIO_API with EINVAL");
-  if (ctx.caps->rwp && ctx.backing != mm::Backing::Anon)
-    p.error("policy", "the rwp series tracks anon memory here; use rfc-v1 for shmem and hugetlb (DEACTIVATE zaps)");
+  // The rwp series registers VM_UFFD_RWP on file-backed VMAs too (seed 002 guards shmem's
+  // khugepaged paths for it): RWPROTECT on shmem PTEs, cold = PRESENT && !ACCESSED over pages in
+  // the page cache, eviction by PUNCH_HOLE. Not on hugetlb here.
+  if (ctx.caps->rwp && ctx.backing == mm::Backing::Hugetlb)
+    p.error("policy", "the rwp series tracks anon and shmem memory here; use rfc-v1 for hugetlb (DEACTIVATE zaps)");
   // A named mechanism: the kernel and backing must give exactly that one.
   const bool anon = ctx.backing == mm::Backing::Anon;
   switch (need) {

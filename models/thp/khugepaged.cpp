@@ -221,6 +221,7 @@ CollapseInfo ThpVm::scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now) {
       if (pte::present(p)) {
         if (pte::protnone(p) && !pte::uffd(p)) ++c_.protnone_lost;  // a NUMA hint or rfc-v1 DEACTIVATE
         as_.zap(g, v.wp || v.rwp);
+        c_.collapse_markers += pte::marker(as_.pte_at(g));
         unmapped = true;
       }
       as_.host().put(as_.take_from_cache(g));
@@ -244,6 +245,7 @@ CollapseInfo ThpVm::scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now) {
   if (had_table) {
     if (vma_uffd_guarded()) {
       ++c_.retract_refused_uffd;
+      pte_table_[pmd] = true;  // the table stays, emptied but for the markers
     } else {
       for (unsigned i = 0; i < kPmdPages; ++i) {
         const Gfn g(g0 + i);

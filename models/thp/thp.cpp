@@ -68,11 +68,17 @@ bool ThpVm::vma_uffd_guarded() const {
   return v.wp || (v.rwp && as_.config().patches.khugepaged_uffd_protected);
 }
 
-bool ThpVm::pmd_none(std::uint64_t pmd) const {
+bool ThpVm::pmd_none(std::uint64_t pmd) {
+  // A PTE table, once some PTE was seen in it, stays until the model frees it (retract, a PMD
+  // collapse): zap_pte_range() leaves an emptied table in place. A table whose PTEs all came
+  // and went unseen counts as none (the same approximation as huge_fault()).
   if (pte_table_[pmd]) return false;
   const std::uint64_t g0 = pmd * kPmdPages;
   for (unsigned i = 0; i < kPmdPages; ++i)
-    if (!pte::none(as_.pte_at(Gfn(g0 + i)))) return false;
+    if (!pte::none(as_.pte_at(Gfn(g0 + i)))) {
+      pte_table_[pmd] = true;
+      return false;
+    }
   return true;
 }
 
@@ -447,6 +453,7 @@ core::Json ThpVm::summary() const {
     j["file_collapse"] = c_.file_collapse;
     j["retract_page_tables"] = c_.retract;
     j["retract_refused_uffd"] = c_.retract_refused_uffd;
+    j["collapse_markers"] = c_.collapse_markers;
     j["vma_uffd_guard"] = vma_uffd_guarded();
   }
   j["thp_collapse_alloc"] = c_.collapse_alloc;

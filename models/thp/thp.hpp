@@ -178,6 +178,7 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
     // shmem: THP_FILE_ALLOC (huge page-cache folios at fault), THP_FILE_MAPPED (PMD mappings of
     // them), collapse_file() successes, PTE tables retracted and kept for uffd.
     std::uint64_t file_alloc = 0, file_mapped = 0, file_collapse = 0, retract = 0, retract_refused_uffd = 0;
+    std::uint64_t collapse_markers = 0;  // markers collapse_file()'s unmap left for protected PTEs
   };
   const Counters& counters() const { return c_; }
   std::uint64_t uffd_state_destroyed() const {
@@ -205,7 +206,7 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
   std::optional<mm::FaultOutcome> shmem_fault(const mm::Fault& f);
   void map_file_pmd(std::uint64_t pmd);
   void clear_file_pmd(std::uint64_t pmd);  // __split_huge_pmd() / zap_huge_pmd() of a file PMD
-  bool pmd_none(std::uint64_t pmd) const;
+  bool pmd_none(std::uint64_t pmd);
   void drop_uffd_state(std::uint64_t g, mm::Pte p, TimeNs now);  // ground truth of destroyed state
   void zap_huge_pmd(std::uint64_t pmd);
   void unmap_subpage(std::uint64_t pmd, Folio& f, unsigned i);

@@ -321,8 +321,11 @@ IoctlResult Uffd::copy(Gfn g, NodeId cpu_node, bool zeropage, std::uint32_t cont
     return copy_huge(g, 1, cpu_node, zeropage, now, [&](Gfn) { return CopySrc{content_version, content}; });
   // mfill_atomic_pte_copy(): EEXIST unless pte_none_mostly() (none or a marker, which the new
   // PTE replaces).
+  // shmem_mfill_atomic_pte(): the new folio goes into the page cache first, and an index that
+  // already holds one is -EEXIST there too, PTE or not (a MISSING message that went stale: the
+  // page was filled, then zapped; measured on 6.18 after MADV_DONTNEED of a written memfd page).
   const mm::Pte p = pt_.pte(g);
-  if (!pte::none_or_marker(p)) {
+  if (!pte::none_or_marker(p) || (!as_.anon() && as_.in_page_cache(g))) {
     IoctlResult r = finish(0, false);
     r.error = "EEXIST";
     return r;

@@ -81,6 +81,28 @@ check(p.returncode == 2 and "/vms/0/vmm/policy" in p.stderr and "uffd-hugetlb-za
 p = run_scenario(os.path.join(T, "hugetlb-uffd.json"), os.path.join(d, "hugetlb-uffd-prefetch"), ["--set", "/vms/0/vmm/prefetch=4"])
 check(p.returncode == 2 and "/vms/0/vmm/prefetch" in p.stderr, "hugetlb-uffd: prefetch (4 KiB neighbours) is refused on hugetlb (exit 2)")
 
+# shmem THP: seed 002's khugepaged hunk keeps a shmem RWP VMA's PTE table (its RWP markers) and
+# the tracking; without it retract_page_tables() drops them and the range maps by a PMD; rfc-v1
+# has no PTE state to lose. Shortened to 1.5 s (the collapses happen at 0.3 s).
+sh = {}
+for tag, extra in (("-002", []), ("-no002", ["--set", "/kernel/patches/khugepaged_uffd_protected=false"]),
+                   ("-rfcv1", ["--set", "/kernel/variant=rfc-v1"])):
+    _, r = run("shmem-guard", [*short, *extra], tag)
+    sh[tag] = (r["summary"]["vms"]["guest"]["kernel"]["thp"], r["summary"]["vms"]["guest"]["vmm"])
+t, v = sh["-002"]
+check(t["file_collapse"] > 0 and t["collapse_markers"] > 0 and t["retract_refused_uffd"] == t["file_collapse"]
+      and t["collapse_destroyed_truth"]["tracked_pages_untracked"] == 0 and t["pmd_mapped"] == 0
+      and t["scan_results"].get("SCAN_PTE_UFFD", 0) > 0 and v["evicted_pages"] > 0 and v["lost_writes"] == 0,
+      f"shmem rwp with seed 002: tables kept with {t['collapse_markers']} RWP markers, nothing destroyed, SCAN_PTE_UFFD, evictions go on")
+t, v = sh["-no002"]
+check(t["retract_page_tables"] > 0 and t["collapse_destroyed_truth"]["tracked_pages_untracked"] == t["collapse_markers"] > 0
+      and t["collapse_destroyed_truth"]["untracked_pages_accessed"] > 0 and t["coverage"] > 0.5 and v["lost_writes"] == 0,
+      f"shmem rwp without it: {t['collapse_destroyed_truth']['tracked_pages_untracked']} markers dropped by retract, "
+      f"{t['collapse_destroyed_truth']['untracked_pages_accessed']} accessed untracked, coverage {t['coverage']:.2f}")
+t, v = sh["-rfcv1"]
+check(t["collapse_destroyed_truth"]["tracked_pages_untracked"] == 0 and t["retract_page_tables"] > 0 and v["lost_writes"] == 0,
+      "shmem rfc-v1: DEACTIVATE zaps, no PTE state for a retract to drop")
+
 # Determinism with THP and khugepaged on.
 o1, r1 = run("seed-workflow", short, "-det1")
 o2, r2 = run("seed-workflow", short, "-det2")

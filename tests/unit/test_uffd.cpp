@@ -269,6 +269,12 @@ TEST_CASE("CONTINUE, COPY, ZEROPAGE", "[uffd]") {
   s.as.zap(Gfn(3));
   CHECK(s.u.cont(Gfn(3)).ptes == 1);
   CHECK(pte::accessible(s.pte(3), true));
+  // shmem_mfill_atomic_pte(): a COPY into an index the page cache holds is EEXIST even over a
+  // none PTE (6.18: written memfd page, MADV_DONTNEED, UFFDIO_COPY -> EEXIST, data kept).
+  s.as.zap(Gfn(3));
+  CHECK(s.u.copy(Gfn(3), NodeId(0), false, 5, 0).error == "EEXIST");
+  CHECK(pte::none(s.pte(3)));
+  CHECK(s.truth().lost_writes == 0);
   s.as.check_invariants();
 }
 
