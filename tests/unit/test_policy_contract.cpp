@@ -45,6 +45,7 @@ const Setup kSetups[] = {{Variant::RfcV1, Backing::Anon, "rfc-v1 anon"},
                          {Variant::Rwp, Backing::Anon, "rwp anon"},
                          {Variant::Rwp, Backing::Anon, "rwp anon without the 07/14 GUP guard", false},
                          {Variant::RfcV1, Backing::Shmem, "rfc-v1 shmem"},
+                         {Variant::Rwp, Backing::Shmem, "rwp shmem"},
                          {Variant::Upstream, Backing::Anon, "upstream anon"},
                          {Variant::RfcV1, Backing::Hugetlb, "rfc-v1 hugetlb", true, 8 * 512, 6 * 512, 1}};
 constexpr core::TimeNs kDuration = 12'000'000'000;
