@@ -172,7 +172,7 @@ void Evictor::evict(VmmEnv& env, TimeNs since) {
     c_.tier->write(env, n);  // vCPUs keep running while the I/O is in flight
     tier_written_ += n * core::kPageSize;
     charge(env, uffd_.dontneed(batch), cpu_ioctl_ns_, &cpu_eviction_ns_);
-    if (!as_.anon()) charge(env, uffd_.punch_hole(batch), cpu_ioctl_ns_, &cpu_eviction_ns_);
+    if (!as_.anon()) charge(env, uffd_.punch_hole(batch, env.now()), cpu_ioctl_ns_, &cpu_eviction_ns_);
     for (auto gb : batch) {
       const std::uint64_t b = gb.v;
       set_state(b, State::None);
