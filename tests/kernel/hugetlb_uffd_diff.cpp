@@ -6,7 +6,8 @@
 // (mm::AddressSpace with the registered fault mechanisms and uffd::Uffd, hugetlb backing):
 // touches (a handler thread answers MISSING with UFFDIO_COPY of the huge page, MINOR with
 // UFFDIO_CONTINUE, WP with UFFDIO_WRITEPROTECT(clear)), UFFDIO_COPY / UFFDIO_CONTINUE /
-// UFFDIO_WRITEPROTECT / MADV_DONTNEED / FALLOC_FL_PUNCH_HOLE with aligned and misaligned ranges,
+// UFFDIO_WRITEPROTECT / UFFDIO_ZEROPAGE / MADV_DONTNEED / FALLOC_FL_PUNCH_HOLE with aligned,
+// misaligned and multi-huge-page ranges,
 // and under WP_ASYNC PAGEMAP_SCAN with PM_SCAN_WP_MATCHING (its regions compared too).
 // After every op it compares, page by page, PAGEMAP_SCAN's categories (PRESENT, WRITTEN, FILE,
 // SWAPPED, PFNZERO, HUGE), the op's errno (and for UFFDIO_COPY / UFFDIO_CONTINUE the copy /
@@ -122,9 +123,9 @@ std::uint64_t splitmix(std::uint64_t& s) {
   return z ^ (z >> 31);
 }
 
-enum class OpK { Read, Write, Copy, Cont, DontNeed, Punch, Wp, Unwp, ScanWp };
+enum class OpK { Read, Write, Copy, Cont, DontNeed, Punch, Wp, Unwp, ScanWp, Zero };
 const char* op_name(OpK k) {
-  static const char* n[] = {"read", "write", "copy", "continue", "dontneed", "punch", "wp", "unwp", "scan-wp"};
+  static const char* n[] = {"read", "write", "copy", "continue", "dontneed", "punch", "wp", "unwp", "scan-wp", "zeropage"};
   return n[static_cast<int>(k)];
 }
 struct Op {
@@ -166,7 +167,7 @@ std::vector<Op> generate(std::uint64_t seed, int n, bool async) {
       continue;
     }
     if (r < 6) ops.push_back({r % 2 ? OpK::Write : OpK::Read, splitmix(s) % kPages, 1});
-    else if (r < 8) ops.push_back(range_op(OpK::Copy, s));
+    else if (r < 8) ops.push_back(range_op(splitmix(s) % 8 == 0 ? OpK::Zero : OpK::Copy, s));
     else if (r < 9) ops.push_back(range_op(OpK::Cont, s));
     else if (r < 11) ops.push_back(range_op(OpK::DontNeed, s));
     else if (r < 12) ops.push_back(range_op(OpK::Punch, s));
@@ -238,6 +239,11 @@ class Kernel {
         uffdio_continue c{{reinterpret_cast<std::uint64_t>(a), len}, 0, 0};
         r = ioctl(uffd_, UFFDIO_CONTINUE, &c);
         return filled(r, c.mapped);
+      }
+      case OpK::Zero: {  // mfill_atomic_hugetlb(): no zero huge page, EINVAL in .zeropage
+        uffdio_zeropage z{{reinterpret_cast<std::uint64_t>(a), len}, 0, 0};
+        r = ioctl(uffd_, UFFDIO_ZEROPAGE, &z);
+        return filled(r, z.zeropage);
       }
       case OpK::DontNeed: r = madvise(a, len, MADV_DONTNEED); break;
       case OpK::Punch: r = fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, op.start * kPg, len); break;
@@ -408,6 +414,7 @@ class Model {
       case OpK::Write: touch(op.start, op.k == OpK::Write); return "0";
       case OpK::Copy: return filled(u().copy_range(g, op.len, core::NodeId(0), false, 0, src));
       case OpK::Cont: return filled(u().cont_range(g, op.len));
+      case OpK::Zero: return filled(u().copy_range(g, op.len, core::NodeId(0), true, 0, src));
       case OpK::DontNeed: return err(u().dontneed(list));
       case OpK::Punch: return err(u().punch_hole(list));
       case OpK::Wp: return err(u().writeprotect(g, op.len, true));
