@@ -67,6 +67,16 @@ bool punch_folio(mm::AddressSpace& as, Gfn g0, bool keep_marker) {
   return true;
 }
 
+bool zero_partial(mm::AddressSpace& as, Gfn g, std::uint64_t n, TimeNs now) {
+  VMEMSIM_CHECK(n > 0 && haddr(g.v) == haddr(g.v + n - 1), "partial zero across huge pages at gfn " << g.v);
+  if (!as.in_page_cache(Gfn(haddr(g.v)))) return false;
+  for (std::uint64_t i = g.v; i < g.v + n; ++i) {
+    if (as.has_content()) as.set_content(Gfn(i), mm::content::kZero);
+    as.truth().install_content(Gfn(i), 0, now);
+  }
+  return true;
+}
+
 std::optional<mm::FaultOutcome> HugetlbFaults::handle(mm::AddressSpace& as, const mm::Fault& f) {
   if (f.cls != mm::FaultClass::None && f.cls != mm::FaultClass::Marker) return std::nullopt;
   // hugetlb_fault(): the fault address is rounded down to the huge page (haddr); the whole PMD

@@ -58,7 +58,15 @@ bool zap_folio(mm::AddressSpace& as, core::Gfn g0, bool keep_marker);
 // hugetlbfs_punch_hole() -> remove_inode_hugepages() on the folio at g0: unmapped
 // (hugetlb_vmdelete_list, uffd-wp markers kept as for a zap) and freed back to the node's pool
 // (free_huge_folio). Returns whether a folio was there.
+// The partial huge pages at a hole's ends are zeroed instead (zero_partial, below).
 bool punch_folio(mm::AddressSpace& as, core::Gfn g0, bool keep_marker);
+
+// hugetlbfs_zero_partial_page() on [g, g + n), inside one huge page: when its folio is in the
+// page cache (filemap_lock_hugetlb_folio), folio_zero_segment() zeroes those subpages in place.
+// Nothing is unmapped and no PTE changes; the pages now hold zeroes (content::kZero when the VM
+// tracks content) and the guest sees data version 0 from `now` (the ground truth records a lost
+// write if it had written them: nobody kept a copy). Returns whether a folio was there.
+bool zero_partial(mm::AddressSpace& as, core::Gfn g, std::uint64_t n, core::TimeNs now);
 
 // Installs HugetlbFaults when the VM's backing is hugetlb.
 void install_hugetlb_faults(kernel::VmKernel& vk);

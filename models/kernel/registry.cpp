@@ -4,6 +4,7 @@
 
 #include "models/kernel/vmstat.hpp"
 #include "models/hugetlb/hugetlb.hpp"
+#include "models/hugetlb/hugetlb_section.hpp"
 #include "models/ksm/ksm_section.hpp"
 #include "models/mm/core_faults.hpp"
 #include "models/numa/numa_section.hpp"
@@ -47,6 +48,7 @@ std::span<const DaemonInfo> daemon_registry() {
       ksm::ksm_section_info(),
       vmscan::lru_section_info(),
       thp::thp_section_info(),
+      hugetlb::hugetlb_section_info(),
   };
   return table;
 }

@@ -177,7 +177,7 @@ void Evictor::evict(VmmEnv& env, TimeNs since) {
     // (an RWP registration) the VMM punches alone: fallocate(PUNCH_HOLE) unmaps every mapping
     // itself (unmap_mapping_range) and faults racing it wait (shmem_falloc_waitq).
     if (as_.anon() || as_.uffd_vma().minor) charge(env, uffd_.dontneed(batch), cpu_ioctl_ns_, &cpu_eviction_ns_);
-    if (!as_.anon()) charge(env, uffd_.punch_hole(batch), cpu_ioctl_ns_, &cpu_eviction_ns_);
+    if (!as_.anon()) charge(env, uffd_.punch_hole(batch, env.now()), cpu_ioctl_ns_, &cpu_eviction_ns_);
     for (auto gb : batch) {
       const std::uint64_t b = gb.v;
       set_state(b, State::None);

@@ -31,6 +31,7 @@
 #include "models/mm/address_space.hpp"
 #include "models/mm/fault_router.hpp"
 #include "models/mm/huge.hpp"
+#include "models/mm/tlb_reach.hpp"
 
 namespace vmemsim::uffd {
 class Uffd;
@@ -69,7 +70,7 @@ struct ThpConfig {
   TimeNs scan_pte_ns = 10;
   TimeNs copy_page_ns = 400;
   TimeNs tlb_flush_ns = 2000;
-  TimeNs tlb_saving_ns = 20;
+  TimeNs tlb_saving_ns = mm::kTlbSavingNs;  // models/mm/tlb_reach.hpp
 };
 
 // mm/khugepaged.c enum scan_result: the outcomes the model produces.

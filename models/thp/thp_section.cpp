@@ -5,6 +5,7 @@
 // memory and no time. Otherwise one ThpVm per VM and one khugepaged per host.
 #include "models/thp/thp_section.hpp"
 
+#include "models/mm/tlb_reach.hpp"
 #include "models/thp/khugepaged.hpp"
 
 namespace vmemsim::thp {
@@ -43,19 +44,14 @@ const core::ParamSpec kParams[] = {
     // flushing, kernel commit 7e12beb8ca2a) = 640 us. A collapse copies 512 pages at the fault
     // path's 400 ns per 4 KiB copy (copy_mc_user_highpage) and flushes once
     // (pmdp_collapse_flush: ~2 us, KERNEL-MODEL.md §6); khugepaged's PTE walk ~10 ns per PTE as
-    // ksmd's. The TLB-reach saving: a TLB miss's native page walk costs 60-250 cycles (about
-    // 20-80 ns at 3 GHz), and under EPT a two-dimensional walk several times that (Pham et al.,
-    // "Large pages and lightweight memory management in virtualized environments", MICRO 2015);
-    // HeMem's simulator charges 200 ns per walk level (KERNEL-MODEL.md §8). The default, 20 ns
-    // per access through a PMD mapping, is the low end of one native walk: it assumes accesses
-    // that miss the STLB with 4 KiB pages (random access over more than its 6 MiB reach) and hit
-    // with 2 MiB ones (3 GiB reach). 0 models a TLB-friendly workload.
+    // ksmd's. The TLB-reach saving: models/mm/tlb_reach.hpp (its figure and citation, shared with
+    // kernel.hugetlb).
     {"compact_ns", Kind::Int, "640000", "direct compaction of one 2 MiB block, ns", 0, 1e10},
     {"scan_pte_ns", Kind::Int, "10", "khugepaged's CPU per PTE examined, ns", 0, 1e6},
     {"copy_page_ns", Kind::Int, "400", "a collapse's copy of one 4 KiB subpage, ns", 0, 1e6},
     {"tlb_flush_ns", Kind::Int, "2000", "a collapse's TLB flush (initiator), ns", 0, 1e9},
-    {"tlb_saving_ns", Kind::Int, "20", "access-time saving of an access through a PMD mapping (TLB reach), ns", 0,
-     1e6},
+    {"tlb_saving_ns", Kind::Int, mm::kTlbSavingNsJson,
+     "access-time saving of an access through a PMD mapping (TLB reach), ns", 0, 1e6},
     {"shmem_enabled", Kind::Enum, "\"never\"",
      "transparent_hugepage/shmem_enabled, for shmem (memfd) guests: always, within_size (the guest file covers every "
      "whole PMD range, so as always), advise (VM_HUGEPAGE VMAs), never (the kernel's default: no huge page-cache folio "

@@ -96,7 +96,10 @@ struct IoctlResult {
   TimeNs cost_ns = 0;
   std::uint64_t ptes = 0;  // PTEs changed
   bool flushed = false;    // a TLB flush was needed
-  std::string error;       // non-empty: -EINVAL and why
+  // Non-empty: the errno name (-EINVAL with why). "EAGAIN" is a multi-huge-page UFFDIO_COPY /
+  // UFFDIO_CONTINUE on hugetlb that stopped part-way: `ptes` pages were filled, what the kernel
+  // reports in uffdio_copy.copy / uffdio_continue.mapped (in bytes there).
+  std::string error;
 };
 
 // What the source buffer of a UFFDIO_COPY holds for one destination page: the data version
@@ -151,7 +154,9 @@ class Uffd {
   std::uint32_t categories(Gfn g) const;
   // madvise(MADV_DONTNEED) and fallocate(PUNCH_HOLE): not uffd, but the VMM's eviction verbs.
   IoctlResult dontneed(const std::vector<Gfn>& gfns);
-  IoctlResult punch_hole(const std::vector<Gfn>& gfns);
+  // FALLOC_FL_PUNCH_HOLE; on hugetlb the partial huge pages at a run's ends are zeroed in place
+  // (their content and, at `now`, the data the guest sees: hugetlbfs_zero_partial_page).
+  IoctlResult punch_hole(const std::vector<Gfn>& gfns, TimeNs now = 0);
 
   // ---- the fault side (handle_userfault) ----
   bool async() const { return async_; }

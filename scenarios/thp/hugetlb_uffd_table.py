@@ -12,7 +12,9 @@ run; refault faults: MISSING faults served from the tier; refetched: pages those
 amplification: refetched pages per refault (1 for 4 KiB, 512 for a hugetlb refault); false-cold
 evictions: pages fetched back within age_threshold rounds of their eviction; false-hot: ground
 truth, resident pages the scans reported accessed that were not (summed over scans: at 2 MiB a
-touch of one 4 KiB page marks 512); accesses: the guest's work in the 4 s.
+touch of one 4 KiB page marks 512); accesses: the guest's work in the 4 s; huge access share:
+accesses through a 2 MiB mapping; TLB saved: their TLB-reach saving summed over the vCPUs
+(kernel.hugetlb / kernel.thp tlb_saved_ns, 20 ns each by default: models/mm/tlb_reach.hpp).
 """
 import json
 import pathlib
@@ -33,8 +35,9 @@ def main():
     out = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "results/hugetlb-uffd")
     scenario = pathlib.Path(__file__).with_name("hugetlb-uffd.json")
     print("| guest memory | hot_probability | resident peak / end (MiB) | memory saved (MiB) | evicted pages | refault faults | refetched pages "
-          "| amplification | false-cold evictions | false-hot pages (sum over scans) | lost writes | accesses (M) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| amplification | false-cold evictions | false-hot pages (sum over scans) | lost writes | accesses (M) | huge access share "
+          "| TLB saved (ms) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for hp in COLD:
         for label, sets in CONFIGS:
             d = out / f"{label.split(' (')[0].replace(' ', '-')}-{hp}"
@@ -49,10 +52,13 @@ def main():
             fetched = v["fetched_pages"]
             amp = f"{fetched / refaults:.0f}" if refaults else "-"
             mib = lambda pages: pages * 4096 / 2**20
+            k = vm.get("kernel", {})
+            huge = k.get("hugetlb") or k.get("thp") or {}  # neither: 4 KiB pages, no saving
             print(f"| {label} | {hp} | {mib(vm['resident_pages_peak']):.0f} / {mib(vm['resident_pages_total']):.0f} | "
                   f"{mib(v['evicted_now']):.1f} | {v['evicted_pages']} | {refaults} | "
                   f"{fetched} | {amp} | {v['false_cold_evictions']} | {v['false_hot_pages_total']} | {v['lost_writes']} | "
-                  f"{vm['accesses'] / 1e6:.2f} |")
+                  f"{vm['accesses'] / 1e6:.2f} | {huge.get('huge_access_share', 0.0):.2f} | "
+                  f"{huge.get('tlb_saved_ns', 0) / 1e6:.1f} |")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,16 @@
 // (mm::AddressSpace with the registered fault mechanisms and uffd::Uffd, hugetlb backing):
 // touches (a handler thread answers MISSING with UFFDIO_COPY of the huge page, MINOR with
 // UFFDIO_CONTINUE, WP with UFFDIO_WRITEPROTECT(clear)), UFFDIO_COPY / UFFDIO_CONTINUE /
-// UFFDIO_WRITEPROTECT / MADV_DONTNEED / FALLOC_FL_PUNCH_HOLE with aligned and misaligned ranges,
+// UFFDIO_WRITEPROTECT / UFFDIO_ZEROPAGE / MADV_DONTNEED / FALLOC_FL_PUNCH_HOLE with aligned,
+// misaligned and multi-huge-page ranges,
 // and under WP_ASYNC PAGEMAP_SCAN with PM_SCAN_WP_MATCHING (its regions compared too).
 // After every op it compares, page by page, PAGEMAP_SCAN's categories (PRESENT, WRITTEN, FILE,
-// SWAPPED, PFNZERO, HUGE), the op's errno, and each fault message's address and reason.
+// SWAPPED, PFNZERO, HUGE), the op's errno (and for UFFDIO_COPY / UFFDIO_CONTINUE the copy /
+// mapped field: pages filled, or the error), and each fault message's address and reason. After
+// every PUNCH_HOLE and at the end of each run it also compares what each 4 KiB page holds (the
+// file read with pread(), which reads a hole as zeroes, against the model's page cache and
+// content words): zeroes, the UFFDIO_COPY source, or a guest write. That catches
+// hugetlbfs_zero_partial_page() on the partial huge pages of a hole.
 //
 // Usage: hugetlb_uffd_diff [--seeds N] [--ops N] [--trace]
 // Exit: 0 all patterns matched, 1 a mismatch (the first is printed), 77 skipped (not root, no
@@ -76,6 +82,9 @@ constexpr std::uint64_t kPages = H * kHuge;
 constexpr std::size_t kPg = 4096;
 const char* kNr = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
 const char* kFree = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages";
+// The model's content words for the two kinds of data the pattern puts in the file.
+constexpr std::uint64_t kCopied = mm::content::unique(0, 1u << 30);  // the UFFDIO_COPY source
+constexpr std::uint64_t kWritten = mm::content::unique(0, 1u << 31);  // a guest write
 constexpr std::uint32_t kCompared = uffd::cat::kPresent | uffd::cat::kWritten | uffd::cat::kFile | uffd::cat::kSwapped |
                                     uffd::cat::kPfnZero | uffd::cat::kHuge;
 
@@ -114,9 +123,9 @@ std::uint64_t splitmix(std::uint64_t& s) {
   return z ^ (z >> 31);
 }
 
-enum class OpK { Read, Write, Copy, Cont, DontNeed, Punch, Wp, Unwp, ScanWp };
+enum class OpK { Read, Write, Copy, Cont, DontNeed, Punch, Wp, Unwp, ScanWp, Zero };
 const char* op_name(OpK k) {
-  static const char* n[] = {"read", "write", "copy", "continue", "dontneed", "punch", "wp", "unwp", "scan-wp"};
+  static const char* n[] = {"read", "write", "copy", "continue", "dontneed", "punch", "wp", "unwp", "scan-wp", "zeropage"};
   return n[static_cast<int>(k)];
 }
 struct Op {
@@ -124,21 +133,26 @@ struct Op {
   std::uint64_t start, len;  // pages
 };
 
-// A range of one huge page, or (one time in four) a misaligned one: start off by 1..511 pages
-// or half a huge page long.
+// A range of one huge page, or a misaligned one (start off by 1..511 pages, half a huge page
+// long, one and a half, or any page-granular range of up to two huge pages), or several whole
+// huge pages (a UFFDIO_COPY / CONTINUE over them stops at the first it cannot fill: EAGAIN with
+// the pages done in copy / mapped).
 Op range_op(OpK k, std::uint64_t& s) {
+  (void)k;
   std::uint64_t start = splitmix(s) % kHuge * H, len = H;
-  switch (splitmix(s) % 8) {
+  switch (splitmix(s) % 10) {
     case 0: start += 1 + splitmix(s) % (H - 1); break;
     case 1: len = H / 2; break;
     case 2: len = H + H / 2; break;  // DONTNEED rounds the end down, PUNCH_HOLE rounds inwards
+    case 3:
+      start = splitmix(s) % kPages;
+      len = 1 + splitmix(s) % (2 * H);
+      break;
+    case 4:
+    case 5: len = (2 + splitmix(s) % (kHuge - 1)) * H; break;
     default: break;
   }
-  if (start + len > kPages) len = H;
-  if (start + len > kPages) start = (kHuge - 1) * H;
-  if (k == OpK::Copy || k == OpK::Cont) {  // a partly done multi-page fill is EAGAIN/partial: avoided
-    if (len > H) len = H;
-  }
+  if (start + len > kPages) len = kPages - start;
   return {k, start, len};
 }
 
@@ -153,7 +167,7 @@ std::vector<Op> generate(std::uint64_t seed, int n, bool async) {
       continue;
     }
     if (r < 6) ops.push_back({r % 2 ? OpK::Write : OpK::Read, splitmix(s) % kPages, 1});
-    else if (r < 8) ops.push_back(range_op(OpK::Copy, s));
+    else if (r < 8) ops.push_back(range_op(splitmix(s) % 8 == 0 ? OpK::Zero : OpK::Copy, s));
     else if (r < 9) ops.push_back(range_op(OpK::Cont, s));
     else if (r < 11) ops.push_back(range_op(OpK::DontNeed, s));
     else if (r < 12) ops.push_back(range_op(OpK::Punch, s));
@@ -190,8 +204,10 @@ class Kernel {
     reg.range = {reinterpret_cast<std::uint64_t>(base_), kPages * kPg};
     reg.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR | UFFDIO_REGISTER_MODE_WP;
     if (ioctl(uffd_, UFFDIO_REGISTER, &reg) != 0) return (why = std::string("UFFDIO_REGISTER: ") + strerror(errno)), false;
-    src_ = static_cast<char*>(aligned_alloc(kPg, H * kPg));
-    memset(src_, 0x5a, H * kPg);
+    // As large as the largest fill (a UFFDIO_COPY over the whole file): a source the copy cannot
+    // read would stop it with EFAULT, not the destination state the test compares.
+    src_ = static_cast<char*>(aligned_alloc(kPg, kPages * kPg));
+    memset(src_, 0x5a, kPages * kPg);
     handler_ = std::thread([this] { serve(); });
     return true;
   }
@@ -217,12 +233,17 @@ class Kernel {
       case OpK::Copy: {
         uffdio_copy c{reinterpret_cast<std::uint64_t>(a), reinterpret_cast<std::uint64_t>(src_), len, 0, 0};
         r = ioctl(uffd_, UFFDIO_COPY, &c);
-        break;
+        return filled(r, c.copy);
       }
       case OpK::Cont: {
         uffdio_continue c{{reinterpret_cast<std::uint64_t>(a), len}, 0, 0};
         r = ioctl(uffd_, UFFDIO_CONTINUE, &c);
-        break;
+        return filled(r, c.mapped);
+      }
+      case OpK::Zero: {  // mfill_atomic_hugetlb(): no zero huge page, EINVAL in .zeropage
+        uffdio_zeropage z{{reinterpret_cast<std::uint64_t>(a), len}, 0, 0};
+        r = ioctl(uffd_, UFFDIO_ZEROPAGE, &z);
+        return filled(r, z.zeropage);
       }
       case OpK::DontNeed: r = madvise(a, len, MADV_DONTNEED); break;
       case OpK::Punch: r = fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, op.start * kPg, len); break;
@@ -278,8 +299,28 @@ class Kernel {
     std::lock_guard<std::mutex> l(mu_);
     return std::exchange(msgs_, {});
   }
+  // What each 4 KiB page of the file holds, by its first byte: 'z' zeroes (a hole reads as
+  // zeroes), 'c' the UFFDIO_COPY source, 'w' a guest write.
+  bool data(std::string& out, std::string& why) {
+    out.assign(kPages, '?');
+    std::vector<char> buf(H * kPg);
+    for (std::uint64_t h = 0; h < kHuge; ++h) {
+      if (pread(fd_, buf.data(), buf.size(), static_cast<off_t>(h * H * kPg)) != static_cast<ssize_t>(buf.size()))
+        return (why = std::string("pread: ") + strerror(errno)), false;
+      for (std::uint64_t p = 0; p < H; ++p) {
+        const char b = buf[p * kPg];
+        out[h * H + p] = b == 0 ? 'z' : b == 0x5a ? 'c' : b == 1 ? 'w' : '?';
+      }
+    }
+    return true;
+  }
 
  private:
+  // The ioctl's result and its copy / mapped field: pages filled, or the negated errno.
+  static std::string filled(int r, std::int64_t field) {
+    return std::string(r == 0 ? "0" : strerrorname(errno)) + " " +
+           (field >= 0 ? std::to_string(field / static_cast<std::int64_t>(kPg)) : strerrorname(static_cast<int>(-field)));
+  }
   static const char* strerrorname(int e) {
     switch (e) {
       case EINVAL: return "EINVAL";
@@ -346,6 +387,7 @@ class Model {
     c.epoch_ns = 1000;
     c.duration_ns = 10000;
     as_ = std::make_unique<mm::AddressSpace>(c, host_);
+    as_->enable_content(mm::ContentSpec{});  // the test sets the words it compares (data())
     vk_.as = as_.get();
     vk_.vcpus = 1;
     kernel::install_fault_mechanisms(vk_);
@@ -357,16 +399,22 @@ class Model {
   }
   uffd::Uffd& u() { return *vk_.uffd; }
   static std::string err(const uffd::IoctlResult& r) { return r.error.empty() ? "0" : r.error.substr(0, r.error.find(':')); }
+  // The kernel side's filled(): the copy / mapped field is the pages filled on success and on
+  // EAGAIN, the error otherwise.
+  static std::string filled(const uffd::IoctlResult& r) {
+    return err(r) + " " + (r.error.empty() || r.error == "EAGAIN" ? std::to_string(r.ptes) : err(r));
+  }
   std::string run(const Op& op) {
     const Gfn g(op.start);
     std::vector<Gfn> list;
     for (std::uint64_t i = op.start; i < op.start + op.len; ++i) list.push_back(Gfn(i));
-    auto src = [](Gfn) { return uffd::CopySrc{0, std::nullopt}; };
+    auto src = [](Gfn) { return uffd::CopySrc{0, kCopied}; };
     switch (op.k) {
       case OpK::Read:
       case OpK::Write: touch(op.start, op.k == OpK::Write); return "0";
-      case OpK::Copy: return err(u().copy_range(g, op.len, core::NodeId(0), false, 0, src));
-      case OpK::Cont: return err(u().cont_range(g, op.len));
+      case OpK::Copy: return filled(u().copy_range(g, op.len, core::NodeId(0), false, 0, src));
+      case OpK::Cont: return filled(u().cont_range(g, op.len));
+      case OpK::Zero: return filled(u().copy_range(g, op.len, core::NodeId(0), true, 0, src));
       case OpK::DontNeed: return err(u().dontneed(list));
       case OpK::Punch: return err(u().punch_hole(list));
       case OpK::Wp: return err(u().writeprotect(g, op.len, true));
@@ -393,18 +441,34 @@ class Model {
   }
   std::vector<Msg> take_msgs() { return std::exchange(msgs_, {}); }
   void check() { as_->check_invariants(); }
+  // Kernel::data() on the model: a page out of the page cache reads as zeroes, one in it holds
+  // its content word.
+  void data(std::string& out) {
+    out.assign(kPages, '?');
+    for (std::uint64_t g = 0; g < kPages; ++g) {
+      if (!as_->in_page_cache(Gfn(g))) {
+        out[g] = 'z';
+        continue;
+      }
+      const std::uint64_t c = as_->content(Gfn(g));
+      out[g] = c == mm::content::kZero ? 'z' : c == kCopied ? 'c' : c == kWritten ? 'w' : '?';
+    }
+  }
 
  private:
   void touch(std::uint64_t g, bool write) {
     for (int i = 0; i < 8; ++i) {
-      if (pte::accessible(as_->pte_at(Gfn(g)), write)) return;
+      if (pte::accessible(as_->pte_at(Gfn(g)), write)) {
+        if (write) as_->set_content(Gfn(g), kWritten);  // the guest's store
+        return;
+      }
       const auto f = as_->fault(Gfn(g), write, 0, core::NodeId(0), 0);
       if (f.result != mm::FaultResult::Blocked) continue;
       // The handler thread: the message's address, then the same resolution as the kernel's.
       const Gfn h = u().msg_address(Gfn(g));
       const char reason = f.reason == mm::UffdReason::Wp ? 'W' : f.reason == mm::UffdReason::Minor ? 'm' : 'M';
       msgs_.push_back({h.v, reason});
-      if (reason == 'M') u().copy_range(h, H, core::NodeId(0), false, 0, [](Gfn) { return uffd::CopySrc{}; });
+      if (reason == 'M') u().copy_range(h, H, core::NodeId(0), false, 0, [](Gfn) { return uffd::CopySrc{0, kCopied}; });
       else if (reason == 'm') u().cont_range(h, H);
       else u().writeprotect(h, H, false);
     }
@@ -455,7 +519,8 @@ int main(int argc, char** argv) {
     return 77;
   }
   int passed = 0, failed = 0;
-  std::uint64_t ops_run = 0, einval = 0, eexist = 0, faults = 0, scanwp = 0;
+  std::uint64_t ops_run = 0, einval = 0, eexist = 0, eagain = 0, faults = 0, scanwp = 0;
+  std::uint64_t data_checks = 0, zeroed_partial = 0;  // content compares; pages a punch zeroed in place
   std::uint64_t seen_present = 0, seen_marker = 0, seen_none = 0, seen_hole = 0, seen_wp = 0;  // coverage
   for (int run = 0; run < 2 * seeds; ++run) {
     const int seed = run % seeds + 1;
@@ -471,6 +536,7 @@ int main(int argc, char** argv) {
         return 77;
       }
       std::vector<std::uint32_t> ks, ms;
+      std::string kd, md, kd_before(kPages, 'z');
       for (std::size_t i = 0; i < ops.size() && fail.empty(); ++i) {
         const Op& op = ops[i];
         const std::string ke = k.run(op);
@@ -481,9 +547,11 @@ int main(int argc, char** argv) {
           me = std::string("exception: ") + e.what();
         }
         ++ops_run;
-        einval += ke == "EINVAL";
+        auto is = [&](const char* e) { return ke.compare(0, strlen(e), e) == 0; };
+        einval += is("EINVAL");
         scanwp += op.k == OpK::ScanWp;
-        eexist += ke == "EEXIST";
+        eexist += is("EEXIST");
+        eagain += is("EAGAIN");
         if (trace) std::printf("  %s seed %d op %zu %s %llu+%llu: kernel %s model %s\n", async ? "wp-async" : "wp-sync", seed, i, op_name(op.k),
                                static_cast<unsigned long long>(op.start), static_cast<unsigned long long>(op.len), ke.c_str(), me.c_str());
         char at[160];
@@ -519,6 +587,28 @@ int main(int argc, char** argv) {
             fail = std::string(at) + ": page " + std::to_string(p) + " kernel " + cats(ks[p]) + ", model " + cats(ms[p]);
             break;
           }
+        // The data, after a hole punch (which zeroes partial huge pages) and after the last op.
+        if (fail.empty() && (op.k == OpK::Punch || i + 1 == ops.size())) {
+          if (!k.data(kd, why)) {
+            restore_nr();
+            std::printf("SKIP: %s\n", why.c_str());
+            return 77;
+          }
+          model.data(md);
+          ++data_checks;
+          if (op.k == OpK::Punch)
+            for (std::uint64_t p = op.start; p < op.start + op.len; ++p) zeroed_partial += kd_before[p] != 'z' && kd[p] == 'z' && (ks[p] & uffd::cat::kPresent);
+          for (std::uint64_t p = 0; p < kPages; ++p)
+            if (kd[p] != md[p]) {
+              fail = std::string(at) + ": data of page " + std::to_string(p) + " kernel " + kd[p] + ", model " + md[p];
+              break;
+            }
+        }
+        if (fail.empty() && i + 1 < ops.size() && ops[i + 1].k == OpK::Punch && !k.data(kd_before, why)) {
+          restore_nr();
+          std::printf("SKIP: %s\n", why.c_str());
+          return 77;
+        }
       }
       model.check();
     }
@@ -532,9 +622,10 @@ int main(int argc, char** argv) {
   }
   restore_nr();
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
-  std::printf("ops %llu (EINVAL %llu, EEXIST %llu, PM_SCAN_WP_MATCHING %llu), fault messages %llu; pages compared after each op: present %llu "
-              "(write-protected %llu), uffd-wp marker %llu, none huge PTE %llu, hole %llu\n%d passed, %d failed\n",
-              u(ops_run), u(einval), u(eexist), u(scanwp), u(faults), u(seen_present), u(seen_wp), u(seen_marker), u(seen_none),
-              u(seen_hole), passed, failed);
+  std::printf("ops %llu (EINVAL %llu, EEXIST %llu, EAGAIN %llu, PM_SCAN_WP_MATCHING %llu), fault messages %llu; pages compared after each op: present %llu "
+              "(write-protected %llu), uffd-wp marker %llu, none huge PTE %llu, hole %llu; data compared %llu times, "
+              "pages a punch zeroed in place %llu\n%d passed, %d failed\n",
+              u(ops_run), u(einval), u(eexist), u(eagain), u(scanwp), u(faults), u(seen_present), u(seen_wp), u(seen_marker),
+              u(seen_none), u(seen_hole), u(data_checks), u(zeroed_partial), passed, failed);
   return failed ? 1 : 0;
 }

@@ -7,7 +7,11 @@
 #include <array>
 #include <optional>
 
+#include "models/hugetlb/hugetlb.hpp"
+#include "models/kernel/registry.hpp"
 #include "models/mm/host_memory.hpp"
+#include "models/mm/tlb_reach.hpp"
+#include "models/mm/vcpu.hpp"
 #include "sim/core/error.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "tests/unit/kernel_fixture.hpp"
@@ -105,6 +109,107 @@ TEST_CASE("hugetlb fault: a whole 2 MiB pool page, PMD-mapped through the page c
   CHECK(vm.faults("anon_alloc") + vm.faults("shmem_alloc") == 0);
   vm.as().check_invariants();
   host.check_invariants();
+}
+
+namespace {
+
+// A fixed access stream (the vCPU's workload).
+class Replay final : public workload::Generator {
+ public:
+  explicit Replay(std::vector<workload::Access> a) : a_(std::move(a)) {}
+  void fill(core::TimeNs, std::span<workload::Access> out) override {
+    for (auto& x : out) {
+      x = a_[i_];
+      i_ = (i_ + 1) % a_.size();
+    }
+  }
+
+ private:
+  std::vector<workload::Access> a_;
+  std::size_t i_ = 0;
+};
+
+// Reads kernel.<name> from `section` and builds it over `ctx`, as build_world() does.
+void build_section(const char* name, const core::Json& section, const kernel::DaemonContext& ctx) {
+  core::ErrorSink sink("t.json");
+  core::Json resolved = core::Json::object();
+  core::Params p(&section, std::string("/kernel/") + name, &sink, &resolved);
+  const kernel::DaemonInfo* info = kernel::find_daemon(name);
+  REQUIRE(info);
+  CHECK(info->make(p, ctx).empty());  // neither section starts a daemon here
+  p.finish();
+  REQUIRE(sink.empty());
+}
+
+// The VM's "hugetlb" mechanism (its report), or null.
+const kernel::VmMechanism* hugetlb_mechanism(test::TestVm& vm) {
+  for (const auto& m : vm.kernel().mechanisms)
+    if (std::string(m->name()) == "hugetlb") return m.get();
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("kernel.hugetlb: a hugetlb guest takes the TLB-reach saving with THP off", "[hugetlb][tlb]") {
+  HostMemory host({8192});
+  REQUIRE(host.reserve_hugetlb(0, 2));
+  auto hc = test::vm_config(1024, 1, Backing::Hugetlb);
+  hc.duration_ns = 100000000;
+  test::TestVm huge(hc, host);
+  auto ac = test::vm_config(1024, 1);
+  ac.vm = 1;
+  test::TestVm anon(ac, host);
+  kernel::DaemonContext ctx;
+  kernel::HostKernel hk;
+  hk.name = "h";
+  hk.memory = &host;
+  hk.cpu_nodes = {0};
+  hk.vms = {&huge.kernel(), &anon.kernel()};
+  ctx.hosts.push_back(hk);
+
+  SECTION("defaults: the shared figure on the hugetlb VM only, THP never changes nothing") {
+    build_section("thp", core::Json::object(), ctx);  // enabled=never: no THP state anywhere
+    build_section("hugetlb", core::Json::object(), ctx);
+    CHECK(huge.as().huge_saving_ns() == mm::kTlbSavingNs);
+    CHECK(mm::kTlbSavingNs == 20);
+    CHECK(anon.as().huge_saving_ns() == 0);
+    CHECK(huge.as().huge() == nullptr);  // no HugeMappings: hugetlb is not THP
+    REQUIRE(hugetlb_mechanism(huge) != nullptr);
+    CHECK(hugetlb_mechanism(anon) == nullptr);
+
+    // A vCPU touching two huge pages: every access (the faulting ones retry) goes through the
+    // huge PTE and costs the DRAM latency minus the saving.
+    VcpuConfig vc;
+    vc.node = 0;
+    vc.think_ns = 10;
+    vc.latency_ns = {{90}};
+    using workload::make_access;
+    Vcpu v(vc, huge.as(), std::make_unique<Replay>(std::vector<workload::Access>{make_access(3, true), make_access(700, false)}));
+    v.run(0, 2000000);  // long enough for the two hugetlb_alloc faults (512 page clears each)
+    const auto& k = v.counters();
+    CHECK(huge.faults("hugetlb_alloc") == 2);
+    REQUIRE(k.accesses() > 100);
+    CHECK(k.huge_accesses == k.accesses());
+    CHECK(k.tlb_saved_ns == static_cast<core::TimeNs>(20 * k.huge_accesses));
+    CHECK(k.memory_ns == static_cast<core::TimeNs>(70 * k.accesses()));
+    const core::Json j = hugetlb_mechanism(huge)->summary();
+    CHECK(j["huge_accesses"] == k.huge_accesses);
+    CHECK(j["tlb_saved_ns"] == 20 * k.huge_accesses);
+    CHECK(j["tlb_saving_ns_per_access"] == 20);
+    CHECK(j["huge_access_share"] == 1.0);
+    CHECK(j["huge_pages_mapped"] == 2);
+    CHECK(j["huge_pages_cached"] == 2);
+  }
+  SECTION("tlb_saving_ns is the hugetlb section's own knob") {
+    build_section("hugetlb", core::Json{{"tlb_saving_ns", 35}}, ctx);
+    CHECK(huge.as().huge_saving_ns() == 35);
+    CHECK(anon.as().huge_saving_ns() == 0);
+  }
+  SECTION("enabled=false builds nothing: no saving, no report") {
+    build_section("hugetlb", core::Json{{"enabled", false}}, ctx);
+    CHECK(huge.as().huge_saving_ns() == 0);
+    CHECK(hugetlb_mechanism(huge) == nullptr);
+  }
 }
 
 namespace {

@@ -207,6 +207,149 @@ TEST_CASE("uffd hugetlb: MADV_DONTNEED and PUNCH_HOLE work on whole huge pages",
   CHECK(h.host.hugetlb_free(0) == 0);
 }
 
+TEST_CASE("uffd hugetlb: a multi-huge-page fill that stops part-way is EAGAIN with the pages done", "[uffd][hugetlb]") {
+  HugeVm h;
+  reserve(h);
+  uffd::Modes m;
+  m.missing = m.minor = true;
+  REQUIRE(h.u().register_range(m, {}).error.empty());
+  // Huge page 2 is filled; COPY over 0..3 fills 0 and 1 and stops at 2: mfill_atomic_hugetlb()
+  // returns the bytes copied, userfaultfd_copy() -EAGAIN.
+  REQUIRE(h.u().copy_range(Gfn(2 * H), H, NodeId(0), false, 0, src0).error.empty());
+  auto r = h.u().copy_range(Gfn(0), 4 * H, NodeId(0), false, 0, src0);
+  CHECK(r.error == "EAGAIN");
+  CHECK(r.ptes == 2 * H);
+  CHECK(h.all(0, pte::present));
+  CHECK(h.all(H, pte::present));
+  CHECK(h.all(3 * H, pte::none));  // nothing after the stop
+  CHECK(h.host.hugetlb_free(0) == 1);
+  // Stopping at the first huge page is the error itself, nothing done.
+  r = h.u().copy_range(Gfn(2 * H), 2 * H, NodeId(0), false, 0, src0);
+  CHECK(r.error == "EEXIST");
+  CHECK(r.ptes == 0);
+  CHECK(h.all(3 * H, pte::none));
+
+  // CONTINUE: zap 0 and 1 (cached), 2 stays mapped: 0..2 maps 0 and 1, EAGAIN at 2.
+  std::vector<Gfn> two;
+  for (std::uint64_t g = 0; g < 2 * H; ++g) two.push_back(Gfn(g));
+  REQUIRE(h.u().dontneed(two).error.empty());
+  r = h.u().cont_range(Gfn(0), 3 * H);
+  CHECK(r.error == "EAGAIN");
+  CHECK(r.ptes == 2 * H);
+  CHECK(h.all(0, pte::present));
+  CHECK(h.all(H, pte::present));
+  // Huge page 3 has no folio: CONTINUE over it alone is EFAULT, behind a mapped one EEXIST.
+  CHECK(h.u().cont_range(Gfn(3 * H), H).error == "EFAULT");
+  CHECK(h.u().cont_range(Gfn(2 * H), 2 * H).error == "EEXIST");
+  // Zap 2: CONTINUE 2..3 maps 2 and stops at 3 (no folio): EAGAIN, not EFAULT.
+  std::vector<Gfn> third;
+  for (std::uint64_t g = 2 * H; g < 3 * H; ++g) third.push_back(Gfn(g));
+  REQUIRE(h.u().dontneed(third).error.empty());
+  r = h.u().cont_range(Gfn(2 * H), 2 * H);
+  CHECK(r.error == "EAGAIN");
+  CHECK(r.ptes == H);
+  h.vm.as().check_invariants();
+  h.host.check_invariants();
+}
+
+TEST_CASE("uffd hugetlb: PUNCH_HOLE zeroes the partial huge pages at the hole's ends", "[uffd][hugetlb]") {
+  HugeVm h;
+  reserve(h);
+  h.vm.as().enable_content(ContentSpec{});
+  const std::uint64_t data = content::unique(0, 12345);
+  for (std::uint64_t g0 = 0; g0 < 3 * H; g0 += H) {
+    REQUIRE(h.vm.fault(g0, true).ok());
+    for (std::uint64_t g = g0; g < g0 + H; ++g) h.vm.as().set_content(Gfn(g), data);
+  }
+  auto range = [](std::uint64_t a, std::uint64_t b) {
+    std::vector<Gfn> v;
+    for (std::uint64_t g = a; g < b; ++g) v.push_back(Gfn(g));
+    return v;
+  };
+  auto zero = [&](std::uint64_t g) { return h.vm.as().content(Gfn(g)) == content::kZero; };
+  // [H - 10, H + 20): no whole huge page; the tail of 0 and the head of 1 are zeroed
+  // (hugetlbfs_zero_partial_page twice), every PTE and folio stays.
+  auto r = h.u().punch_hole(range(H - 10, H + 20), 1000);
+  REQUIRE(r.error.empty());
+  CHECK(r.ptes == 0);
+  CHECK_FALSE(zero(H - 11));
+  for (std::uint64_t g = H - 10; g < H + 20; ++g) CHECK(zero(g));
+  CHECK_FALSE(zero(H + 20));
+  CHECK(h.all(0, pte::present));
+  CHECK(h.all(H, pte::present));
+  CHECK(h.host.hugetlb_free(0) == 1);
+  // Inside one huge page: [2H + 100, 2H + 110) only.
+  r = h.u().punch_hole(range(2 * H + 100, 2 * H + 110));
+  CHECK_FALSE(zero(2 * H + 99));
+  CHECK(zero(2 * H + 100));
+  CHECK(zero(2 * H + 109));
+  CHECK_FALSE(zero(2 * H + 110));
+  // [H + H/2, 3H): huge page 2 is freed whole, the second half of 1 zeroed.
+  r = h.u().punch_hole(range(H + H / 2, 3 * H));
+  CHECK(r.ptes == H);
+  CHECK_FALSE(h.vm.as().in_page_cache(Gfn(2 * H)));
+  CHECK(zero(H + H / 2));
+  CHECK(h.all(H, pte::present));
+  // A partial range over a huge page with no folio zeroes nothing (filemap_lock_hugetlb_folio
+  // finds none); the content word of a hole is not read.
+  const std::uint64_t before = h.vm.as().content(Gfn(3 * H + 5));
+  h.u().punch_hole(range(3 * H + 5, 3 * H + 6));
+  CHECK(h.vm.as().content(Gfn(3 * H + 5)) == before);
+  h.vm.as().check_invariants();
+  h.host.check_invariants();
+}
+
+TEST_CASE("uffd hugetlb: PM_SCAN_WP_MATCHING backs out a partial WRITTEN huge page and walks on", "[uffd][hugetlb]") {
+  HugeVm h;
+  reserve(h);
+  for (std::uint64_t g = 0; g < 4 * H; g += H) REQUIRE(h.vm.fault(g, true).ok());
+  uffd::Modes m;
+  m.wp = true;
+  uffd::Features f;
+  f.wp_async = true;
+  REQUIRE(h.u().register_range(m, f).error.empty());
+  uffd::ScanArgs a;
+  a.flags = uffd::kScanWpMatching | uffd::kScanCheckWpAsync;
+  a.category_mask = uffd::cat::kWritten;
+  a.return_mask = uffd::cat::kWritten;
+  // [100, 2H + 50): huge page 0 in part (WRITTEN: backed out, not protected), 1 whole
+  // (reported, protected), 2 in part (backed out). The walk does not stop at huge page 0.
+  a.start = 100;
+  a.len = 2 * H - 50;
+  auto r = h.u().pagemap_scan(a);
+  REQUIRE(r.error.empty());
+  REQUIRE(r.regions.size() == 1);
+  CHECK(r.regions[0].start == H);
+  CHECK(r.regions[0].len == H);
+  CHECK(h.all(H, pte::uffd));
+  CHECK_FALSE(pte::uffd(h.vm.pte(0)));
+  CHECK_FALSE(pte::uffd(h.vm.pte(2 * H)));
+  // A protected huge page covered in part is not interesting (not WRITTEN): skipped, and the
+  // walk still reaches the whole huge page 2 after it.
+  a.start = H + 10;
+  a.len = 2 * H - 10;
+  r = h.u().pagemap_scan(a);
+  REQUIRE(r.regions.size() == 1);
+  CHECK(r.regions[0].start == 2 * H);
+  CHECK(r.regions[0].len == H);
+  CHECK(h.all(2 * H, pte::uffd));
+  // Without the WRITTEN filter the two protected huge pages the range covers in part are
+  // reported (pagemap_scan_hugetlb_entry leaves a page that is not WRITTEN before the partial
+  // check) and nothing changes.
+  a.category_mask = 0;
+  a.return_mask = uffd::cat::kWritten | uffd::cat::kHuge;
+  a.start = H + 10;
+  a.len = H;
+  r = h.u().pagemap_scan(a);
+  REQUIRE(r.regions.size() == 1);
+  CHECK(r.regions[0].start == H + 10);
+  CHECK(r.regions[0].len == H);
+  CHECK(r.regions[0].categories == uffd::cat::kHuge);
+  CHECK(r.protected_ptes == 0);
+  CHECK_FALSE(pte::uffd(h.vm.pte(3 * H)));
+  h.vm.as().check_invariants();
+}
+
 TEST_CASE("uffd-hugetlb-zap: evicts and refetches whole huge pages", "[uffd][hugetlb][vmm]") {
   // 4 huge pages, all written before the VMM starts. Huge page 0 is touched every round; huge
   // page 2 once, after it has been evicted: one refault brings back its 512 pages.
