@@ -25,7 +25,9 @@
 // among the selector's victims (the 512 subpages of a PMD mapping share one PMD, so its
 // tracking state, and are cold together; a PTE-mapped range needs each of its PTEs cold), then
 // whole: one batch (a 2 MiB tier write with the default batch_pages), one MADV_DONTNEED over
-// the range (zap_huge_pmd(): the PMD and its folio go at once, no split, no deferred split),
+// the range (zap_huge_pmd(): the PMD and its folio go at once, no split, no deferred split);
+// the eviction read's fault and a sync RWP fault are resolved with a 2 MiB RWPROTECT(clear),
+// which keeps the PMD (change_huge_pmd(); rfc-v1's anon CONTINUE restores one PTE and splits);
 // and a refault on any subpage reads the range back and installs every page of it that is in
 // the tier with one UFFDIO_COPY (mfill_atomic() -> mfill_atomic_pte() per page: 512 small
 // PTEs on anon, which khugepaged may collapse again). A page never written (a hole) is not in
@@ -34,7 +36,8 @@
 // Per-page state: one 32-bit word (tier-copy version, eviction round, eviction state) and the
 // residency bit: 4.125 B per page, allocated with the policy. Prefetch (EvictorConfig::prefetch)
 // adds no per-page array: the prefetched pages not yet resolved as hit or wasted are kept in a
-// map (about 40 B per such page), whose size is bounded by the pages prefetched.
+// map (about 40 B per such page), whose size is bounded by the pages prefetched. thp_pmd adds
+// none either (claim() counts victims per range in a vector as long as the victim list).
 //
 // Several handler threads (`handler_threads`) may run handle_fault() at once: each blocks in its
 // tier read while the others serve later messages. A page whose read is in flight is in state

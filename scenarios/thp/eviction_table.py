@@ -24,19 +24,22 @@ import json
 import pathlib
 import sys
 
-HP = "/vms/0/workload/phases/1/workload/hot_probability"
 MIB = 4096 / 2**20
 
 
 def load(root):
+    """Results by (variant, THP enabled, thp_eviction, hot_probability), read from each point's
+    resolved scenario, so any sweep of eviction.json will do."""
     idx = json.loads((root / "index.json").read_text())
     rows = {}
     for p in idx["points"]:
         if p["status"] != "ok":
             continue
-        v = p["values"]
         r = json.loads((root / p["result"]).read_text())
-        rows[(v["/kernel/variant"], v["/kernel/thp/enabled"], v["/vms/0/vmm/thp_eviction"], v[HP])] = r
+        sc = r["scenario"]
+        vm = sc["vms"][0]
+        hp = vm["workload"]["phases"][1]["workload"]["hot_probability"]
+        rows[(sc["kernel"]["variant"], sc["kernel"]["thp"]["enabled"], vm["vmm"]["thp_eviction"], hp)] = r
     return rows
 
 
