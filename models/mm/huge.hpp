@@ -39,6 +39,10 @@ class HugeMappings {
   // protection the fault left on the faulting slot (one PMD entry).
   virtual void before_fault(AddressSpace& as, Gfn g, bool write) = 0;
   virtual void after_fault(AddressSpace& as, Gfn g) = 0;
+  // HPAGE_PMD_NR when the VMA may hold PMD mappings (__thp_vma_allowable_orders() allows
+  // PMD_ORDER), else 1. A VMM that evicts at 2 MiB (models/reclaim/evictor.hpp, `thp_eviction:
+  // pmd`) takes its unit from it.
+  virtual std::uint64_t pmd_pages() const = 0;
 };
 
 }  // namespace vmemsim::mm

@@ -36,7 +36,7 @@ std::span<const ParamSpec> baseline_params(const char* selector) {
   static std::map<std::string, std::vector<ParamSpec>> tables;
   auto& t = tables[selector];
   if (t.empty()) {
-    t = {kInterval, kTarget, kRatio, kEnforce, kBatchPagesParam, kReadViaParam, kHandlerThreadsParam, kPrefetchParam};
+    t = {kInterval, kTarget, kRatio, kEnforce, kBatchPagesParam, kReadViaParam, kHandlerThreadsParam, kPrefetchParam, kThpEvictionParam};
     for (const auto& s : find_selector(selector)->params) t.push_back(s);
   }
   return t;
@@ -50,7 +50,12 @@ std::unique_ptr<VmmPolicy> make_baseline(core::Params& p, const PolicyContext& c
   EvictorConfig ec;
   ec.batch = static_cast<std::uint64_t>(p.get_int(kBatchPagesParam));
   ec.buffered_read = p.get_string(kReadViaParam) == "buffered";
-  read_vmm_knobs(p, ec);
+  read_vmm_knobs(p, ctx, ec);
+  // A frame limit at faults evicts the few pages that make room for one fill; a PMD range goes
+  // only when all of its resident subpages are victims, which such a pick never holds.
+  if (at_faults && ec.thp_pmd)
+    p.error("thp_eviction", "pmd evicts whole 2MiB ranges; enforce fault picks single pages to make room for one "
+                            "fault (use enforce interval)");
   ec.refault_window = 1;  // back within the round after its eviction: a miss the oracle's order caused
   const SelectorInfo& si = *find_selector(selector);
   const SelectorContext sc{ctx.uffd ? ctx.uffd->mm().pages() : 0, ctx.seed};

@@ -29,9 +29,32 @@ const core::ParamSpec kPrefetchParam{
     "it first, then before it) in the same I/O and install them with the same UFFDIO_COPY; 0 = off",
     0, 1024};
 
-void read_vmm_knobs(core::Params& p, EvictorConfig& ec) {
+const core::ParamSpec kThpEvictionParam{
+    "thp_eviction", Kind::Enum, "\"split\"",
+    "how the evictor moves anon THP guest memory (kernel.thp.enabled allowing the VMA): split = 4 KiB pages, a "
+    "victim subpage of a PMD mapping is zapped alone (MADV_DONTNEED over part of the PMD splits it and defers the "
+    "folio split: its frames are freed when the deferred split runs) and a refault brings back one page; pmd = whole "
+    "2 MiB PMD ranges, a range is evicted only when every resident subpage of it is a victim, with one tier write and "
+    "one MADV_DONTNEED of the range (zap_huge_pmd: the folio's 512 frames freed at once), and a refault on any "
+    "subpage reads the range back and installs it with one UFFDIO_COPY (512 small PTEs, which khugepaged may "
+    "collapse again); refault amplification = fetched_pages / refault_faults. No-op where the VMA holds no THP "
+    "(enabled never, or madvise without hugepage_advised) and on hugetlb, whose evictor always moves whole huge "
+    "pages; refused on shmem (shmem THP is not modelled), with prefetch and with enforce fault",
+    -kInf, kInf, "split|pmd"};
+
+void read_vmm_knobs(core::Params& p, const PolicyContext& ctx, EvictorConfig& ec) {
   ec.handler_threads = static_cast<unsigned>(p.get_int(kHandlerThreadsParam));
   ec.prefetch = static_cast<unsigned>(p.get_int(kPrefetchParam));
+  ec.thp_pmd = p.get_string(kThpEvictionParam) == "pmd";
+  if (!ec.thp_pmd) return;
+  // The kernel's THP state is built after the policy (world.cpp), so the unit is decided at
+  // run time (Evictor::unit()); what can be refused from the scenario is refused here.
+  if (ctx.backing == mm::Backing::Shmem)
+    p.error("thp_eviction", "pmd needs anon guest memory: shmem THP (shmem_enabled) is not modelled, a shmem guest "
+                            "never has PMD mappings");
+  if (ec.prefetch > 0)
+    p.error("thp_eviction", "pmd refetches the whole 2MiB range of a refault; prefetch (4 KiB neighbours) is not "
+                            "modelled with it");
 }
 
 void ComposedPolicy::run_agent(VmmEnv& env, TimeNs until) {
@@ -94,7 +117,8 @@ void ComposedPolicy::handle_fault(const uffd::FaultMsg& m, VmmEnv& env) {
 std::vector<core::ParamSpec> age_policy_params(std::initializer_list<core::ParamSpec> tracker) {
   std::vector<core::ParamSpec> t(tracker);
   for (const auto& s : find_selector("age")->params) t.push_back(s);
-  t.insert(t.end(), {kBatchPagesParam, kMemoryTargetParam, kReadViaParam, kHandlerThreadsParam, kPrefetchParam});
+  t.insert(t.end(), {kBatchPagesParam, kMemoryTargetParam, kReadViaParam, kHandlerThreadsParam, kPrefetchParam,
+                     kThpEvictionParam});
   return t;
 }
 
@@ -105,7 +129,7 @@ AgeEviction read_age_eviction(core::Params& p, const PolicyContext& ctx) {
   a.target_pages = static_cast<std::uint64_t>(p.get_size(kMemoryTargetParam)) / core::kPageSize;
   a.ec.buffered_read = p.get_string(kReadViaParam) == "buffered";
   a.ec.refault_window = a.age;
-  read_vmm_knobs(p, a.ec);
+  read_vmm_knobs(p, ctx, a.ec);
   a.ec.tier = read_tier(p, ctx.tiers);
   return a;
 }

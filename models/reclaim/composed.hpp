@@ -42,7 +42,8 @@ extern const core::ParamSpec kReadViaParam;       // evictor
 // read_vmm_knobs() into an EvictorConfig, last in every policy's table.
 extern const core::ParamSpec kHandlerThreadsParam;
 extern const core::ParamSpec kPrefetchParam;
-void read_vmm_knobs(core::Params& p, EvictorConfig& ec);
+extern const core::ParamSpec kThpEvictionParam;
+void read_vmm_knobs(core::Params& p, const PolicyContext& ctx, EvictorConfig& ec);
 
 class ComposedPolicy final : public VmmPolicy {
  public:

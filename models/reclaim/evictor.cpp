@@ -6,6 +6,7 @@
 #include "models/reclaim/evictor.hpp"
 
 #include <algorithm>
+#include <bit>
 
 namespace vmemsim::reclaim {
 
@@ -39,7 +40,7 @@ Evictor::Evictor(EvictorConfig c, uffd::Uffd& u, VictimSelector& sel, StatSet& s
       truth_(as_, s),
       meta_(as_.pages()),
       known_((as_.pages() + 63) / 64, 0),
-      gran_(u.page_pages()) {
+      fill_(u.page_pages()) {
   s.counter("/evicted_pages", evicted_, "pages");
   // Pages brought back from the tier after an eviction: the refaults of the far-memory SLO.
   s.counter("/fetched_pages", fetched_, "pages", nullptr, "/refaulted_pages");
@@ -115,13 +116,30 @@ void Evictor::report_scan(VictimSelector& sel, const std::vector<std::uint64_t>&
 
 std::uint64_t Evictor::claim(const std::vector<Gfn>& victims) {
   claimed_.clear();
+  const std::uint64_t u = unit();
+  // thp_pmd: a PMD range goes only as a whole, so only when each of its resident subpages is a
+  // victim (hugetlb needs no such count: its subpages share one huge PTE, so the selector saw
+  // them all alike). Victims per range, counted once (sorted range numbers).
+  std::vector<std::uint64_t> per_unit;
+  if (u > 1 && fill_ == 1) {
+    per_unit.reserve(victims.size());
+    for (auto g : victims) per_unit.push_back(g.v / u);
+    std::sort(per_unit.begin(), per_unit.end());
+  }
   for (auto g : victims) {
-    if (gran_ > 1 && state(g.v) == State::Pending) continue;  // its huge page is claimed already
+    if (u > 1 && state(g.v) == State::Pending) continue;  // its unit is claimed already
     VMEMSIM_CHECK(known(g.v) && state(g.v) == State::None, "selector picked gfn " << g.v << " twice or not resident");
     // hugetlb: the VMM can only move whole huge pages, so a victim takes its huge page with it
-    // (every subpage shares the huge PTE, hence the tracking state).
-    const std::uint64_t g0 = g.v / gran_ * gran_;
-    for (std::uint64_t x = g0; x < g0 + gran_; ++x) {
+    // (every subpage shares the huge PTE, hence the tracking state). thp_pmd: the same, once
+    // every resident subpage of the PMD range is a victim; otherwise the range stays whole.
+    const auto [g0, g1] = unit_of(g.v);
+    if (!per_unit.empty() && g1 - g0 > 1) {
+      const auto [lo, hi] = std::equal_range(per_unit.begin(), per_unit.end(), g.v / u);
+      std::uint64_t resident = 0;
+      for (std::uint64_t w = g0 / 64; w < g1 / 64; ++w) resident += static_cast<std::uint64_t>(std::popcount(known_[w]));
+      if (static_cast<std::uint64_t>(hi - lo) < resident) continue;
+    }
+    for (std::uint64_t x = g0; x < g1; ++x) {
       if (!known(x) || state(x) != State::None) continue;
       set_state(x, State::Pending);
       claimed_.push_back(Gfn(x));
@@ -146,8 +164,10 @@ void Evictor::evict(VmmEnv& env, TimeNs since) {
   for (;;) {
     // The next batch: candidates no fault has claimed since they were chosen.
     std::vector<Gfn> batch;
-    // On hugetlb a batch ends on a huge-page boundary (claimed_ holds whole huge pages in order).
-    for (; i < claimed_.size() && (batch.size() < c_.batch || (gran_ > 1 && batch.back().v % gran_ != gran_ - 1)); ++i)
+    // A batch ends on a unit boundary (claimed_ holds whole units, each in gfn order): a huge
+    // page on hugetlb, a PMD range with thp_pmd.
+    const std::uint64_t u = unit();
+    for (; i < claimed_.size() && (batch.size() < c_.batch || (u > 1 && claimed_[i].v / u == batch.back().v / u)); ++i)
       if (state(claimed_[i].v) == State::Pending) batch.push_back(claimed_[i]);
     if (batch.empty()) break;
     for (auto gb : batch) {
@@ -171,6 +191,8 @@ void Evictor::evict(VmmEnv& env, TimeNs since) {
     const std::uint64_t n = batch.size();
     c_.tier->write(env, n);  // vCPUs keep running while the I/O is in flight
     tier_written_ += n * core::kPageSize;
+    // A run of the batch that covers a PMD mapping whole zaps it whole (zap_huge_pmd(), thp_pmd
+    // batches); one that covers it in part splits it first (split, uffd.cpp dontneed()).
     // shmem: MADV_DONTNEED leaves the page in the page cache until the PUNCH_HOLE that follows,
     // and a fault on the none PTE in between maps it back (shmem_fault) without any userfault
     // unless the VMA is MINOR-registered -- a write there is lost with the punch. Without MINOR
@@ -236,8 +258,9 @@ void Evictor::handle_fault(const uffd::FaultMsg& m, VmmEnv& env, Tracker& tracke
   charge(env, r, cpu_handler_ns_, &cpu_demand_ns_);
   if (refault) stalled();
   if (m.reason == mm::UffdReason::Missing) {
-    const std::uint64_t g0 = g / gran_ * gran_;  // a hugetlb fill made the whole huge page resident
-    for (std::uint64_t x = g0; x < g0 + gran_; ++x) observe(Gfn(x), resident_now(Gfn(x)), env.now(), m.write);
+    // A hugetlb fill made the whole huge page resident, a thp_pmd refetch its PMD range.
+    const auto [g0, g1] = unit_of(g);
+    for (std::uint64_t x = g0; x < g1; ++x) observe(Gfn(x), resident_now(Gfn(x)), env.now(), m.write);
   }
 }
 
@@ -312,7 +335,13 @@ void Evictor::read_for_eviction(VmmEnv& env, const std::vector<Gfn>& batch) {
       ++eviction_read_faults_;
       uffd_.delivered(g, kVmmThread, core::NodeId(0), env.now());
       cost += uffd_.costs().roundtrip_ns;
-      charge(env, f.reason == mm::UffdReason::Rwp ? uffd_.rwprotect(g, 1, false) : uffd_.cont(g), cpu_handler_ns_, &cpu_eviction_ns_);
+      // With thp_pmd the VMM unprotects the unit it is reading: a 2 MiB RWPROTECT(clear) covers a
+      // PMD mapping whole and keeps it (change_huge_pmd()), where a 4 KiB one would split it
+      // (change_pmd_range() -> __split_huge_pmd()) before the whole-PMD zap. rfc-v1's CONTINUE
+      // restores one anon PTE (04/12), so a buffered read still splits there.
+      const auto [u0, u1] = unit_of(g.v);
+      charge(env, f.reason == mm::UffdReason::Rwp ? uffd_.rwprotect(Gfn(u0), u1 - u0, false) : uffd_.cont(g),
+             cpu_handler_ns_, &cpu_eviction_ns_);
     } else if (f.result != mm::FaultResult::Done) {
       VMEMSIM_CHECK(false, "eviction read of gfn " << g.v << " failed");
     }
@@ -348,41 +377,75 @@ std::pair<std::uint64_t, std::uint64_t> Evictor::prefetch_window(std::uint64_t g
 uffd::IoctlResult Evictor::fetch(const uffd::FaultMsg& m, VmmEnv& env) {
   // The fill covers the VMA's page: one page, or on hugetlb the huge page the message names
   // (its address is haddr), all of whose subpages were evicted together.
-  const std::uint64_t g0 = m.gfn.v / gran_ * gran_;
-  if (!(meta_[g0] & kInTier)) {
+  const std::uint64_t g = m.gfn.v;
+  if (!(meta_[g] & kInTier)) {
     // Never evicted: the first touch of the page (UFFDIO_ZEROPAGE for a read, a zeroed
-    // UFFDIO_COPY for a write; hugetlb has no ZEROPAGE, so a zeroed COPY of the huge page).
+    // UFFDIO_COPY for a write; hugetlb has no ZEROPAGE, so a zeroed COPY of the huge page). A
+    // hole of a thp_pmd range is a 4 KiB page of its own.
     ++first_touch_faults_;
-    if (gran_ > 1)
+    if (fill_ > 1)
       return copy_or_reclaim(env, m, [&] {
-        return uffd_.copy_range(Gfn(g0), gran_, m.cpu_node, false, env.now(),
+        return uffd_.copy_range(Gfn(g / fill_ * fill_), fill_, m.cpu_node, false, env.now(),
                                 [](Gfn) { return uffd::CopySrc{0, mm::content::kZero}; });
       });
     return copy_or_reclaim(env, m, [&] { return uffd_.copy(m.gfn, m.cpu_node, !m.write, 0, env.now(), mm::content::kZero); });
   }
-  const std::uint64_t g = m.gfn.v;
-  if (gran_ > 1) {
-    // hugetlb: the huge page comes back whole, one read and one UFFDIO_COPY of 2 MiB, held in
-    // Fetching meanwhile (no prefetch: the neighbours would be whole huge pages too).
-    for (std::uint64_t h = g0; h < g0 + gran_; ++h) {
-      VMEMSIM_CHECK(meta_[h] & kInTier, "gfn " << h << " of an evicted huge page is not in the tier");
+  if (unit() > 1) {
+    // hugetlb, thp_pmd: the unit comes back whole, one read and one UFFDIO_COPY of the range,
+    // held in Fetching meanwhile (no prefetch: the neighbours would be whole units too). On
+    // hugetlb every subpage is in the tier; a thp_pmd range brings back what it evicted.
+    const auto [g0, g1] = unit_of(g);
+    std::vector<std::uint64_t> pages;
+    for (std::uint64_t h = g0; h < g1; ++h) {
+      VMEMSIM_CHECK(fill_ == 1 || (meta_[h] & kInTier), "gfn " << h << " of an evicted huge page is not in the tier");
+      // A page of the range evicted later on its own (first touched in a hole after the range
+      // went) may be in its own batch's write still: it comes back by its own refault.
+      if (!(meta_[h] & kInTier) || state(h) != State::None) continue;
       set_state(h, State::Fetching);
+      pages.push_back(h);
     }
-    c_.tier->read(env, gran_);
-    tier_read_ += gran_ * core::kPageSize;
+    const std::uint64_t n = pages.size();
+    c_.tier->read(env, n);
+    tier_read_ += n * core::kPageSize;
     ++refault_faults_;
-    std::vector<uffd::CopySrc> src(gran_);
-    for (std::uint64_t h = g0; h < g0 + gran_; ++h) {
+    std::vector<uffd::CopySrc> src(g1 - g0);
+    for (auto h : pages) {
       // "evicted, then touched again within the refault window", per page.
       if (((round_ - (meta_[h] & kRoundMask)) & kRoundMask) < c_.refault_window) ++false_cold_evictions_;
       src[h - g0].version = take_from_tier(h);
       if (tier_content_.size() != 0) src[h - g0].content = tier_content_[h];
     }
-    fetched_ += gran_;
-    const uffd::IoctlResult r = copy_or_reclaim(env, m, [&] {
-      return uffd_.copy_range(Gfn(g0), gran_, m.cpu_node, false, env.now(), [&](Gfn x) { return src[x.v - g0]; });
-    });
-    for (std::uint64_t h = g0; h < g0 + gran_; ++h) set_state(h, State::None);
+    fetched_ += n;
+    uffd::IoctlResult r;
+    if (fill_ > 1) {
+      r = copy_or_reclaim(env, m, [&] {
+        return uffd_.copy_range(Gfn(g0), fill_, m.cpu_node, false, env.now(), [&](Gfn x) { return src[x.v - g0]; });
+      });
+    } else {
+      // Anon: mfill_atomic() installs the range page by page (mfill_atomic_pte() ->
+      // mfill_atomic_pte_copy(): a small folio and a PTE each; anon UFFDIO_COPY never maps a
+      // PMD), one ioctl per contiguous run of pages in the tier, per-page copy costs; each page
+      // may need the allocator's slow path (copy_or_reclaim), as a prefetched neighbour does.
+      for (std::size_t k = 0; k < pages.size(); ++k) {
+        const std::uint64_t h = pages[k];
+        const uffd::FaultMsg hm{Gfn(h), m.write && h == g, m.reason, m.cpu_node, m.t};
+        const uffd::IoctlResult rh = copy_or_reclaim(env, hm, [&] {
+          return uffd_.copy(Gfn(h), m.cpu_node, false, src[h - g0].version, env.now(), src[h - g0].content);
+        });
+        VMEMSIM_CHECK(rh.error.empty(), "refetch of gfn " << h << ": UFFDIO_COPY failed: " << rh.error);
+        if (k == 0) {
+          r = rh;
+        } else if (h == pages[k - 1] + 1) {
+          r.cost_ns += rh.cost_ns - uffd_.costs().ioctl_ns;
+          r.ptes += rh.ptes;
+        } else {  // a hole: the next run is another UFFDIO_COPY
+          r.cost_ns += rh.cost_ns;
+          r.ptes += rh.ptes;
+          ++ioctls_;
+        }
+      }
+    }
+    for (auto h : pages) set_state(h, State::None);
     if (fetch_waiters_) {
       fetch_waiters_ = false;
       env.eviction_done();

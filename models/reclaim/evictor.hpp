@@ -15,10 +15,29 @@
 // and PUNCH_HOLE free them, and a refault brings the 512 pages back with one UFFDIO_COPY of
 // the huge page (refault amplification: /fetched_pages over /refault_faults).
 //
+// Anon THP (EvictorConfig::thp_pmd, the `thp_eviction` knob) has two ways. `split` (the
+// default) moves 4 KiB pages: a victim that is a subpage of a PMD mapping is zapped with the
+// other victims of its batch, and a MADV_DONTNEED range that covers the PMD only in part splits
+// it (zap_pmd_range() -> __split_huge_pmd()) and leaves the folio on the deferred split queue,
+// its zapped subpages' frames held until deferred_split_scan() or its last unmap; a refault
+// brings back one page. `pmd` moves the VMA's PMD ranges whole, with the hugetlb machinery
+// above (unit(): 512 pages): a PMD range is claimed only when every resident subpage of it is
+// among the selector's victims (the 512 subpages of a PMD mapping share one PMD, so its
+// tracking state, and are cold together; a PTE-mapped range needs each of its PTEs cold), then
+// whole: one batch (a 2 MiB tier write with the default batch_pages), one MADV_DONTNEED over
+// the range (zap_huge_pmd(): the PMD and its folio go at once, no split, no deferred split);
+// the eviction read's fault and a sync RWP fault are resolved with a 2 MiB RWPROTECT(clear),
+// which keeps the PMD (change_huge_pmd(); rfc-v1's anon CONTINUE restores one PTE and splits);
+// and a refault on any subpage reads the range back and installs every page of it that is in
+// the tier with one UFFDIO_COPY (mfill_atomic() -> mfill_atomic_pte() per page: 512 small
+// PTEs on anon, which khugepaged may collapse again). A page never written (a hole) is not in
+// the tier and stays out. The ranges beyond the last whole PMD of the VMA stay 4 KiB.
+//
 // Per-page state: one 32-bit word (tier-copy version, eviction round, eviction state) and the
 // residency bit: 4.125 B per page, allocated with the policy. Prefetch (EvictorConfig::prefetch)
 // adds no per-page array: the prefetched pages not yet resolved as hit or wasted are kept in a
-// map (about 40 B per such page), whose size is bounded by the pages prefetched.
+// map (about 40 B per such page), whose size is bounded by the pages prefetched. thp_pmd adds
+// none either (claim() counts victims per range in a vector as long as the victim list).
 //
 // Several handler threads (`handler_threads`) may run handle_fault() at once: each blocks in its
 // tier read while the others serve later messages. A page whose read is in flight is in state
@@ -53,6 +72,9 @@ struct EvictorConfig {
   // On a refetch, also read up to this many evicted neighbours (contiguous evicted gfns around
   // the fault) in the same I/O and install them (UFFDIO_COPY of the range); 0 = off.
   unsigned prefetch = 0;
+  // thp_eviction = pmd: on a VMA that may hold PMD mappings (mm::HugeMappings::pmd_pages()),
+  // evict and refetch whole PMD ranges (see the top of this file); false = split.
+  bool thp_pmd = false;
 };
 
 // Ground truth against what a tracker reported in one round (metrics only: the VMM never
@@ -123,11 +145,24 @@ class Evictor {
   const std::vector<core::Gfn>& claimed() const { return claimed_; }
   bool pending(core::Gfn g) const { return state(g.v) == State::Pending; }
   // A claimed page is kept after all (touched, or seen touched by a re-check): its whole
-  // huge page on hugetlb.
+  // unit (huge page on hugetlb, PMD range with thp_pmd).
   void drop(core::Gfn g) {
-    const std::uint64_t g0 = g.v / gran_ * gran_;
-    for (std::uint64_t x = g0; x < g0 + gran_; ++x)
+    const auto [g0, g1] = unit_of(g.v);
+    for (std::uint64_t x = g0; x < g1; ++x)
       if (state(x) == State::Pending) set_state(x, State::None);
+  }
+  // Pages moved as one: the VMA's fill granule on hugetlb (512); with thp_pmd on a VMA where THP
+  // is allowed, a PMD range (HPAGE_PMD_NR); else 1. The policy is built before the kernel's
+  // THP state (the kernel sections come after the VMs), so it is looked up at first use.
+  std::uint64_t unit() const {
+    if (unit_ == 0)
+      unit_ = fill_ > 1 ? fill_ : c_.thp_pmd && as_.huge() ? as_.huge()->pmd_pages() : 1;
+    return unit_;
+  }
+  // The unit around g: [g0, g1), a single page beyond the last whole unit of the VMA.
+  std::pair<std::uint64_t, std::uint64_t> unit_of(std::uint64_t g) const {
+    const std::uint64_t u = unit(), g0 = g / u * u;
+    return g0 + u <= as_.pages() ? std::make_pair(g0, g0 + u) : std::make_pair(g, g + 1);
   }
   // UFFDIO_SET_MODE under mmap_write_lock (faults stall while it is held).
   void set_mode(VmmEnv& env, bool async);
@@ -210,7 +245,8 @@ class Evictor {
   std::vector<std::uint64_t> known_;             // resident as the VMM last saw it, 1 bit each
   core::FlatArray<std::uint64_t> tier_content_;  // content of each tier copy (only with content tracking)
   std::vector<core::Gfn> claimed_;
-  std::uint64_t gran_ = 1;  // pages per fill/zap on this VMA (Uffd::page_pages)
+  std::uint64_t fill_ = 1;  // pages per fill/zap on this VMA (Uffd::page_pages)
+  mutable std::uint64_t unit_ = 0;  // unit(); 0 until first used
   std::uint64_t round_ = 0;
   std::uint64_t stale_in_tier_ = 0;
   // A handler thread waits for another's fetch (Fetching): the fetching thread ends the wait.

@@ -109,7 +109,7 @@ class IdlePageTracker final : public Tracker {
   // A page that faulted (tracking verb on a victim) is a new mapping: not idle.
   uffd::IoctlResult resolve(const uffd::FaultMsg& m) override {
     clear_idle(m.gfn.v);
-    return uffd_resolve(uffd_, m);
+    return uffd_resolve(ev_, m);
   }
 
  private:

@@ -67,7 +67,7 @@ class OracleTracker final : public Tracker {
 
   void arm(VmmEnv& env, Evictor& ev) override { guard_.arm(env, ev); }
   void recheck(VmmEnv& env, Evictor& ev) override { guard_.recheck(env, ev, cpu_scan_ns_); }
-  uffd::IoctlResult resolve(const uffd::FaultMsg& m) override { return uffd_resolve(uffd_, m); }
+  uffd::IoctlResult resolve(const uffd::FaultMsg& m) override { return uffd_resolve(ev_, m); }
 
  private:
   // Residency changes first (inserted at their access time when it is known), then the

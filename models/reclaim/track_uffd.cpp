@@ -68,7 +68,7 @@ class UffdTracker final : public Tracker {
     cpu_scan_ns_ += cost;
   }
 
-  uffd::IoctlResult resolve(const uffd::FaultMsg& m) override { return uffd_resolve(uffd_, m); }
+  uffd::IoctlResult resolve(const uffd::FaultMsg& m) override { return uffd_resolve(ev_, m); }
 
  private:
   // PAGEMAP_SCAN over the whole guest, in chunks of kScanChunk pages as a VMM with a bounded
@@ -139,11 +139,20 @@ bool uffd_still_marked(uffd::Uffd& u, Gfn g) {
   return !(c & uffd::cat::kPresent) && u.mm().in_page_cache(g);
 }
 
-uffd::IoctlResult uffd_resolve(uffd::Uffd& u, const uffd::FaultMsg& m) {
+uffd::IoctlResult uffd_resolve(Evictor& ev, const uffd::FaultMsg& m) {
+  uffd::Uffd& u = ev.uffd();
   switch (m.reason) {
     // A whole huge page on hugetlb (the message names haddr; a 4 KiB fill is EINVAL there).
+    // rfc-v1's anon CONTINUE restores one PTE (04/12): a PMD mapping is split for it.
     case mm::UffdReason::Minor: return u.cont_range(m.gfn, u.page_pages());
-    case mm::UffdReason::Rwp: return u.rwprotect(m.gfn, 1, false);
+    case mm::UffdReason::Rwp: {
+      // RWPROTECT(clear) of the evictor's unit: one page, or with thp_eviction pmd the PMD range,
+      // which change_protection() -> change_huge_pmd() clears on the PMD itself, where a 4 KiB
+      // range would split it first (change_pmd_range() -> __split_huge_pmd()). The range was
+      // touched, so it stays resident whole either way (Evictor::drop()).
+      const auto [g0, g1] = ev.unit_of(m.gfn.v);
+      return u.rwprotect(Gfn(g0), g1 - g0, false);
+    }
     case mm::UffdReason::Wp: return u.writeprotect(m.gfn, u.page_pages(), false);
     case mm::UffdReason::Missing: break;
   }

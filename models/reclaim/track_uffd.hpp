@@ -36,7 +36,9 @@ struct UffdTrackerConfig {
 uffd::IoctlResult uffd_register(uffd::Uffd& u);
 uffd::IoctlResult uffd_mark(uffd::Uffd& u, core::Gfn start, std::uint64_t len);
 bool uffd_still_marked(uffd::Uffd& u, core::Gfn g);
-uffd::IoctlResult uffd_resolve(uffd::Uffd& u, const uffd::FaultMsg& m);
+// The fault's page, or the evictor's unit around it (Evictor::unit_of): a VMM that moves whole
+// PMD ranges (thp_eviction pmd) unprotects the range, which keeps a PMD mapping whole.
+uffd::IoctlResult uffd_resolve(Evictor& ev, const uffd::FaultMsg& m);
 
 // For trackers that do not mark every page themselves (the oracle, A bits): before
 // SET_MODE(sync), mark the claimed victims (contiguous runs in one ioctl) so that a touch

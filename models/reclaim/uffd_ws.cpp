@@ -21,7 +21,7 @@ std::span<const ParamSpec> uffd_loop_params(bool sync) {
     std::vector<ParamSpec> t{kUffdIntervalParam};
     for (const auto& s : find_selector("age")->params) t.push_back(s);
     t.insert(t.end(), {kBatchPagesParam, kMemoryTargetParam, kReadViaParam, kHandlerThreadsParam, kPrefetchParam,
-                       kUffdRecheckParam});
+                       kThpEvictionParam, kUffdRecheckParam});
     return t;
   }();
   // naive-async: the same table without recheck_after_sync (the last key).
@@ -37,7 +37,7 @@ std::unique_ptr<VmmPolicy> make_uffd_loop(core::Params& p, const PolicyContext& 
   ec.batch = static_cast<std::uint64_t>(p.get_int(kBatchPagesParam));
   const auto target = static_cast<std::uint64_t>(p.get_size(kMemoryTargetParam)) / core::kPageSize;
   ec.buffered_read = p.get_string(kReadViaParam) == "buffered";
-  read_vmm_knobs(p, ec);
+  read_vmm_knobs(p, ctx, ec);
   // A hugetlb refetch is a whole 2 MiB page; prefetch counts 4 KiB neighbours (Evictor::fetch).
   if (ctx.backing == mm::Backing::Hugetlb && ec.prefetch > 0)
     p.error("prefetch", "prefetch is not modelled on hugetlb, where a refetch already brings back a whole 2MiB page");

@@ -120,6 +120,7 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
   bool zap(mm::AddressSpace& as, Gfn g) override;
   void before_fault(mm::AddressSpace& as, Gfn g, bool write) override;
   void after_fault(mm::AddressSpace& as, Gfn g) override;
+  std::uint64_t pmd_pages() const override { return vma_allowed() ? kPmdPages : 1; }
 
   mm::AddressSpace& as() { return as_; }
   const ThpConfig& config() const { return cfg_; }
