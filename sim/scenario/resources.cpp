@@ -68,11 +68,18 @@ ResourceEstimate estimate_resources(const Scenario& sc) {
   for (const auto& d : sc.kernel.daemons)
     if (d.name == "ksm" && d.params.is_object() && d.params.contains("run") && d.params["run"].is_number_integer())
       ksm_on = d.params["run"].get<long long>() == 1;
-  // kernel.thp.enabled: per-VM THP state unless "never".
-  bool thp_on = false;
+  // kernel.thp.enabled: per-VM THP state of anon VMs unless "never"; shmem_enabled the same for
+  // shmem VMs (2 KiB of frame numbers per huge page-cache folio: 4 B per page, measured 4.1).
+  bool thp_on = false, shmem_thp_on = false;
   for (const auto& d : sc.kernel.daemons)
-    if (d.name == "thp" && d.params.is_object() && d.params.contains("enabled") && d.params["enabled"].is_string())
-      thp_on = d.params["enabled"].get<std::string>() != "never";
+    if (d.name == "thp" && d.params.is_object()) {
+      if (d.params.contains("enabled") && d.params["enabled"].is_string())
+        thp_on = d.params["enabled"].get<std::string>() != "never";
+      if (d.params.contains("shmem_enabled") && d.params["shmem_enabled"].is_string()) {
+        const auto m = d.params["shmem_enabled"].get<std::string>();
+        shmem_thp_on = m != "never" && m != "deny";
+      }
+    }
   for (const auto& vm : sc.vms) {
     // Bytes per guest page, by the mechanism that keeps them (bench/README.md measures them).
     std::uint64_t per_page = 0;
@@ -85,6 +92,7 @@ ResourceEstimate estimate_resources(const Scenario& sc) {
     part("frame", kBytesPerFrame);
     part("free list", kBytesPerFreedFrame);
     if (thp_on && vm.backing == mm::Backing::Anon) part("THP", kBytesPerPageThp);
+    if (shmem_thp_on && vm.backing == mm::Backing::Shmem) part("shmem THP", kBytesPerPageThp);
     if (vm.backing != mm::Backing::Anon) part("page cache", kBytesPerPageCache);
     if (const auto* pi = reclaim::find_policy(vm.vmm.policy); pi && pi->bytes_per_page) part("VMM policy", pi->bytes_per_page);
     const bool numa_on = numa_mode > 0 || (numa_mode < 0 && !sc.hosts.empty() && sc.hosts[vm.host].nodes.size() > 1);
