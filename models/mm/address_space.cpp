@@ -98,11 +98,37 @@ void AddressSpace::punch_hole(Gfn g) {
   // unmap_mapping_range() keeps uffd-wp state as markers, as MADV_DONTNEED does on shmem
   // (measured: tests/kernel/FINDINGS.md d).
   if (pte::present(pt_.pte(g))) zap(g, vma_uffd_.wp);
-  if (cache_[g.v] != 0) {
+  if (cache_swapped(g)) {
+    // shmem_undo_range() -> shmem_free_swap(): the slot goes with the entry.
+    const std::uint32_t slot = cache_[g.v] & ~kCacheSwap;
+    cache_[g.v] = 0;
+    --shmem_swapped_;
+    if (auto* o = host_.observer()) o->swap_entry_freed(slot, std::nullopt);
+  } else if (cache_[g.v] != 0) {
     const Pfn pfn = cache_pfn(g);
     cache_[g.v] = 0;
     host_.put(pfn);
   }
+}
+
+void AddressSpace::shmem_swap_out(Gfn g, std::uint32_t slot) {
+  VMEMSIM_CHECK(in_page_cache(g) && !pte::present(pt_.pte(g)) && slot < kCacheSwap,
+                "shmem_swap_out needs an unmapped page-cache page at index " << g.v);
+  const Pfn pfn = cache_pfn(g);
+  cache_[g.v] = kCacheSwap | slot;
+  ++shmem_swapped_;
+  host_.put(pfn);  // the page cache's reference: the frame is freed
+}
+
+bool AddressSpace::shmem_swap_in(Gfn g, NodeId cpu_node) {
+  VMEMSIM_CHECK(cache_swapped(g), "shmem_swap_in of index " << g.v << " not on swap");
+  const std::uint32_t slot = cache_[g.v] & ~kCacheSwap;
+  auto pfn = alloc_frame(g, cpu_node);
+  if (!pfn) return false;
+  cache_[g.v] = pfn->v + 1;
+  --shmem_swapped_;
+  if (auto* o = host_.observer()) o->swap_entry_freed(slot, *pfn);
+  return true;
 }
 
 bool AddressSpace::install(Gfn g, NodeId cpu_node, bool zero_page_ok, std::uint32_t content_version, TimeNs now,
@@ -277,6 +303,16 @@ FaultOutcome AddressSpace::fault(Gfn g, bool write, unsigned vcpu, NodeId cpu_no
     return {router_.oom_kind(), 0, FaultResult::LockWait};
   }
   Pte p = pt_.pte(g);
+  if (!anon() && pte::none_or_marker(p) && cache_swapped(g)) [[unlikely]] {
+    // shmem_get_folio_gfp() -> shmem_swapin_folio(): the page is read back into the page cache
+    // first (the faulting thread waits for the read), then the fault goes on as for a page in
+    // the cache (a minor fault, a MINOR userfault); the caller retries it.
+    if (!shmem_swap_in_) shmem_swap_in_ = router_.add_kind("shmem_swap_in");
+    if (!shmem_swap_in(g, cpu_node)) return count(router_.oom_kind(), cfg_.costs.minor_fault_ns, FaultResult::Oom);
+    FaultOutcome o = count(*shmem_swap_in_, cfg_.costs.minor_fault_ns);
+    o.read_bytes = static_cast<std::uint32_t>(core::kPageSize);
+    return o;
+  }
   if (huge_ && pte::huge(p)) [[unlikely]] {
     huge_->before_fault(*this, g, write);
     p = pt_.pte(g);
@@ -315,7 +351,7 @@ void AddressSpace::check_invariants() const {
     const Pte p = pt_.pte(g);
     rss += PageTable::maps_frame(p);
     VMEMSIM_CHECK(!pte::protnone(p) || pte::present(p), "PROT_NONE without PRESENT at gfn " << i);
-    if (!anon() && cache_[i] != 0) {
+    if (in_page_cache(g)) {
       const Pfn pfn = cache_pfn(g);
       VMEMSIM_CHECK(host_.owner(pfn) == self(g), "shmem page-cache owner of index " << i);
       ++owned[host_.node_of(pfn).v];

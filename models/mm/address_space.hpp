@@ -65,6 +65,9 @@ struct KernelPatches {
   // file_backed_vma_is_retractable() check userfaultfd_protected() (VM_UFFD_WP or VM_UFFD_RWP)
   // instead of userfaultfd_wp().
   bool khugepaged_uffd_protected = true;
+  // rwp v2 07/14 (seed 002), rmap hunk: folio_unmap_pte_batch() returns 1 on VM_UFFD_RWP VMAs
+  // too (userfaultfd_protected() instead of userfaultfd_wp()).
+  bool rmap_uffd_protected = true;
 };
 
 // Kernel-side costs of the fault paths (ns). Defaults and their sources live in the scenario
@@ -178,7 +181,17 @@ class AddressSpace {
   void zap(Gfn g, bool keep_marker = false);
   // fallocate(PUNCH_HOLE) on shmem: drops the page-cache folio (and any mapping of it).
   void punch_hole(Gfn g);
-  bool in_page_cache(Gfn g) const { return !anon() && cache_[g.v] != 0; }
+  // A page-cache slot holds a frame (pfn + 1) or, after shmem reclaim (shmem_writeout()), a
+  // swap entry (kCacheSwap | slot): the page is in the file but not in memory.
+  static constexpr std::uint32_t kCacheSwap = 1u << 31;
+  bool in_page_cache(Gfn g) const { return !anon() && cache_[g.v] != 0 && !(cache_[g.v] & kCacheSwap); }
+  bool cache_swapped(Gfn g) const { return !anon() && (cache_[g.v] & kCacheSwap) != 0; }
+  bool in_file(Gfn g) const { return !anon() && cache_[g.v] != 0; }  // SEEK_DATA: in memory or on swap
+  // shmem_writeout(): the unmapped page-cache page at g goes to swap slot `slot`; its frame is
+  // freed. shmem_swapin_folio(): a new frame for it, the slot freed (no swap cache).
+  void shmem_swap_out(Gfn g, std::uint32_t slot);
+  bool shmem_swap_in(Gfn g, NodeId cpu_node);
+  std::uint64_t shmem_swapped() const { return shmem_swapped_; }
   Pfn cache_pfn(Gfn g) const { return Pfn(cache_[g.v] - 1); }
   // shmem: adds a new frame to the page cache at index g (shmem_alloc_and_add_folio).
   void add_to_cache(Gfn g, Pfn pfn);
@@ -354,7 +367,8 @@ class AddressSpace {
   ContentSpec content_spec_;
   std::uint64_t next_unique_ = 0;
   std::uint64_t ksm_zero_pages_ = 0, ksm_cow_ = 0;
-  std::uint64_t swap_ptes_ = 0;
+  std::uint64_t swap_ptes_ = 0, shmem_swapped_ = 0;
+  std::optional<FaultKind> shmem_swap_in_;  // registered at the first shmem swap-in
   HugeMappings* huge_ = nullptr;
   std::uint64_t accesses_ = 0, huge_accesses_ = 0;
   TimeNs huge_saving_ns_ = 0;

@@ -6,6 +6,7 @@
 // call site below is one null test on a slow path, and PTEs never carry pte::kHuge.
 #pragma once
 #include <cstdint>
+#include <utility>
 
 #include "models/mm/fault_router.hpp"
 #include "models/mm/pte.hpp"
@@ -38,6 +39,12 @@ class HugeMappings {
   // (do_huge_pmd_wp_page on a WP_ASYNC-protected PMD); after, the other 511 slots take the
   // protection the fault left on the faulting slot (one PMD entry).
   virtual void before_fault(AddressSpace& as, Gfn g, bool write) = 0;
+  // The page-cache folio holding index g (shmem): [first, end) of its indexes; a small folio
+  // is [g, g + 1). Kernel reclaim unmaps and writes out a large one whole.
+  virtual std::pair<std::uint64_t, std::uint64_t> file_folio(const AddressSpace& as, Gfn g) const {
+    (void)as;
+    return {g.v, g.v + 1};
+  }
   virtual void after_fault(AddressSpace& as, Gfn g) = 0;
   // HPAGE_PMD_NR when the VMA may hold PMD mappings (__thp_vma_allowable_orders() allows
   // PMD_ORDER), else 1. A VMM that evicts at 2 MiB (models/reclaim/evictor.hpp, `thp_eviction:

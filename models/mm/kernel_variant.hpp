@@ -49,6 +49,11 @@ struct KernelCaps {
   // PTE, marker or swap entry carrying the uffd bit: SCAN_PTE_UFFD_WP on 6.18 (pte_uffd_wp());
   // the rwp series' base names it SCAN_PTE_UFFD (pte_uffd(), seed 002's context lines).
   const char* khugepaged_uffd_result;
+  // folio_unmap_pte_batch() (mm/rmap.c), the PTEs one try_to_unmap_one() step clears for a large
+  // folio: 6.18 batches lazy-free anon folios only; the later base of the series also batches
+  // file (shmem) folios, and returns 1 on a userfaultfd_wp() VMA (each PTE gets its own
+  // marker); seed 002 makes that userfaultfd_protected() (kernel.patches.rmap_uffd_protected).
+  bool rmap_batch_file;
 };
 
 const KernelCaps& kernel_caps(Variant v);

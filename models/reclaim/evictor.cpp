@@ -89,7 +89,7 @@ uffd::IoctlResult Evictor::charge(VmmEnv& env, const uffd::IoctlResult& r, TimeN
 }
 
 bool Evictor::resident_now(Gfn g) const {
-  if (!as_.anon()) return as_.in_page_cache(g);
+  if (!as_.anon()) return as_.in_file(g);  // a page the kernel swapped out is still the VM's
   const auto p = as_.pte_at(g);
   return pte::present(p) && !pte::zero_page(p);
 }
@@ -269,7 +269,7 @@ bool Evictor::fill_takes_frame(const uffd::FaultMsg& m) const {
   if (m.reason != mm::UffdReason::Missing || state(g) == State::InFlight || !pte::none_or_marker(as_.pte_at(m.gfn)))
     return false;
   if (meta_[g] & kInTier) return true;
-  return as_.anon() ? m.write : !as_.in_page_cache(m.gfn);
+  return as_.anon() ? m.write : !as_.in_file(m.gfn);
 }
 
 void Evictor::finish() {

@@ -94,7 +94,7 @@ class UffdTracker final : public Tracker {
       last_scan_cost_ += r.cost_ns;
       for (const auto& reg : r.regions)
         for (std::uint64_t g = reg.start; g < reg.start + reg.len; ++g)
-          if (as_.anon() || as_.in_page_cache(Gfn(g))) cold_[g / 64] |= 1ull << (g % 64);  // shmem: SEEK_DATA skips holes
+          if (as_.anon() || as_.in_file(Gfn(g))) cold_[g / 64] |= 1ull << (g % 64);  // shmem: SEEK_DATA skips holes
     }
     ++scans_;
   }
@@ -136,7 +136,7 @@ bool uffd_still_marked(uffd::Uffd& u, Gfn g) {
   const std::uint32_t c = u.categories(g);
   if (u.caps().rwp) return (c & uffd::cat::kPresent) && !(c & uffd::cat::kAccessed);
   if (u.mm().anon()) return (c & uffd::cat::kUffdDeactivated) != 0;
-  return !(c & uffd::cat::kPresent) && u.mm().in_page_cache(g);
+  return !(c & uffd::cat::kPresent) && u.mm().in_file(g);
 }
 
 uffd::IoctlResult uffd_resolve(Evictor& ev, const uffd::FaultMsg& m) {

@@ -76,7 +76,7 @@ CollapseInfo ThpVm::scan_and_collapse(std::uint64_t pmd, bool khugepaged, void (
     // already a PMD-sized folio goes to collapse_pte_mapped_thp() -- without installing the
     // PMD from khugepaged (the next fault does), with it from MADV_COLLAPSE, which also follows
     // a successful collapse_file() with it (result = SCAN_PTE_MAPPED_HUGEPAGE).
-    CollapseInfo ci = scan_file(pmd, khugepaged, now);
+    CollapseInfo ci = scan_file(pmd, khugepaged, now, swap_read, ctx);
     if (ci.result == ScanResult::PteMappedHugepage || (!khugepaged && ci.result == ScanResult::Succeed)) {
       if (ci.result == ScanResult::PteMappedHugepage) --scan_results_[static_cast<std::size_t>(ci.result)];
       else --scan_results_[static_cast<std::size_t>(ScanResult::Succeed)];
@@ -167,7 +167,7 @@ void ThpVm::drop_uffd_state(std::uint64_t g, Pte p, TimeNs now) {
   if (pte::uffd(p)) untracked_[g] = now;
 }
 
-CollapseInfo ThpVm::scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now) {
+CollapseInfo ThpVm::scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now, void (*swap_read)(void*), void* ctx) {
   CollapseInfo ci;
   ci.cost_ns = static_cast<TimeNs>(kPmdPages) * cfg_.scan_pte_ns;
   const auto done = [&](ScanResult r) {
@@ -182,20 +182,35 @@ CollapseInfo ThpVm::scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now) {
   // hpage_collapse_scan_file(): a PMD-order folio at the range's start is already huge.
   if (huge_cached(pmd)) return done(ScanResult::PteMappedHugepage);
   const std::uint64_t g0 = pmd * kPmdPages;
-  unsigned present = 0;
+  unsigned present = 0, swapped = 0;
   std::array<unsigned, 64> load{};
   for (unsigned i = 0; i < kPmdPages; ++i)
     if (as_.in_page_cache(Gfn(g0 + i))) {
       ++present;
       ++load[as_.host().node_of(as_.cache_pfn(Gfn(g0 + i))).v];
+    } else if (as_.cache_swapped(Gfn(g0 + i))) {
+      ++present;
+      ++swapped;  // a swap entry in the page cache (xa_is_value())
     }
   ci.node = static_cast<unsigned>(std::max_element(load.begin(), load.end()) - load.begin());
+  if (khugepaged && swapped > cfg_.max_ptes_swap) return done(ScanResult::ExceedSwapPte);
   if (khugepaged && present < kPmdPages - cfg_.max_ptes_none) return done(ScanResult::ExceedNonePte);
   // collapse_file(): an empty range is SCAN_TRUNCATED ("if (index == start) { if
   // (!xas_next_entry(&xas, end - 1))"); holes are filled with zeroes, unless a VMA mapping them
   // has a VM_UFFD_MISSING registration ("userspace ... might expect a UFFD_EVENT_PAGEFAULT").
   if (present == 0) return done(ScanResult::Truncated);
   if (present < kPmdPages && as_.uffd_vma().missing) return done(ScanResult::ExceedNonePte);
+  // collapse_file() -> shmem_get_folio(): pages on swap are read back first (before the new
+  // folio is allocated here, so that a failed read leaves nothing to undo).
+  for (unsigned k = 0; k < kPmdPages && swapped; ++k) {
+    const Gfn g(g0 + k);
+    if (!as_.cache_swapped(g)) continue;
+    if (!as_.shmem_swap_in(g, core::NodeId(static_cast<std::uint16_t>(ci.node)))) return done(ScanResult::AllocHugePageFail);
+    --swapped;
+    ++ci.swapped;
+    ++c_.collapse_swapin;
+    if (swap_read) swap_read(ctx);
+  }
   std::array<std::uint32_t, kPmdPages> pfns{};
   const bool compact = !khugepaged || cfg_.khugepaged_defrag;
   const core::NodeId target(static_cast<std::uint16_t>(ci.node));

@@ -130,7 +130,7 @@ std::optional<mm::FaultOutcome> ThpVm::shmem_fault(const mm::Fault& f) {
   if (v.missing || !vma_allowed()) return std::nullopt;
   const std::uint64_t g0 = pmd * kPmdPages;
   for (unsigned i = 0; i < kPmdPages; ++i)
-    if (as_.in_page_cache(Gfn(g0 + i))) return std::nullopt;  // shmem_alloc_and_add_folio(): the range is taken
+    if (as_.in_file(Gfn(g0 + i))) return std::nullopt;  // shmem_alloc_and_add_folio(): the range is taken
   const bool compact = cfg_.defrag == Defrag::Always ||
                        ((cfg_.defrag == Defrag::Madvise || cfg_.defrag == Defrag::DeferMadvise) && cfg_.hugepage_advised);
   std::array<std::uint32_t, kPmdPages> pfns{};
@@ -424,6 +424,12 @@ void ThpVm::before_fault(mm::AddressSpace&, Gfn g, bool write) {
   // PMD (userfaultfd_huge_pmd_wp() && userfaultfd_wp_async() -> __split_huge_pmd) and the PTE
   // fault resolves it; without WP_ASYNC the fault goes to the handler with the PMD intact.
   if (write && pte::uffd(p) && !pte::protnone(p) && as_.uffd_vma().wp && wp_async()) split_pmd(g.v / kPmdPages);
+}
+
+std::pair<std::uint64_t, std::uint64_t> ThpVm::file_folio(const mm::AddressSpace&, Gfn g) const {
+  const std::uint64_t pmd = g.v / kPmdPages;
+  if (shmem() && pmd < pmds() && huge_cached(pmd)) return {pmd * kPmdPages, (pmd + 1) * kPmdPages};
+  return {g.v, g.v + 1};
 }
 
 void ThpVm::after_fault(mm::AddressSpace&, Gfn g) {

@@ -120,6 +120,7 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
   bool zap(mm::AddressSpace& as, Gfn g) override;
   void before_fault(mm::AddressSpace& as, Gfn g, bool write) override;
   void after_fault(mm::AddressSpace& as, Gfn g) override;
+  std::pair<std::uint64_t, std::uint64_t> file_folio(const mm::AddressSpace& as, Gfn g) const override;
   std::uint64_t pmd_pages() const override { return vma_allowed() ? kPmdPages : 1; }
 
   mm::AddressSpace& as() { return as_; }
@@ -204,7 +205,7 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
   ScanResult scan_pmd(std::uint64_t pmd, bool khugepaged, unsigned& node);
   // The shmem path of scan_and_collapse(): hpage_collapse_scan_file() + collapse_file() +
   // retract_page_tables().
-  CollapseInfo scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now);
+  CollapseInfo scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now, void (*swap_read)(void*), void* ctx);
   std::optional<mm::FaultOutcome> shmem_fault(const mm::Fault& f);
   void map_file_pmd(std::uint64_t pmd);
   void clear_file_pmd(std::uint64_t pmd);  // __split_huge_pmd() / zap_huge_pmd() of a file PMD

@@ -331,7 +331,7 @@ IoctlResult Uffd::copy(Gfn g, NodeId cpu_node, bool zeropage, std::uint32_t cont
   // already holds one is -EEXIST there too, PTE or not (a MISSING message that went stale: the
   // page was filled, then zapped; measured on 6.18 after MADV_DONTNEED of a written memfd page).
   const mm::Pte p = pt_.pte(g);
-  if (!pte::none_or_marker(p) || (!as_.anon() && as_.in_page_cache(g))) {
+  if (!pte::none_or_marker(p) || as_.in_file(g)) {
     IoctlResult r = finish(0, false);
     r.error = "EEXIST";
     return r;
@@ -576,7 +576,7 @@ IoctlResult Uffd::punch_hole(const std::vector<Gfn>& gfns, TimeNs now) {
     return finish(n, true, entries);
   }
   for (auto g : gfns) {
-    if (as_.in_page_cache(g) || pte::present(pt_.pte(g))) {
+    if (as_.in_file(g) || pte::present(pt_.pte(g))) {
       as_.punch_hole(g);
       ++n;
     }

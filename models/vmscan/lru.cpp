@@ -113,17 +113,18 @@ std::uint64_t ClassicLru::shrink_inactive_list(kernel::DaemonEnv& env, unsigned 
     }
     // workingset_eviction(): the shadow entry remembers the node's non-resident age.
     const std::uint64_t shadow = (static_cast<std::uint64_t>(node) << 48) | (nonresident_age_[node] & ((1ull << 48) - 1));
-    const Outcome o = reclaim_folio(p, node, shadow, direct, flushed, cost);
+    unsigned pages = 1;
+    const Outcome o = reclaim_folio(p, node, shadow, direct, flushed, cost, pages);
     if (o == Outcome::Failed) {  // add_to_swap() failed: activate_locked
       push_head(node, kActive, pfn);
       ++c_.pgactivate;
       continue;
     }
     if (o == Outcome::Swapped) {
-      ++nonresident_age_[node];
-      ++swapped;
+      nonresident_age_[node] += pages;  // workingset_age_nonresident(lruvec, folio_nr_pages())
+      swapped += pages;
     }
-    ++reclaimed;
+    reclaimed += pages;
   }
   finish_batch(env, reclaimed, swapped, direct, flushed, cost);
   return reclaimed;

@@ -165,14 +165,15 @@ std::uint64_t MgLru::shrink_step(kernel::DaemonEnv& env, unsigned node, bool dir
     }
     // lru_gen_eviction(): the shadow token is min_seq now.
     const std::uint64_t shadow = (static_cast<std::uint64_t>(node) << 48) | (v.min_seq & ((1ull << 48) - 1));
-    const Outcome o = reclaim_folio(p, node, shadow, direct, flushed, cost);
+    unsigned pages = 1;
+    const Outcome o = reclaim_folio(p, node, shadow, direct, flushed, cost, pages);
     if (o == Outcome::Failed) {  // add_to_swap() failed: activate
       push_head(node, gen(v.max_seq), pfn);
       ++c_.pgactivate;
       continue;
     }
-    swapped += o == Outcome::Swapped;
-    ++reclaimed;
+    if (o == Outcome::Swapped) swapped += pages;
+    reclaimed += pages;
   }
   try_to_inc_min_seq(node);
   finish_batch(env, reclaimed, swapped, direct, flushed, cost);

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "models/mm/pte.hpp"
+#include "models/mm/rmap.hpp"
 #include "sim/core/error.hpp"
 
 namespace vmemsim::vmscan {
@@ -82,27 +83,109 @@ std::optional<std::uint32_t> Reclaimer::alloc_slot() {
   return slot;
 }
 
+mm::AddressSpace* Reclaimer::shmem_owner(Pfn pfn) const {
+  const auto owner = mem_.owner(pfn);
+  if (owner.vm.v >= by_vm_.size() || !by_vm_[owner.vm.v]) return nullptr;
+  mm::AddressSpace* as = by_vm_[owner.vm.v];
+  if (as->config().backing != mm::Backing::Shmem || owner.gfn.v >= as->pages()) return nullptr;
+  return as->in_page_cache(owner.gfn) && as->cache_pfn(owner.gfn) == pfn ? as : nullptr;
+}
+
 bool Reclaimer::evictable(Pfn pfn) const {
   const auto& f = mem_.frame(pfn);
   const auto owner = mem_.owner(pfn);
-  if (owner.vm.v >= by_vm_.size() || !by_vm_[owner.vm.v] || !by_vm_[owner.vm.v]->anon()) return false;  // shmem: not modelled
+  if (owner.vm.v >= by_vm_.size() || !by_vm_[owner.vm.v]) return false;
+  // shmem (swap-backed, on the anon LRU): a page-cache page, referenced by the cache and its
+  // mappings only. hugetlb pages are not on the LRU.
+  if (!by_vm_[owner.vm.v]->anon()) return shmem_owner(pfn) != nullptr && f.refcount == f.mapcount + 1;
   if (mem_.is_ksm(pfn)) return false;
   if (f.mapcount == 0 || f.refcount != f.mapcount) return false;  // pinned or in flight
   return true;
 }
 
-// folio_referenced(): walk the rmap, test and clear each mapping PTE's young bit.
+// folio_referenced(): walk the rmap, test and clear each mapping PTE's young bit; a large shmem
+// folio is one folio: every subpage's mappings.
 unsigned Reclaimer::referenced_ptes(Pfn pfn, TimeNs& cost) {
   unsigned n = 0;
-  for (const mm::Mapper& m : mem_.mappers(pfn)) {
-    cost += cfg_.rmap_ns;
-    n += by_vm_[m.vm.v]->page_table().test_and_clear_young(m.gfn) ? 1 : 0;
+  auto walk = [&](Pfn p) {
+    for (const mm::Mapper& m : mem_.mappers(p)) {
+      cost += cfg_.rmap_ns;
+      n += by_vm_[m.vm.v]->page_table().test_and_clear_young(m.gfn) ? 1 : 0;
+    }
+  };
+  if (mm::AddressSpace* as = shmem_owner(pfn); as && as->huge()) {
+    const auto [first, end] = as->huge()->file_folio(*as, mem_.owner(pfn).gfn);
+    for (std::uint64_t g = first; g < end; ++g) walk(as->cache_pfn(mm::Gfn(g)));
+    return n;
   }
+  walk(pfn);
   return n;
 }
 
+Reclaimer::Outcome Reclaimer::reclaim_shmem(mm::AddressSpace& as, mm::Gfn g, std::uint64_t shadow,
+                                             std::vector<core::VmId>& flushed, TimeNs& cost, unsigned& pages) {
+  const auto [first, end] = as.huge() ? as.huge()->file_folio(as, g) : std::pair<std::uint64_t, std::uint64_t>{g.v, g.v + 1};
+  pages = static_cast<unsigned>(end - first);
+  // shmem_writeout() takes a slot per page (a large folio swaps out whole; contiguity of its
+  // slots is not modelled). All or nothing: a folio that does not fit is activated.
+  if (swap_used_ + pages > cfg_.swap_pages) {
+    ++c_.swap_full;
+    return Outcome::Failed;
+  }
+  std::vector<std::uint32_t> slots;
+  for (unsigned i = 0; i < pages; ++i) {
+    slots.push_back(*alloc_slot());
+    shadow_[slots.back()] = shadow;
+  }
+  cost += cfg_.swap_alloc_ns;
+  const core::VmId vm = as.vm();
+  bool unmapped = false;
+  // try_to_unmap(TTU_SPLIT_HUGE_PMD): a PMD mapping is split -- for a file PMD, cleared (the
+  // folio stays whole in the page cache) -- then the PTE-mapped folio is unmapped step by step.
+  if (pages > 1 && mm::pte::huge(as.pte_at(mm::Gfn(first)))) {
+    as.huge_range(mm::Gfn(first), pages, mm::RangeOp::Zap);
+    cost += cfg_.rmap_ns;
+    unmapped = true;
+  }
+  const auto& v = as.uffd_vma();
+  for (std::uint64_t x = first; x < end;) {
+    const mm::Pte p = as.pte_at(mm::Gfn(x));
+    if (!mm::pte::present(p)) {
+      ++x;
+      continue;
+    }
+    const unsigned nr = mm::folio_unmap_pte_batch(as, mm::Gfn(x), first, end);
+    cost += cfg_.rmap_ns + static_cast<TimeNs>(nr - 1) * cfg_.rmap_batch_pte_ns;
+    ++c_.rmap_unmap_steps;
+    c_.rmap_unmap_ptes += nr;
+    // get_and_clear_ptes() over the batch, then pte_install_uffd_wp_if_needed() for the first
+    // PTE only: a uffd-protected PTE leaves a marker (uffd-wp on 6.18; RWP on the rwp series);
+    // the batch's further PTEs become none, whatever bit they carried.
+    for (unsigned i = 0; i < nr; ++i) {
+      const mm::Gfn gx(x + i);
+      const mm::Pte px = as.pte_at(gx);
+      const bool uffd = mm::pte::uffd(px) && (v.wp || v.rwp);
+      if (i > 0 && uffd) {
+        if (vm_uffd_dropped_.size() <= vm.v) vm_uffd_dropped_.resize(vm.v + 1, 0);
+        ++vm_uffd_dropped_[vm.v];
+      }
+      as.zap(gx, i == 0 && uffd);
+    }
+    unmapped = true;
+    x += nr;
+  }
+  if (unmapped && std::find(flushed.begin(), flushed.end(), vm) == flushed.end()) flushed.push_back(vm);
+  for (unsigned i = 0; i < pages; ++i) as.shmem_swap_out(mm::Gfn(first + i), slots[i]);
+  if (vm.v < vm_out_.size()) vm_out_[vm.v] += pages;
+  c_.pswpout += pages;
+  return Outcome::Swapped;
+}
+
 Reclaimer::Outcome Reclaimer::reclaim_folio(Pfn p, unsigned node, std::uint64_t shadow, bool direct,
-                                             std::vector<core::VmId>& flushed, TimeNs& cost) {
+                                             std::vector<core::VmId>& flushed, TimeNs& cost, unsigned& pages) {
+  pages = 1;
+  // shmem: no demotion here (the model migrates mapped 4 KiB pages only), straight to swap.
+  if (mm::AddressSpace* as = shmem_owner(p)) return reclaim_shmem(*as, mem_.owner(p).gfn, shadow, flushed, cost, pages);
   const int target = node < cfg_.demote_target.size() ? cfg_.demote_target[node] : -1;
   if (cfg_.demotion && target >= 0) {
     // demote_folio_list() -> migrate_pages() with alloc_demote_folio(): __GFP_THISNODE on the
@@ -279,6 +362,8 @@ core::Json Kswapd::stats() const {
            {"pgdemote_kswapd", c.pgdemote_kswapd},
            {"pgdemote_direct", c.pgdemote_direct},
            {"pgdemote_fail", c.pgdemote_fail},
+           {"rmap_unmap_steps", c.rmap_unmap_steps},
+           {"rmap_unmap_ptes", c.rmap_unmap_ptes},
            {"swap_used_pages", lru_->swap_used()},
            {"swap_pages", lru_->config().swap_pages}};
     lru_->host_stats(out);
@@ -319,16 +404,22 @@ void Kswapd::gauges(std::vector<std::pair<std::string, double>>& out) const {
 // ---- per VM ----
 
 core::Json ReclaimVm::summary() const {
-  return {{"swap_pages", as_.swap_ptes()},
-          {"pswpout", lru_->vm_pswpout(core::VmId(as_.config().vm))},
-          {"pswpin", lru_->vm_pswpin(core::VmId(as_.config().vm))}};
+  core::Json j = {{"swap_pages", as_.swap_ptes() + as_.shmem_swapped()},
+                  {"pswpout", lru_->vm_pswpout(core::VmId(as_.config().vm))},
+                  {"pswpin", lru_->vm_pswpin(core::VmId(as_.config().vm))}};
+  // shmem: pages of the file on swap, and the uffd state a batched unmap dropped (ground truth).
+  if (!as_.anon()) {
+    j["shmem_swapped_pages"] = as_.shmem_swapped();
+    j["uffd_state_dropped_by_unmap_batch"] = lru_->vm_uffd_dropped(core::VmId(as_.config().vm));
+  }
+  return j;
 }
 void ReclaimVm::counters(std::vector<std::pair<std::string, std::uint64_t>>& out) const {
   out.emplace_back("pswpout", lru_->vm_pswpout(core::VmId(as_.config().vm)));
   out.emplace_back("pswpin", lru_->vm_pswpin(core::VmId(as_.config().vm)));
 }
 void ReclaimVm::gauges(std::vector<std::pair<std::string, double>>& out) const {
-  out.emplace_back("swap_pages", static_cast<double>(as_.swap_ptes()));
+  out.emplace_back("swap_pages", static_cast<double>(as_.swap_ptes() + as_.shmem_swapped()));
 }
 
 }  // namespace vmemsim::vmscan

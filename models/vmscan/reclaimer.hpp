@@ -53,6 +53,7 @@ struct LruConfig {
   TimeNs walk_ns = 20;            // MGLRU aging: one PTE visited by walk_mm()
   TimeNs min_ttl_ns = 0;          // MGLRU: lru_gen min_ttl_ms (0 = off)
   TimeNs migrate_ns = 2500;       // demotion: isolate, unmap, copy 4 KiB, remap one folio
+  TimeNs rmap_batch_pte_ns = 15;  // each further PTE of a batched try_to_unmap_one() step
   bool demotion = false;          // /sys/kernel/mm/numa/demotion_enabled
   std::uint64_t swap_pages = 0;   // the host's swap device, in pages
   // Per node: the node its folios are demoted to (a lower memory tier), or -1.
@@ -69,6 +70,9 @@ struct LruCounters {
   // MGLRU: max_seq increments (try_to_inc_max_seq), and kswapd passes that found every
   // generation younger than min_ttl (lru_gen_age_node() would invoke the OOM killer).
   std::uint64_t lru_gen_aging = 0, lru_gen_min_ttl_oom = 0;
+  // try_to_unmap_one() steps on large shmem folios and the PTEs they cleared
+  // (folio_unmap_pte_batch()).
+  std::uint64_t rmap_unmap_steps = 0, rmap_unmap_ptes = 0;
 };
 
 class Reclaimer : public mm::FrameObserver {
@@ -105,6 +109,9 @@ class Reclaimer : public mm::FrameObserver {
   // The per-VM swap traffic, for ReclaimVm.
   std::uint64_t vm_pswpout(core::VmId vm) const { return vm.v < vm_out_.size() ? vm_out_[vm.v] : 0; }
   std::uint64_t vm_pswpin(core::VmId vm) const { return vm.v < vm_in_.size() ? vm_in_[vm.v] : 0; }
+  // Ground truth: PTEs with the uffd bit whose state a batched unmap dropped (a PTE after the
+  // first of its batch became none, not a marker), by VM.
+  std::uint64_t vm_uffd_dropped(core::VmId vm) const { return vm.v < vm_uffd_dropped_.size() ? vm_uffd_dropped_[vm.v] : 0; }
   TimeNs cpu_ns() const { return cpu_ns_; }
   // Frames in use before reclaim was installed (guest memory preallocated at build time) join
   // their node's LRU as new folios, in pfn order.
@@ -146,9 +153,12 @@ class Reclaimer : public mm::FrameObserver {
   // workingset_eviction() (`shadow`) + try_to_unmap() -- the frame is freed with its last
   // mapping and its write goes out with the batch in finish_batch(). Failed: swap is full (the
   // caller activates the folio).
+  // A shmem page goes to swap from the page cache (shmem_writeout()): its mapping PTEs are
+  // unmapped first, a large folio's whole and in batches by folio_unmap_pte_batch(); `pages`
+  // is the folio's size (1 for anon, where a large folio was split first).
   enum class Outcome { Demoted, Swapped, Failed };
   Outcome reclaim_folio(mm::Pfn pfn, unsigned node, std::uint64_t shadow, bool direct, std::vector<core::VmId>& flushed,
-                        TimeNs& cost);
+                        TimeNs& cost, unsigned& pages);
   // The end of a shrink_folio_list() batch: one flush per mm, the CPU, the writes of the
   // `swapped` folios; `reclaimed` (swapped + demoted) counts as pgsteal.
   void finish_batch(kernel::DaemonEnv& env, std::uint64_t reclaimed, std::uint64_t swapped, bool direct,
@@ -170,7 +180,10 @@ class Reclaimer : public mm::FrameObserver {
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint64_t> shadow_;  // grows with the slots in use
   std::uint64_t swap_used_ = 0;
-  std::vector<std::uint64_t> vm_out_, vm_in_;
+  std::vector<std::uint64_t> vm_out_, vm_in_, vm_uffd_dropped_;
+  mm::AddressSpace* shmem_owner(mm::Pfn pfn) const;  // the shmem VM whose page cache holds pfn, or null
+  Outcome reclaim_shmem(mm::AddressSpace& as, mm::Gfn g, std::uint64_t shadow, std::vector<core::VmId>& flushed,
+                        TimeNs& cost, unsigned& pages);
   TimeNs cpu_ns_ = 0;
 };
 

@@ -36,7 +36,7 @@ const core::ParamSpec kParams[] = {
      "LRU (CONFIG_LRU_GEN: generations, aging by page-table walk, min_ttl; no tiers/PID controller, no "
      "look-around, no Bloom filters: mglru.hpp). Both simplified against mm/vmscan.c: no priority loop "
      "(SWAP_CLUSTER_MAX steps until the goal or two walks of the lists), swap writes synchronous for their "
-     "reclaimer, slots freed at swap-in (no swap cache), shmem/KSM/pinned frames not reclaimed, kswapd notices "
+     "reclaimer, slots freed at swap-in (no swap cache), KSM/pinned frames not reclaimed, kswapd notices "
      "the low watermark within kswapd_poll",
      -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), "classic|mglru"},
     {"kswapd_poll", Kind::Duration, "\"1ms\"",
@@ -63,6 +63,14 @@ const core::ParamSpec kParams[] = {
      "free frames above its min watermark, and swaps only what cannot be demoted (pgdemote_kswapd/direct); "
      "CPU-less nodes swap"},
     {"migrate_ns", Kind::Int, "2500", "CPU per demoted folio (isolate, unmap, copy 4 KiB, remap), ns", 0, 1e9},
+    // A batched try_to_unmap_one() step (folio_unmap_pte_batch(), shmem large folios on the
+    // series' base) costs one rmap_ns for the walk step plus this per further PTE it clears
+    // (get_and_clear_ptes(), folio_remove_rmap_ptes()): the per-PTE cost of change_protection()
+    // (kernel.uffd per_pte_ns' default).
+    {"rmap_batch_pte_ns", Kind::Int, "15",
+     "CPU per further PTE of a batched try_to_unmap() step of a large shmem folio (the kernel variant decides the "
+     "batching: folio_unmap_pte_batch()), ns",
+     0, 1e6},
 };
 
 // establish_demotion_targets(), simplified: a node with CPUs demotes to the nearest (by the
@@ -96,6 +104,7 @@ std::vector<std::unique_ptr<kernel::KernelDaemon>> make(core::Params& p, const k
   c.min_ttl_ns = p.get_duration(kParams[10]);
   c.demotion = p.get_bool(kParams[11]);
   c.migrate_ns = p.get_int(kParams[12]);
+  c.rmap_batch_pte_ns = p.get_int(kParams[13]);
   const LruInfo* lru_info = &kLrus[0];
   for (const auto& l : kLrus)
     if (lru_name == l.name) lru_info = &l;

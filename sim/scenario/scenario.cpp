@@ -817,8 +817,7 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
   }
 
   std::map<std::string, std::string> vm_names;  // name -> pointer
-  std::vector<std::uint64_t> host_pages(sc.hosts.size(), 0), host_shmem(sc.hosts.size(), 0),
-      host_huge(sc.hosts.size(), 0);
+  std::vector<std::uint64_t> host_pages(sc.hosts.size(), 0), host_huge(sc.hosts.size(), 0);
   auto vms = top.items("vms", true);
   if (doc.contains("vms") && doc["vms"].is_array() && vms.empty()) top.error("vms", "at least one VM is needed");
   for (auto& v : vms) {
@@ -860,7 +859,6 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
       if (!fresh) v.error("name", "VM name '" + c.name + "' is already used at " + it->second);
       if (!sc.hosts.empty() && c.backing == mm::Backing::Hugetlb) host_huge[c.host] += c.pages;
       else if (!sc.hosts.empty()) host_pages[c.host] += c.pages;
-      if (!sc.hosts.empty() && c.backing == mm::Backing::Shmem) host_shmem[c.host] += c.pages;
       sc.vms.push_back(std::move(c));
     }
   }
@@ -901,10 +899,6 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
                            size(cap) + ")" +
                            (reclaimer ? " plus swap (" + size(swap) + ")"
                                       : std::string(": overcommit needs kernel reclaim to swap (kernel.reclaim.enabled)")));
-    } else if (host_pages[h] > cap && host_shmem[h] > cap) {
-      // kernel.reclaim swaps anon pages only (shmem_writeout is not modelled).
-      sink.add("/vms", "shmem-backed guest memory on host '" + sc.hosts[h].name + "' (" + size(host_shmem[h]) +
-                           ") exceeds its DRAM (" + size(cap) + "): kernel reclaim here swaps anon memory only");
     }
   }
 
