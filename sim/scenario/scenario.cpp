@@ -163,6 +163,11 @@ const ParamSpec kKhugepagedUffdProtected{
     "file_backed_vma_is_retractable() refuse VM_UFFD_RWP VMAs as they refuse VM_UFFD_WP ones (userfaultfd_protected() "
     "instead of userfaultfd_wp()), so khugepaged keeps a shmem RWP VMA's PTE table; only matters under rwp with "
     "shmem THP (kernel.thp.shmem_enabled)"};
+const ParamSpec kRmapUffdProtected{
+    "rmap_uffd_protected", Kind::Bool, "true",
+    "rwp v2 07/14 (seed 002), rmap hunk: folio_unmap_pte_batch() returns 1 on VM_UFFD_RWP VMAs as on VM_UFFD_WP ones, "
+    "so that kernel reclaim unmapping a large shmem folio leaves a marker on each RWP PTE (without it a batch keeps "
+    "the first PTE's only); only matters under rwp with shmem THP and kernel.reclaim"};
 const ParamSpec kSkipUffdMinor{"numab_skip_uffd_minor", Kind::Bool, "true",
                                "rfc-v1 07/12: task_numa_work() skips anonymous VM_UFFD_MINOR VMAs (trace reason "
                                "uffd_minor); only where the kernel variant has the patch"};
@@ -746,6 +751,7 @@ Scenario parse_scenario(Json doc, const std::string& file, const Overrides& ov) 
     sc.kernel.patches.gup_rwp_fault = pt.get_bool(kGupRwp);
     sc.kernel.patches.numab_skip_uffd_minor = pt.get_bool(kSkipUffdMinor);
     sc.kernel.patches.khugepaged_uffd_protected = pt.get_bool(kKhugepagedUffdProtected);
+    sc.kernel.patches.rmap_uffd_protected = pt.get_bool(kRmapUffdProtected);
     pt.finish();
   }
   {
