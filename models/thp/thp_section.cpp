@@ -128,8 +128,8 @@ std::vector<std::unique_ptr<kernel::KernelDaemon>> make(core::Params& p, const k
 }  // namespace
 
 kernel::DaemonInfo thp_section_info() {
-  return {"thp", "transparent huge pages: PMD-mapped anon folios, splits, khugepaged (mm/huge_memory.c, "
-                 "mm/khugepaged.c)",
+  return {"thp", "transparent huge pages: PMD-mapped anon and shmem folios, splits, khugepaged (mm/huge_memory.c, "
+                 "mm/khugepaged.c, mm/shmem.c)",
           kParams, make};
 }
 

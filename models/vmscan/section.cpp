@@ -68,8 +68,11 @@ const core::ParamSpec kParams[] = {
     // (get_and_clear_ptes(), folio_remove_rmap_ptes()): the per-PTE cost of change_protection()
     // (kernel.uffd per_pte_ns' default).
     {"rmap_batch_pte_ns", Kind::Int, "15",
-     "CPU per further PTE of a batched try_to_unmap() step of a large shmem folio (the kernel variant decides the "
-     "batching: folio_unmap_pte_batch()), ns",
+     "CPU per further PTE of a batched try_to_unmap() step of a large shmem folio, ns. Which steps are batched is "
+     "the kernel variant's folio_unmap_pte_batch(): upstream (6.18) batches lazy-free anon folios only, so a shmem "
+     "folio goes one PTE per step; rfc-v1 and rwp (the series' 2026 base) batch file folios, one PTE per step on a "
+     "uffd-wp VMA and, with kernel.patches.rmap_uffd_protected (seed 002), on an RWP VMA; a batch leaves a uffd "
+     "marker on its first PTE only",
      0, 1e6},
 };
 
