@@ -249,7 +249,7 @@ TEST_CASE("shmem THP: khugepaged_enter_vma judges the memfd VMA on its flags bef
   SECTION("a second MADV_HUGEPAGE enters it; khugepaged collapses, the next fault maps the PMD") {
     f.t->enter_khugepaged();
     CHECK(f.t->khugepaged_entered());
-    k.do_scan(4096);
+    k.do_scan(kPmdPages);  // one range: the one PMD of this VM
     CHECK(k.pages_scanned() == kPmdPages);
     CHECK(k.pages_collapsed() == kPmdPages);
     CHECK(f.t->counters().file_collapse == 1);
