@@ -338,15 +338,18 @@ Khugepaged::Pass Khugepaged::do_scan(unsigned pages, TimeNs now) {
   Pass pass;
   // deferred_split_scan() of every VM's queue (see the header).
   for (ThpVm* v : vms_) deferred_freed_ += v->deferred_split_scan();
-  if (vms_.empty()) return pass;
+  // khugepaged_has_work(): only mms khugepaged_enter_vma() put on the list are scanned; with
+  // none the thread sleeps without a pass (full_scans does not move).
+  if (std::none_of(vms_.begin(), vms_.end(), [](const ThpVm* v) { return v->khugepaged_entered(); })) return pass;
   // khugepaged_do_scan() -> khugepaged_scan_mm_slot(): progress counts 512 per PMD range
   // examined and 1 per VMA skipped as ineligible.
   unsigned progress = 0;
   std::size_t visited = 0;
   while (progress < pages) {
     ThpVm& v = *vms_[cur_vm_];
-    if (!v.vma_allowed() || cur_pmd_ >= v.pmds()) {
-      if (!v.vma_allowed()) ++progress;
+    if (!v.khugepaged_entered() || !v.vma_allowed() || cur_pmd_ >= v.pmds()) {
+      // An mm not on the list is not visited at all (no progress); an ineligible VMA costs 1.
+      if (v.khugepaged_entered() && !v.vma_allowed()) ++progress;
       cur_pmd_ = 0;
       if (++cur_vm_ == vms_.size()) {
         cur_vm_ = 0;

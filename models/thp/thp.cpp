@@ -25,7 +25,31 @@ ThpVm::ThpVm(mm::AddressSpace& as, const ThpConfig& cfg, uffd::Uffd* uffd)
   if (shmem()) {
     k_file_alloc_ = as_.router().add_kind("thp_file_alloc");
     k_file_map_ = as_.router().add_kind("thp_file_map");
+    // The VMM's mmap() of the memfd (__mmap_new_vma() -> khugepaged_enter_vma()) and its
+    // MADV_HUGEPAGE (hugepage_madvise() -> khugepaged_enter_vma()): both judged by
+    // shmem_allowable_huge_orders() on vma->vm_flags, which carry no VM_HUGEPAGE yet (the madvise
+    // sets it after hugepage_madvise() returns). khugepaged_entered() in thp.hpp.
+    entered_ = shmem_allowed(false);
+  } else {
+    entered_ = true;
   }
+}
+
+bool ThpVm::shmem_allowed(bool vm_hugepage) const {
+  // shmem_huge_global_enabled(): always, within_size (the guest file covers every whole PMD
+  // range) and force; advise on a VM_HUGEPAGE VMA; never and deny refuse.
+  switch (cfg_.shmem_enabled) {
+    case ShmemEnabled::Always:
+    case ShmemEnabled::WithinSize:
+    case ShmemEnabled::Force: return true;
+    case ShmemEnabled::Advise: return vm_hugepage;
+    default: return false;
+  }
+}
+
+void ThpVm::enter_khugepaged() {
+  // khugepaged_enter_vma(): once entered, the mm stays on the list (until exit).
+  if (!entered_) entered_ = shmem() ? shmem_allowed(cfg_.hugepage_advised) : vma_allowed();
 }
 
 const char* ThpVm::result_name(ScanResult r) const {
@@ -34,17 +58,7 @@ const char* ThpVm::result_name(ScanResult r) const {
 }
 
 bool ThpVm::vma_allowed() const {
-  if (shmem()) {
-    // shmem_huge_global_enabled(): always, within_size (the guest file covers every whole PMD
-    // range) and force; advise on a VM_HUGEPAGE VMA; never and deny refuse.
-    switch (cfg_.shmem_enabled) {
-      case ShmemEnabled::Always:
-      case ShmemEnabled::WithinSize:
-      case ShmemEnabled::Force: return true;
-      case ShmemEnabled::Advise: return cfg_.hugepage_advised;
-      default: return false;
-    }
-  }
+  if (shmem()) return shmem_allowed(cfg_.hugepage_advised);
   if (!as_.anon()) return false;
   return cfg_.enabled == Enabled::Always || (cfg_.enabled == Enabled::Madvise && cfg_.hugepage_advised);
 }
@@ -461,6 +475,7 @@ core::Json ThpVm::summary() const {
     j["retract_refused_uffd"] = c_.retract_refused_uffd;
     j["collapse_markers"] = c_.collapse_markers;
     j["vma_uffd_guard"] = vma_uffd_guarded();
+    j["khugepaged_entered"] = entered_;  // false: khugepaged never scans this guest (thp.hpp)
   }
   j["thp_collapse_alloc"] = c_.collapse_alloc;
   j["thp_collapse_alloc_failed"] = c_.collapse_alloc_failed;

@@ -135,6 +135,20 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
   // __thp_vma_allowable_orders() for a fault or khugepaged: anon, and enabled=always or
   // enabled=madvise on a VM_HUGEPAGE VMA; shmem by shmem_enabled (shmem_allowable_huge_orders()).
   bool vma_allowed() const;
+  // khugepaged_enter_vma(): whether the VM's mm is on khugepaged's list (MMF_VM_HUGEPAGE), so
+  // that khugepaged_scan_mm_slot() looks at it at all. It is put there only by a call that finds
+  // the VMA eligible then, and stays until exit. For shmem (memfd) the eligibility is
+  // shmem_allowable_huge_orders(), which reads vma->vm_flags, not the vm_flags the caller passes:
+  // at the VMM's mmap (__mmap_new_vma()) the VMA has no VM_HUGEPAGE, and its MADV_HUGEPAGE
+  // (hugepage_madvise()) is judged on the flags from before the madvise. So a memfd guest is
+  // entered under shmem_enabled always, within_size and force, never under advise (a second
+  // MADV_HUGEPAGE would enter it: enter_khugepaged(); tests/kernel/FINDINGS.md "shmem
+  // collapse"). Anon guests count as entered from the start: the kernel enters them at their
+  // first THP fault (do_huge_pmd_anonymous_page()), before which there is nothing to collapse.
+  bool khugepaged_entered() const { return entered_; }
+  // A later khugepaged_enter_vma() on the guest VMA (a repeated MADV_HUGEPAGE): judged on the
+  // VMA's current flags, VM_HUGEPAGE included when the VMM advised it.
+  void enter_khugepaged();
   bool shmem() const { return as_.config().backing == mm::Backing::Shmem; }
   // The page-cache folio at this PMD range is one PMD-sized folio (shmem).
   bool huge_cached(std::uint64_t pmd) const;
@@ -203,6 +217,8 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
     bool deferred = false;
   };
   ScanResult scan_pmd(std::uint64_t pmd, bool khugepaged, unsigned& node);
+  // shmem_huge_global_enabled() for a VMA with or without VM_HUGEPAGE.
+  bool shmem_allowed(bool vm_hugepage) const;
   // The shmem path of scan_and_collapse(): hpage_collapse_scan_file() + collapse_file() +
   // retract_page_tables().
   CollapseInfo scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now, void (*swap_read)(void*), void* ctx);
@@ -228,6 +244,7 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
   // shmem: the frames of each PMD-sized page-cache folio (2 KiB per huge folio, none otherwise).
   std::map<std::uint64_t, std::array<std::uint32_t, kPmdPages>> cache_huge_;
   std::uint64_t mapped_pmds_ = 0;
+  bool entered_ = false;  // MMF_VM_HUGEPAGE
   Counters c_;
   std::array<std::uint64_t, kScanResults> scan_results_{};
   mm::FaultKind k_alloc_ = 0, k_file_alloc_ = 0, k_file_map_ = 0;

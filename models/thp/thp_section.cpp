@@ -54,7 +54,8 @@ const core::ParamSpec kParams[] = {
      "access-time saving of an access through a PMD mapping (TLB reach), ns", 0, 1e6},
     {"shmem_enabled", Kind::Enum, "\"never\"",
      "transparent_hugepage/shmem_enabled, for shmem (memfd) guests: always, within_size (the guest file covers every "
-     "whole PMD range, so as always), advise (VM_HUGEPAGE VMAs), never (the kernel's default: no huge page-cache folio "
+     "whole PMD range, so as always), advise (VM_HUGEPAGE VMAs at fault time; khugepaged never scans the guest: the "
+     "VMM's MADV_HUGEPAGE is judged on the memfd VMA's flags from before it and does not enter the mm), never (the kernel's default: no huge page-cache folio "
      "at fault time nor from khugepaged; MADV_COLLAPSE still collapses), deny (not even MADV_COLLAPSE) or force. "
      "A huge folio is mapped by one PMD where the PMD is none, else by PTEs; khugepaged collapses shmem ranges with "
      "collapse_file() and retract_page_tables(), and a uffd-protected VMA keeps its PTE table (the VMA-level uffd "

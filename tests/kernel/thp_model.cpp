@@ -52,10 +52,22 @@ int main(int argc, char** argv) {
   using namespace thp_layouts;
   // --khugepaged: khugepaged's scan (cc->is_khugepaged: max_ptes_* at the sysfs defaults, a young
   // PTE needed) instead of MADV_COLLAPSE; MADV_COLLAPSE's return is then 0 as in the runner.
-  const bool kh = argc > 1 && std::string(argv[1]) == "--khugepaged";
   // --shmem: the layouts on a memfd (thp_runner --shmem): the file path of MADV_COLLAPSE, and
   // after it every page read back and the pages still uffd-wp protected counted (wp_kept).
-  const bool shmem = argc > 1 && std::string(argv[1]) == "--shmem";
+  // Both: khugepaged's file path (hpage_collapse_scan_file, collapse_file, retract_page_tables,
+  // then collapse_pte_mapped_thp without installing the PMD) under shmem_enabled=advise on a
+  // VM_HUGEPAGE VMA, as thp_runner --khugepaged --shmem sets it; page 0 is read before the PMD
+  // is looked at, and folio_huge is whether the page cache holds one PMD-sized folio.
+  bool kh = false, shmem = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--khugepaged") kh = true;
+    else if (a == "--shmem") shmem = true;
+    else {
+      std::cerr << "usage: thp_model [--khugepaged] [--shmem]\n";
+      return 2;
+    }
+  }
   for (const Layout& l : kLayouts) {
     mm::HostMemory host({1u << 14});
     mm::AddressSpaceConfig c;
@@ -85,15 +97,21 @@ int main(int argc, char** argv) {
     // MADV_HUGEPAGE: THP (madvise mode) from here on.
     thp::ThpConfig tc;
     tc.enabled = thp::Enabled::Madvise;
-    tc.shmem_enabled = thp::ShmemEnabled::Never;  // this host's setting; MADV_COLLAPSE works regardless
+    // This host's setting; MADV_COLLAPSE works regardless. The runner sets advise for khugepaged.
+    tc.shmem_enabled = kh && shmem ? thp::ShmemEnabled::Advise : thp::ShmemEnabled::Never;
     thp::ThpVm t(*as, tc, vk.uffd.get());
     as->set_huge(&t);
+    vk.thp->enable(&t);  // the THP fault handler, as the kernel.thp section installs it
     thp::ScanResult r;
     std::uint64_t collapsed = 0;
     if (kh) {
-      // Two full scans: a range refused once is refused again (nothing changes in between).
+      // Two full scans: a range refused once is refused again (nothing changes in between). The
+      // result kept is the first pass's (the second one's is SCAN_PMD_MAPPED or, on shmem,
+      // what collapse_pte_mapped_thp() says of the PTE-mapped folio).
       r = t.scan_and_collapse(0, true).result;
       if (r == thp::ScanResult::Succeed) t.scan_and_collapse(0, true);
+      // khugepaged leaves a file PMD to the next fault.
+      if (shmem) read(*as, 0);
     } else {
       const auto mc = t.madv_collapse(Gfn(0), kPages);
       r = mc.pmds.at(0).second;
@@ -113,8 +131,10 @@ int main(int argc, char** argv) {
       as->check_invariants();
       t.check_invariants();
       std::cout << " wp_kept " << kept;
+      if (kh) std::cout << " folio_huge " << t.huge_cached(0);
     }
     std::cout << " result " << t.result_name(r) << "\n";
+    vk.thp->enable(nullptr);
     as->set_huge(nullptr);
   }
   return 0;

@@ -8,14 +8,29 @@
 //   thp_runner --shmem       the same layouts on a memfd (MAP_SHARED): MADV_COLLAPSE takes the
 //                            file path (collapse_file, retract_page_tables,
 //                            try_collapse_pte_mapped_thp); the PMD size is ShmemPmdMapped
+//   thp_runner --khugepaged --shmem
+//                            the memfd layouts collapsed by khugepaged (hpage_collapse_scan_file,
+//                            collapse_file, retract_page_tables; collapse_pte_mapped_thp on a
+//                            later pass): shmem_enabled set to advise (hugepages-2048kB/
+//                            shmem_enabled to inherit) besides the khugepaged knobs, all restored
+//                            on every exit path; every range gets MADV_HUGEPAGE twice (below:
+//                            the first does not put the mm on khugepaged's list); page 0 is read
+//                            before the knobs are restored and the PMD is looked at (khugepaged
+//                            leaves the PMD to the next fault)
 // One line per layout:
 //   layout <name> huge <0|1> anon_huge_kb <n> collapse_ret <0|-1> errno <name|0> [wp_kept <n>]
+//          [folio_huge <0|1>]
 // wp_kept (--shmem): pages still write-protected (not PAGE_IS_WRITTEN) after every page of the
 // range was read back, i.e. whose uffd-wp state survived the collapse.
+// folio_huge (--khugepaged --shmem): the memfd's page-cache folio over the range is one PMD-sized
+// folio after the readback (collapse_file() ran), from /proc/kpageflags.
 // (collapse_ret/errno are MADV_COLLAPSE's; 0 with --khugepaged.)
 // Exit: 0 done, 1 a step failed, 77 no THP (transparent_hugepage missing or "never"), no
 // userfaultfd or no PAGEMAP_SCAN, or (--khugepaged) not root.
+// --khugepaged runs are serialised across checkouts by /run/lock/vmemsim-khugepaged.lock (the
+// knobs are global: two runs saving and restoring them interleaved would leave a lowered value).
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -43,20 +58,22 @@ namespace {
 
 constexpr std::size_t kPage = 4096, kPmd = 2u << 20;
 
-// khugepaged's sysfs knobs this run changed, restored on every exit path.
-const char* const kKh = "/sys/kernel/mm/transparent_hugepage/khugepaged/";
+// The THP sysfs knobs this run changed (paths under kTh), restored on every exit path.
+const std::string kTh = "/sys/kernel/mm/transparent_hugepage/";
 struct Saved {
   std::string name, value;
 };
 std::vector<Saved> g_saved;
 std::string read_knob(const std::string& n) {
-  std::ifstream f(kKh + n);
+  std::ifstream f(kTh + n);
   std::string v;
   std::getline(f, v);
-  return v;
+  // A choice knob reads as every choice with the current one bracketed ("always [never] ...").
+  const auto a = v.find('['), b = v.find(']');
+  return a != std::string::npos && b > a ? v.substr(a + 1, b - a - 1) : v;
 }
 bool write_knob(const std::string& n, const std::string& v) {
-  const int fd = open((kKh + n).c_str(), O_WRONLY);
+  const int fd = open((kTh + n).c_str(), O_WRONLY);
   if (fd < 0) return false;
   const bool ok = write(fd, v.data(), v.size()) == static_cast<ssize_t>(v.size());
   close(fd);
@@ -75,7 +92,7 @@ void set_knob(const std::string& n, const std::string& v) {
   g_saved.push_back({n, read_knob(n)});
   if (!write_knob(n, v)) {
     restore_knobs();
-    std::cout << "SKIP: cannot write " << kKh << n << ": " << std::strerror(errno) << "\n";
+    std::cout << "SKIP: cannot write " << kTh << n << ": " << std::strerror(errno) << "\n";
     std::exit(77);
   }
 }
@@ -118,6 +135,31 @@ long smaps_kb(const char* base, const std::string& key = "AnonHugePages:") {
   return -1;
 }
 
+// Whether the page-cache folio behind the range is one PMD-sized folio, mapped or not: page 0's
+// frame a THP compound head and page 511's the frame 511 after it, a tail (/proc/self/pagemap's
+// PFN, /proc/kpageflags KPF_COMPOUND_HEAD 15, KPF_COMPOUND_TAIL 16, KPF_THP 22; root). Both
+// pages must be mapped.
+bool folio_pmd_sized(char* base) {
+  const int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+  if (pm < 0 || kf < 0) fail("/proc/self/pagemap or /proc/kpageflags");
+  auto pfn = [&](char* p) {
+    std::uint64_t e = 0;
+    if (pread(pm, &e, 8, static_cast<off_t>(reinterpret_cast<std::uintptr_t>(p) / kPage * 8)) != 8) fail("pagemap read");
+    return (e >> 63) ? e & ((1ull << 55) - 1) : 0;
+  };
+  auto flags = [&](std::uint64_t f) {
+    std::uint64_t v = 0;
+    if (pread(kf, &v, 8, static_cast<off_t>(f * 8)) != 8) fail("kpageflags read");
+    return v;
+  };
+  const std::uint64_t f0 = pfn(base), f511 = pfn(base + (kPmd - kPage));
+  const bool huge = f0 && f511 == f0 + kPmd / kPage - 1 && (flags(f0) >> 15 & 1) && (flags(f0) >> 22 & 1) &&
+                    (flags(f511) >> 16 & 1);
+  close(pm);
+  close(kf);
+  return huge;
+}
+
 std::uint64_t categories(int pagemap, char* p) {
   page_region r{};
   pm_scan_arg a{};
@@ -136,8 +178,16 @@ std::uint64_t categories(int pagemap, char* p) {
 
 int main(int argc, char** argv) {
   using namespace thp_layouts;
-  const bool kh = argc > 1 && std::string(argv[1]) == "--khugepaged";
-  const bool shmem = argc > 1 && std::string(argv[1]) == "--shmem";
+  bool kh = false, shmem = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--khugepaged") kh = true;
+    else if (a == "--shmem") shmem = true;
+    else {
+      std::cerr << "usage: thp_runner [--khugepaged] [--shmem]\n";
+      return 2;
+    }
+  }
   {
     std::ifstream e("/sys/kernel/mm/transparent_hugepage/enabled");
     std::string s;
@@ -202,27 +252,51 @@ int main(int argc, char** argv) {
     built.push_back({base, uffd});
   }
   if (kh) {
+    const int lock = open("/run/lock/vmemsim-khugepaged.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock >= 0) flock(lock, LOCK_EX);  // held until exit
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::atexit(restore_knobs);
-    set_knob("pages_to_scan", "65536");
-    set_knob("scan_sleep_millisecs", "100");
+    if (shmem) {
+      // khugepaged's file path needs the VMA eligible by shmem_allowable_huge_orders(): advise
+      // with VM_HUGEPAGE. On this kernel the per-size knob decides a memfd's PMD order too
+      // (FINDINGS.md "shmem collapse"); inherit defers it to the global one.
+      if (access((kTh + "hugepages-2048kB/shmem_enabled").c_str(), F_OK) == 0)
+        set_knob("hugepages-2048kB/shmem_enabled", "inherit");
+      set_knob("shmem_enabled", "advise");
+    }
+    set_knob("khugepaged/pages_to_scan", "65536");
+    set_knob("khugepaged/scan_sleep_millisecs", "100");
   }
   for (auto& b : built) {
-    // khugepaged_enter_vma(): MADV_HUGEPAGE puts the mm on khugepaged's list.
+    // khugepaged_enter_vma(): MADV_HUGEPAGE puts the mm on khugepaged's list (an anon VMA: one
+    // with an anon_vma, i.e. touched).
     if (madvise(b.base, kPmd, MADV_HUGEPAGE)) fail(std::string("MADV_HUGEPAGE: ") + std::strerror(errno));
     if (!kh) {
       b.ret = madvise(b.base, kPmd, MADV_COLLAPSE);
       b.err = b.ret ? errno : 0;
     }
   }
+  if (kh && shmem) {
+    // For a memfd VMA the first MADV_HUGEPAGE does not: hugepage_madvise() calls
+    // khugepaged_enter_vma() with the new flags, but shmem_allowable_huge_orders() judges
+    // vma->vm_flags, still without VM_HUGEPAGE (and here with the VM_NOHUGEPAGE of the build).
+    // The second one sees VM_HUGEPAGE and enters the mm, with every range already advised.
+    for (auto& b : built)
+      if (madvise(b.base, kPmd, MADV_HUGEPAGE)) fail(std::string("MADV_HUGEPAGE: ") + std::strerror(errno));
+  }
   if (kh) {
-    const long start = std::strtol(read_knob("full_scans").c_str(), nullptr, 10);
+    const long start = std::strtol(read_knob("khugepaged/full_scans").c_str(), nullptr, 10);
     bool done = false;
     for (int i = 0; i < 200 && !done; ++i) {
       usleep(100000);
-      done = std::strtol(read_knob("full_scans").c_str(), nullptr, 10) >= start + 2;
+      done = std::strtol(read_knob("khugepaged/full_scans").c_str(), nullptr, 10) >= start + 2;
     }
+    // khugepaged's file path leaves the PMD to the next fault (retract_page_tables(); install_pmd
+    // false in collapse_pte_mapped_thp()): read page 0 of every range, under the shmem_enabled
+    // the collapse ran with (a range khugepaged left empty then faults by that setting).
+    if (shmem)
+      for (auto& b : built) static_cast<void>(*static_cast<volatile char*>(b.base));
     restore_knobs();
     if (!done) fail("khugepaged did not finish two full scans in 20 s");
   }
@@ -240,6 +314,9 @@ int main(int argc, char** argv) {
       unsigned kept = 0;
       for (unsigned i = 0; i < kPages; ++i) kept += !(categories(pagemap, b.base + i * kPage) & PAGE_IS_WRITTEN);
       std::cout << " wp_kept " << kept;
+      // collapse_file() ran whether or not the range ended PMD-mapped (the uffd-wp layouts keep
+      // their PTE table): the page-cache folio.
+      if (kh) std::cout << " folio_huge " << folio_pmd_sized(b.base);
     }
     std::cout << "\n";
   }

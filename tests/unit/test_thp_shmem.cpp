@@ -227,3 +227,57 @@ TEST_CASE("shmem THP on rwp: seed 002's khugepaged hunk keeps RWP state", "[thp]
     f.check();
   }
 }
+
+TEST_CASE("shmem THP: khugepaged_enter_vma judges the memfd VMA on its flags before MADV_HUGEPAGE",
+          "[thp][shmem][khugepaged]") {
+  // shmem_allowable_huge_orders() reads vma->vm_flags: the VMM's mmap and its one MADV_HUGEPAGE
+  // both see a VMA without VM_HUGEPAGE, so under advise the mm never reaches khugepaged's list
+  // (tests/kernel/FINDINGS.md "shmem collapse": full_scans does not move on the live kernel).
+  thp::ThpConfig cfg;
+  cfg.shmem_enabled = thp::ShmemEnabled::Advise;
+  cfg.hugepage_advised = true;
+  ShmemFix f(cfg);
+  f.populate_small();
+  CHECK(f.t->vma_allowed());  // faults would allocate huge folios: the VMA has VM_HUGEPAGE now
+  CHECK(!f.t->khugepaged_entered());
+  thp::Khugepaged k("khugepaged.h0", 0, 0, {f.t.get()}, cfg);
+  k.do_scan(4096);
+  CHECK(k.pages_scanned() == 0);
+  CHECK(k.full_scans() == 0);
+  CHECK(f.t->counters().file_collapse == 0);
+  CHECK(!f.t->summary()["khugepaged_entered"].get<bool>());
+  SECTION("a second MADV_HUGEPAGE enters it; khugepaged collapses, the next fault maps the PMD") {
+    f.t->enter_khugepaged();
+    CHECK(f.t->khugepaged_entered());
+    k.do_scan(kPmdPages);  // one range: the one PMD of this VM
+    CHECK(k.pages_scanned() == kPmdPages);
+    CHECK(k.pages_collapsed() == kPmdPages);
+    CHECK(f.t->counters().file_collapse == 1);
+    CHECK(f.count(is_huge) == 0);  // khugepaged leaves the PMD to the next fault
+    f.touch(0);
+    CHECK(f.count(is_huge) == kPmdPages);
+    f.check();
+  }
+  SECTION("without VM_HUGEPAGE a repeated call does not enter it either") {
+    thp::ThpConfig c2 = cfg;
+    c2.hugepage_advised = false;
+    ShmemFix g(c2);
+    g.t->enter_khugepaged();
+    CHECK(!g.t->khugepaged_entered());
+  }
+  SECTION("always, within_size and force: entered at mmap; never and deny: not") {
+    for (auto e : {thp::ShmemEnabled::Always, thp::ShmemEnabled::WithinSize, thp::ShmemEnabled::Force}) {
+      thp::ThpConfig c2;
+      c2.shmem_enabled = e;
+      c2.hugepage_advised = false;
+      CHECK(ShmemFix(c2).t->khugepaged_entered());
+    }
+    for (auto e : {thp::ShmemEnabled::Never, thp::ShmemEnabled::Deny}) {
+      thp::ThpConfig c2;
+      c2.shmem_enabled = e;
+      ShmemFix g(c2);
+      g.t->enter_khugepaged();
+      CHECK(!g.t->khugepaged_entered());
+    }
+  }
+}
