@@ -34,10 +34,12 @@ Columns:
   SLO met        VMs whose own rate is at or under the SLO target (target_pct_per_min: 0.2 %/min,
                  after Lagar-Cavilla et al., ASPLOS 2019), over all VMs of all seeds, e.g. 0/6
 """
-import json
 import pathlib
 import statistics
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools"))
+from sweep_points import axes, points  # noqa: E402
 
 KSM_WORKLOAD = "multi-vm-ksm"
 TRACE_WORKLOAD = "trace"
@@ -68,14 +70,9 @@ def host_frames(r):
 
 
 def load(root):
-    root = pathlib.Path(root)
-    index = json.loads((root / "index.json").read_text())
-    axes = index["axes"]
+    sweep_axes = axes(root)
     runs = []
-    for p in index["points"]:
-        if p["status"] != "ok":
-            sys.exit(f"{root}: point {p['id']} is {p['status']}: rerun the sweep")
-        r = json.loads((root / p["result"]).read_text())
+    for values, r in points(root):
         sc = r["scenario"]
         errs, stall, vcpus, slo = [], 0, 0, []
         tot = dict.fromkeys(("accesses", "evicted", "fetched", "false_cold", "track_ms", "demand_ms", "tlb", "lost"), 0)
@@ -100,8 +97,8 @@ def load(root):
         minutes = sc["duration"] / 60e9
         wss = sum(x["true_wss_mean_pages"] for x in slo)
         runs.append(dict(tot, **{
-            "variant": sc["kernel"]["variant"], "workload": workload_name(axes, p["values"], sc),
-            "policy": p["values"]["/vms/0/vmm"]["policy"], "seed": p["values"]["/seed"],
+            "variant": sc["kernel"]["variant"], "workload": workload_name(sweep_axes, values, sc),
+            "policy": values["/vms/0/vmm"]["policy"], "seed": values["/seed"],
             "frame_s": sum(host_frames(r)), "stall": stall / (sc["duration"] * vcpus),
             "wss_err": statistics.mean(errs) if errs else None,
             "slo_rate": 100 * sum(x["refaulted_pages"] for x in slo) / wss / minutes if wss > 0 else 0.0,
@@ -112,18 +109,13 @@ def load(root):
 
 def vcpus(root):
     """sweep-vcpus.json: TLB shootdowns and their IPI time per vCPU, by tracking mechanism."""
-    root = pathlib.Path(root)
-    index = json.loads((root / "index.json").read_text())
     rows = {}
-    for p in index["points"]:
-        if p["status"] != "ok":
-            sys.exit(f"{root}: point {p['id']} is {p['status']}: rerun the sweep")
-        r = json.loads((root / p["result"]).read_text())
+    for values, r in points(root):
         v = r["summary"]["vms"]["guest"]
         vmm = v.get("vmm", {})
         n = v["vcpus"]
         dur = r["scenario"]["duration"]
-        rows.setdefault((p["values"]["/vms/0/vmm"]["policy"], n), []).append({
+        rows.setdefault((values["/vms/0/vmm"]["policy"], n), []).append({
             "ioctls": vmm.get("ioctls", 0), "flushes": v["counters"]["mm"]["tlb_flushes"],
             "ipi_ms": v["time_ns"]["tlb_ipi"] / n / 1e6, "ipi_share": v["time_ns"]["tlb_ipi"] / (dur * n),
             "track_ms": (vmm.get("cpu_ns", {}).get("ioctl", 0) + vmm.get("cpu_ns", {}).get("scan", 0)) / 1e6,

@@ -10,10 +10,12 @@ only read); "steady sharing at" is ksmd's summary steady_sharing.at_ns (the end 
 full scan from which pages_sharing + ksm_zero_pages stays within 1 % of its final value);
 "ksmd CPU" is its summary cpu_share (CPU time over the run's duration, share of one core).
 """
-import json
 import pathlib
 import statistics
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools"))
+from sweep_points import points  # noqa: E402
 
 
 def evict_table(root):
@@ -24,14 +26,10 @@ def evict_table(root):
     eviction's part is the pages the VMMs hold in the tier at the end. "DEACTIVATE undone" is
     ksmd's protnone_lost_truth: merges whose rebuilt PTE dropped a still-armed DEACTIVATE, so
     the page looked used to the next PAGEMAP_SCAN."""
-    index = json.loads((root / "index.json").read_text())
     runs = {}
-    for p in index["points"]:
-        if p["status"] != "ok":
-            sys.exit(f"point {p['id']} is {p['status']}: rerun the sweep")
-        r = json.loads((root / p["result"]).read_text())
-        evict = p["values"]["/vms/0/vmm"]["policy"] != "none"
-        ksm = p["values"]["/kernel/ksm/run"] == 1
+    for values, r in points(root):
+        evict = values["/vms/0/vmm"]["policy"] != "none"
+        ksm = values["/kernel/ksm/run"] == 1
         name = {(False, False): "neither", (True, False): "KSM alone", (False, True): "eviction alone",
                 (True, True): "both"}[(ksm, evict)]
         ts = r["timeseries"]
@@ -54,7 +52,7 @@ def evict_table(root):
             "undone": d["protnone_lost_truth"] if d else None,
             "cpu": d["cpu_share"] if d else None,
         }
-        runs[(name, p["values"]["/seed"])] = row
+        runs[(name, values["/seed"])] = row
     order = ["neither", "KSM alone", "eviction alone", "both"]
     print("| configuration | seeds | host frames in use | saved vs neither | of which KSM | pages in the tier | "
           "false-cold evictions | vCPU uffd stall (s) | accesses (M) | COW breaks | DEACTIVATE undone by merges | ksmd CPU (share of a core) |")
@@ -73,15 +71,11 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--evict":
         return evict_table(pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "results/ksm-evict"))
     root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "results/ksm-pages-to-scan")
-    index = json.loads((root / "index.json").read_text())
     rows = {}
-    for p in index["points"]:
-        if p["status"] != "ok":
-            sys.exit(f"point {p['id']} is {p['status']}: rerun the sweep")
-        r = json.loads((root / p["result"]).read_text())
+    for values, r in points(root):
         d = r["summary"]["kernel"]["daemons"]["ksmd.host0"]
         steady = d["steady_sharing"]["at_ns"] / 1e9 if d["steady_sharing"]["reached"] else None
-        rows.setdefault(p["values"]["/kernel/ksm/pages_to_scan"], []).append({
+        rows.setdefault(values["/kernel/ksm/pages_to_scan"], []).append({
             "shared": d["pages_shared"], "sharing": d["pages_sharing"], "full_scans": d["full_scans"],
             "saved": d["frames_freed"] - d["cow_breaks"], "steady": steady, "cpu": d["cpu_share"],
         })

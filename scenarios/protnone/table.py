@@ -18,10 +18,12 @@ seeds); nothing is computed from the configuration's name.
   refetched early false_cold_evictions: evicted pages fetched back within age_threshold scans
   stall           vCPU time blocked in sync userfaults, s (all 4 vCPUs)
 """
-import json
 import pathlib
 import statistics
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools"))
+from sweep_points import points, result_paths  # noqa: E402
 
 ORDER = ["numa-off", "upstream", "rfcv1-nopatch", "rfcv1-skip", "rfcv1-skip-feed", "rwp"]
 
@@ -68,18 +70,13 @@ def main():
         seed = int(args[1])
         args = args[2:]
     root = pathlib.Path(args[0] if args else "results/protnone-sweep")
-    index = json.loads((root / "index.json").read_text())
     if seed is not None:
-        by_name = {p["values"]["/name"].removeprefix("protnone-"): p for p in index["points"]
-                   if p["values"]["/seed"] == seed}
-        print(" ".join(str(root / pathlib.Path(by_name[n]["result"]).parent) for n in ORDER if n in by_name))
+        by_name = {v["/name"].removeprefix("protnone-"): path for v, path in result_paths(root) if v["/seed"] == seed}
+        print(" ".join(str(by_name[n].parent) for n in ORDER if n in by_name))
         return
     runs = {}
-    for p in index["points"]:
-        if p["status"] not in ("ok",):
-            sys.exit(f"point {p['id']} is {p['status']}: rerun the sweep")
-        name = p["values"]["/name"].removeprefix("protnone-")
-        runs.setdefault(name, []).append(metrics(json.loads((root / p["result"]).read_text())))
+    for v, r in points(root):
+        runs.setdefault(v["/name"].removeprefix("protnone-"), []).append(metrics(r))
     cols = [("locality", "{:.2f}"), ("t80", "{:.2f}"), ("migrated", "{:.0f}"), ("task_moves", "{:.0f}"),
             ("hint_faults", "{:.0f}"), ("spurious", "{:.0f}"), ("lost_samples", "{:.0f}"), ("false_cold", "{:.0f}"),
             ("false_cold_numa", "{:.0f}"), ("refetched", "{:.0f}"), ("stall", "{:.2f}")]

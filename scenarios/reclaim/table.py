@@ -4,28 +4,26 @@ its figure.
 
 Usage: python3 scenarios/reclaim/table.py [results/reclaim-overcommit] [--plot overcommit.png]
 """
-import json
 import pathlib
 import statistics
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools"))
+from sweep_points import points  # noqa: E402
 
 HOST_MIB = 256
 
 
 def load(root):
-    index = json.loads((root / "index.json").read_text())
     rows = {}
-    for p in index["points"]:
-        if p["status"] != "ok":
-            sys.exit(f"point {p['id']} is {p['status']}: rerun the sweep")
-        r = json.loads((root / p["result"]).read_text())
+    for values, r in points(root):
         s = r["summary"]
         vms = list(s["vms"].values())
         k = s["kernel"]["daemons"]["kswapd0.host0"]
         dur = r["scenario"]["duration"] / 1e9 if "scenario" in r else 6.0
-        mib = int(p["values"]["/vms/0/memory"].removesuffix("MiB"))
-        policy = p["values"]["/vms/0/vmm"]["policy"]
-        lru = p["values"].get("/kernel/reclaim/lru", "classic")
+        mib = int(values["/vms/0/memory"].removesuffix("MiB"))
+        policy = values["/vms/0/vmm"]["policy"]
+        lru = values.get("/kernel/reclaim/lru", "classic")
         vcpu_s = dur * len(vms)
         rows.setdefault((mib, lru, policy), []).append({
             "ratio": 2 * mib / HOST_MIB,

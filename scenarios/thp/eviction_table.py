@@ -20,9 +20,11 @@ Columns, all from the result's summary (seed 1, 4 s):
   accesses: the guest's work in the 4 s (M).
 The THP never rows are the 4 KiB reference, where pmd is a no-op (only split is shown).
 """
-import json
 import pathlib
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools"))
+from sweep_points import points  # noqa: E402
 
 MIB = 4096 / 2**20
 
@@ -30,12 +32,8 @@ MIB = 4096 / 2**20
 def load(root):
     """Results by (variant, THP enabled, thp_eviction, hot_probability), read from each point's
     resolved scenario, so any sweep of eviction.json will do."""
-    idx = json.loads((root / "index.json").read_text())
     rows = {}
-    for p in idx["points"]:
-        if p["status"] != "ok":
-            continue
-        r = json.loads((root / p["result"]).read_text())
+    for _, r in points(root):
         sc = r["scenario"]
         vm = sc["vms"][0]
         hp = vm["workload"]["phases"][1]["workload"]["hot_probability"]

@@ -14,21 +14,18 @@ and before the VMM next changed their protection (accesses no uffd fault reporte
 no bit, so the guard cannot see it). False-cold evictions and lost writes: the uffd-ws policy's
 ground-truth counters; accesses: the guest's work done in the 4 s.
 """
-import json
 import pathlib
 import statistics
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools"))
+from sweep_points import points  # noqa: E402
+
 
 def main():
-    root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "results/thp-guard")
-    index = json.loads((root / "index.json").read_text())
+    root = sys.argv[1] if len(sys.argv) > 1 else "results/thp-guard"
     rows = {}
-    for p in index["points"]:
-        if p["status"] != "ok":
-            sys.exit(f"point {p['id']} is {p['status']}: rerun the sweep")
-        r = json.loads((root / p["result"]).read_text())
-        v = p["values"]
+    for v, r in points(root):
         key = (v["/kernel/variant"], v["/kernel/thp/enabled"], v["/kernel/thp/uffd_guard"])
         vm = r["summary"]["vms"]["guest"]
         t = vm.get("kernel", {}).get("thp", {})

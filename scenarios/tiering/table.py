@@ -4,28 +4,26 @@
 Usage: python3 scenarios/tiering/table.py [results/tiering-modes]
        python3 scenarios/tiering/table.py --demotion [results/tiering-demotion]
 """
-import json
 import pathlib
 import statistics
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools"))
+from sweep_points import points  # noqa: E402
 
 MODES = {0: "0 off", 1: "1 normal", 2: "2 memory tiering", 3: "3 both"}
 
 
 def demotion(root):
     """sweep-demotion.json: kernel reclaim on a tiered host, with and without demotion."""
-    index = json.loads((root / "index.json").read_text())
     rows = {}
-    for p in index["points"]:
-        if p["status"] != "ok":
-            sys.exit(f"point {p['id']} is {p['status']}: rerun the sweep")
-        r = json.loads((root / p["result"]).read_text())
+    for values, r in points(root):
         v = r["summary"]["vms"]["guest"]
         k = r["summary"]["kernel"]["daemons"]["kswapd0.host0"]
         n = v.get("kernel", {}).get("numa", {})
         rr = r["timeseries"]["vms"]["guest"]["remote_ratio"]
         dur = r["scenario"]["duration"] / 1e9
-        rows.setdefault(p["values"]["/kernel/reclaim/demotion_enabled"], []).append({
+        rows.setdefault(values["/kernel/reclaim/demotion_enabled"], []).append({
             "wakeups": k["kswapd_wakeups"], "demoted": k["pgdemote_kswapd"] + k["pgdemote_direct"],
             "pswpout": k["pswpout"], "pswpin": k["pswpin"], "promoted": n.get("pgpromote_success", 0),
             "dram_share": 1 - sum(rr[-4:]) / 4, "mem_ns": v["time_ns"]["memory"] / max(1, v["accesses"]),
@@ -45,16 +43,12 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--demotion":
         return demotion(pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "results/tiering-demotion"))
     root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "results/tiering-modes")
-    index = json.loads((root / "index.json").read_text())
     rows = {}
-    for p in index["points"]:
-        if p["status"] != "ok":
-            sys.exit(f"point {p['id']} is {p['status']}: rerun the sweep")
-        r = json.loads((root / p["result"]).read_text())
+    for values, r in points(root):
         v = r["summary"]["vms"]["guest"]
         n = v.get("kernel", {}).get("numa", {})
         rr = r["timeseries"]["vms"]["guest"]["remote_ratio"]
-        rows.setdefault(p["values"]["/kernel/numa/numa_balancing"], []).append({
+        rows.setdefault(values["/kernel/numa/numa_balancing"], []).append({
             "dram_share": 1 - sum(rr[-4:]) / 4,
             "migrated": n.get("numa_pages_migrated", 0),
             "promoted": n.get("pgpromote_success", 0),

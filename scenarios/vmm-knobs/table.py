@@ -11,6 +11,9 @@ import pathlib
 import statistics
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools"))
+from sweep_points import axes, points  # noqa: E402
+
 COLS = [
     ("refault_rate", "refaults served (k/s)", "{:.1f}"),
     ("uffd_stall", "vCPU time in uffd stalls", "{:.1%}"),
@@ -31,20 +34,15 @@ def short(pointer):
 
 
 def load(root):
-    index = json.loads((root / "index.json").read_text())
-    axes = [a["pointer"] for a in index.get("axes", [])] or sorted(index["points"][0]["values"])
-    keys = [a for a in axes if a != "/seed"]
+    keys = [a["pointer"] for a in axes(root) if a["pointer"] != "/seed"]
     rows = {}
-    for p in index["points"]:
-        if p["status"] != "ok":
-            sys.exit(f"point {p['id']} is {p['status']}: rerun the sweep")
-        r = json.loads((root / p["result"]).read_text())
+    for values, r in points(root):
         v = r["summary"]["vms"]["guest"]
         vmm = v["vmm"]
         dur = r["scenario"]["duration"] / 1e9
         hist = v["histograms"]["stall_latency_ns"]
         pre = vmm.get("prefetch", {})
-        rows.setdefault(tuple(json.dumps(p["values"][k]) for k in keys), []).append({
+        rows.setdefault(tuple(json.dumps(values[k]) for k in keys), []).append({
             "refault_rate": vmm["fetched_pages"] / dur / 1e3,
             "uffd_stall": v["time_ns"]["uffd_stall"] / 1e9 / (dur * v["vcpus"]),
             "stall_mean_us": hist["sum_ns"] / max(1, hist["count"]) / 1e3,
