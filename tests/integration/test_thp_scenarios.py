@@ -103,6 +103,21 @@ t, v = sh["-rfcv1"]
 check(t["collapse_destroyed_truth"]["tracked_pages_untracked"] == 0 and t["retract_page_tables"] > 0 and v["lost_writes"] == 0,
       "shmem rfc-v1: DEACTIVATE zaps, no PTE state for a retract to drop")
 
+# Kernel reclaim of large shmem folios: folio_unmap_pte_batch() on the rwp series' base, with and
+# without seed 002's rmap hunk (kernel.patches.rmap_uffd_protected), under --check-invariants.
+rr = {}
+for tag, hunk in (("-hunk", "true"), ("-nohunk", "false")):
+    _, r = run("shmem-reclaim", ["--set", f"/kernel/patches/rmap_uffd_protected={hunk}"], tag)
+    rr[tag] = (r["summary"]["vms"]["guest"]["kernel"]["reclaim"], r["summary"]["kernel"]["daemons"]["kswapd0.host0"])
+(rc, ks), (rc2, ks2) = rr["-hunk"], rr["-nohunk"]
+check(rc["pswpout"] > 0 and rc["pswpin"] > 0 and rc["shmem_swapped_pages"] > 0,
+      f"shmem reclaim: pages swapped out of the page cache and back ({rc['pswpout']} out, {rc['pswpin']} in)")
+check(ks["rmap_unmap_steps"] == ks["rmap_unmap_ptes"] > 0 and rc["uffd_state_dropped_by_unmap_batch"] == 0,
+      f"with the rmap hunk: one PTE per try_to_unmap step on RWP VMAs ({ks['rmap_unmap_steps']}), nothing dropped")
+check(ks2["rmap_unmap_steps"] < ks2["rmap_unmap_ptes"] and rc2["uffd_state_dropped_by_unmap_batch"] > 0,
+      f"without it: batched steps ({ks2['rmap_unmap_steps']} for {ks2['rmap_unmap_ptes']} PTEs) drop "
+      f"{rc2['uffd_state_dropped_by_unmap_batch']} RWP protections")
+
 # Determinism with THP and khugepaged on.
 o1, r1 = run("seed-workflow", short, "-det1")
 o2, r2 = run("seed-workflow", short, "-det2")
