@@ -102,4 +102,18 @@ inline mm::AddressSpaceConfig vm_config(std::uint64_t pages, unsigned nodes, mm:
   return c;
 }
 
+// A kernel::DaemonEnv that records what a daemon charged: CPU, flushes, swap I/O (reclaim tests).
+struct RecEnv : kernel::DaemonEnv {
+  core::TimeNs t = 0, cpu_ns = 0;
+  std::uint64_t written = 0, read = 0, flushes = 0;
+  core::TimeNs now() override { return t; }
+  void cpu(core::TimeNs d) override {
+    t += d;
+    cpu_ns += d;
+  }
+  void tlb_flush(core::VmId) override { ++flushes; }
+  void slice(const char*, core::TimeNs, core::TimeNs) override {}
+  void swap_io(std::uint64_t bytes, bool write) override { (write ? written : read) += bytes; }
+};
+
 }  // namespace vmemsim::test

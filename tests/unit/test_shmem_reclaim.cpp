@@ -21,18 +21,7 @@ using Pte = mm::Pte;
 
 namespace {
 
-struct RecEnv : kernel::DaemonEnv {
-  core::TimeNs t = 0, cpu_ns = 0;
-  std::uint64_t written = 0, read = 0, flushes = 0;
-  core::TimeNs now() override { return t; }
-  void cpu(core::TimeNs d) override {
-    t += d;
-    cpu_ns += d;
-  }
-  void tlb_flush(core::VmId) override { ++flushes; }
-  void slice(const char*, core::TimeNs, core::TimeNs) override {}
-  void swap_io(std::uint64_t bytes, bool write) override { (write ? written : read) += bytes; }
-};
+using test::RecEnv;
 
 // One node, one shmem VM of one PMD range (plus `extra` pages), shmem THP always, reclaim.
 struct ShmemReclaim {
