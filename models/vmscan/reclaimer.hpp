@@ -1,4 +1,4 @@
-// Kernel reclaim of anon guest memory to the host's swap device (mm/vmscan.c, mm/workingset.c,
+// Kernel reclaim of anon and shmem guest memory to the host's swap device (mm/vmscan.c, mm/workingset.c,
 // mm/swap_state.c): what every LRU implementation shares, plus kswapd and the per-VM counters.
 //
 // Lifecycle: the kernel.reclaim section (section.cpp) builds, when `enabled`, one Reclaimer per
@@ -21,7 +21,8 @@
 // Simplified, and said so in `vmemsim describe reclaim`: no priority loop (SWAP_CLUSTER_MAX
 // steps until the goal or two walks of the lists); swap writes synchronous for their reclaimer
 // (reclaim_throttle() makes it wait for writeback); a slot is freed at swap-in (no swap cache);
-// shmem, KSM and pinned frames are not reclaimed; kswapd notices its node below the low watermark
+// KSM and pinned frames are not reclaimed (shmem pages are, from the page cache: shmem_writeout(), a
+// large folio whole, unmapped per folio_unmap_pte_batch(), models/mm/rmap.hpp; not demoted); kswapd notices its node below the low watermark
 // within `kswapd_poll` rather than from wakeup_kswapd(); no file LRU (guest memory is anon or
 // shmem).
 #pragma once
