@@ -21,10 +21,11 @@
 // Simplified, and said so in `vmemsim describe reclaim`: no priority loop (SWAP_CLUSTER_MAX
 // steps until the goal or two walks of the lists); swap writes synchronous for their reclaimer
 // (reclaim_throttle() makes it wait for writeback); a slot is freed at swap-in (no swap cache);
-// KSM and pinned frames are not reclaimed (shmem pages are, from the page cache: shmem_writeout(), a
-// large folio whole, unmapped per folio_unmap_pte_batch(), models/mm/rmap.hpp; not demoted); kswapd notices its node below the low watermark
-// within `kswapd_poll` rather than from wakeup_kswapd(); no file LRU (guest memory is anon or
-// shmem).
+// KSM and pinned frames are not reclaimed (shmem pages are, from the page cache:
+// shmem_writeout(), a large folio whole, unmapped per folio_unmap_pte_batch(),
+// models/mm/rmap.hpp; not demoted); kswapd notices its node below the low watermark within
+// `kswapd_poll` rather than from wakeup_kswapd(); no file LRU (guest memory is anon or shmem,
+// both swap-backed, on the anon lists).
 #pragma once
 #include <cstdint>
 #include <memory>
