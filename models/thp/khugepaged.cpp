@@ -102,11 +102,8 @@ CollapseInfo ThpVm::scan_and_collapse(std::uint64_t pmd, bool khugepaged, void (
   const std::uint64_t g0 = pmd * kPmdPages;
   std::array<std::uint32_t, kPmdPages> pfns{};
   const bool compact = !khugepaged || cfg_.khugepaged_defrag;
-  const core::NodeId target(static_cast<std::uint16_t>(ci.node));
-  bool got = as_.host().alloc_block(target, self(g0), pfns.data(), false);
   bool compacted = false;
-  if (!got && compact) got = compacted = as_.host().alloc_block(target, self(g0), pfns.data(), true);
-  if (!got) {
+  if (!alloc_folio({ci.node}, g0, compact, pfns, compacted)) {
     ++c_.collapse_alloc_failed;  // THP_COLLAPSE_ALLOC_FAILED
     ci.result = ScanResult::AllocHugePageFail;
     ++scan_results_[static_cast<std::size_t>(ci.result)];
@@ -213,11 +210,8 @@ CollapseInfo ThpVm::scan_file(std::uint64_t pmd, bool khugepaged, TimeNs now, vo
   }
   std::array<std::uint32_t, kPmdPages> pfns{};
   const bool compact = !khugepaged || cfg_.khugepaged_defrag;
-  const core::NodeId target(static_cast<std::uint16_t>(ci.node));
-  bool got = as_.host().alloc_block(target, self(g0), pfns.data(), false);
   bool compacted = false;
-  if (!got && compact) got = compacted = as_.host().alloc_block(target, self(g0), pfns.data(), true);
-  if (!got) {
+  if (!alloc_folio({ci.node}, g0, compact, pfns, compacted)) {
     ++c_.collapse_alloc_failed;
     return done(ScanResult::AllocHugePageFail);
   }

@@ -145,19 +145,9 @@ std::optional<mm::FaultOutcome> ThpVm::shmem_fault(const mm::Fault& f) {
   const std::uint64_t g0 = pmd * kPmdPages;
   for (unsigned i = 0; i < kPmdPages; ++i)
     if (as_.in_file(Gfn(g0 + i))) return std::nullopt;  // shmem_alloc_and_add_folio(): the range is taken
-  const bool compact = cfg_.defrag == Defrag::Always ||
-                       ((cfg_.defrag == Defrag::Madvise || cfg_.defrag == Defrag::DeferMadvise) && cfg_.hugepage_advised);
   std::array<std::uint32_t, kPmdPages> pfns{};
-  bool got = false, compacted = false;
-  const auto order = alloc_order(pmd, f.cpu_node.v);
-  for (int pass = 0; pass < (compact ? 2 : 1) && !got; ++pass)
-    for (unsigned n : order)
-      if (as_.host().alloc_block(core::NodeId(static_cast<std::uint16_t>(n)), self(g0), pfns.data(), pass == 1)) {
-        got = true;
-        compacted = pass == 1;
-        break;
-      }
-  if (!got) {
+  bool compacted = false;
+  if (!alloc_folio(alloc_order(pmd, f.cpu_node.v), g0, fault_may_compact(), pfns, compacted)) {
     ++c_.fault_fallback;  // shmem falls back to order 0 (THP_FILE_FALLBACK)
     return std::nullopt;
   }
@@ -185,6 +175,26 @@ std::size_t ThpVm::deferred() const {
   std::size_t n = 0;
   for (const auto& [pmd, f] : split_) n += f.deferred;
   return n;
+}
+
+bool ThpVm::fault_may_compact() const {
+  // vma_thp_gfp_mask(): direct compaction per the defrag setting.
+  return cfg_.defrag == Defrag::Always ||
+         ((cfg_.defrag == Defrag::Madvise || cfg_.defrag == Defrag::DeferMadvise) && cfg_.hugepage_advised);
+}
+
+bool ThpVm::alloc_folio(const std::vector<unsigned>& nodes, std::uint64_t g0, bool compact,
+                        std::array<std::uint32_t, kPmdPages>& pfns, bool& compacted) {
+  // A free 2 MiB block on the first node that has one; only then, where allowed, direct
+  // compaction on each in turn (__alloc_pages_slowpath()).
+  compacted = false;
+  for (int pass = 0; pass < (compact ? 2 : 1); ++pass)
+    for (unsigned n : nodes)
+      if (as_.host().alloc_block(core::NodeId(static_cast<std::uint16_t>(n)), self(g0), pfns.data(), pass == 1)) {
+        compacted = pass == 1;
+        return true;
+      }
+  return false;
 }
 
 std::vector<unsigned> ThpVm::alloc_order(std::uint64_t pmd, unsigned cpu_node) const {
@@ -230,25 +240,9 @@ std::optional<mm::FaultOutcome> ThpVm::huge_fault(const mm::Fault& f) {
   // the zero page is used takes the 4 KiB zero-page path.
   if (!f.write && as_.config().use_zero_page && (!as_.has_content() || as_.content(f.gfn) == mm::content::kZero))
     return fallback();
-  // vma_thp_gfp_mask(): direct compaction per the defrag setting.
-  const bool advised = cfg_.hugepage_advised;
-  const bool compact = cfg_.defrag == Defrag::Always ||
-                       ((cfg_.defrag == Defrag::Madvise || cfg_.defrag == Defrag::DeferMadvise) && advised);
   std::array<std::uint32_t, kPmdPages> pfns{};
-  bool got = false, compacted = false;
-  const auto order = alloc_order(pmd, f.cpu_node.v);
-  for (unsigned n : order)
-    if (as_.host().alloc_block(core::NodeId(static_cast<std::uint16_t>(n)), self(g0), pfns.data(), false)) {
-      got = true;
-      break;
-    }
-  if (!got && compact)
-    for (unsigned n : order)
-      if (as_.host().alloc_block(core::NodeId(static_cast<std::uint16_t>(n)), self(g0), pfns.data(), true)) {
-        got = compacted = true;
-        break;
-      }
-  if (!got) {
+  bool compacted = false;
+  if (!alloc_folio(alloc_order(pmd, f.cpu_node.v), g0, fault_may_compact(), pfns, compacted)) {
     ++c_.fault_fallback;  // THP_FAULT_FALLBACK
     return fallback();
   }

@@ -231,6 +231,11 @@ class ThpVm final : public kernel::VmMechanism, public mm::HugeMappings {
   void unmap_subpage(std::uint64_t pmd, Folio& f, unsigned i);
   mm::Mapper self(std::uint64_t g) const { return {as_.vm(), Gfn(g)}; }
   std::vector<unsigned> alloc_order(std::uint64_t pmd, unsigned cpu_node) const;
+  bool fault_may_compact() const;
+  // A 2 MiB block for the folio at g0 from the first of `nodes` that has one, then (compact)
+  // by direct compaction; false when none.
+  bool alloc_folio(const std::vector<unsigned>& nodes, std::uint64_t g0, bool compact,
+                   std::array<std::uint32_t, kPmdPages>& pfns, bool& compacted);
   bool wp_async() const;
 
   mm::AddressSpace& as_;
